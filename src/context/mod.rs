@@ -1,0 +1,290 @@
+//! The Airflow task context: what a template and a task may know about its run.
+//!
+//! Built from the injected payload (or `AIRFLOW_CTX_*`), the spec's `task_id` and
+//! `params`, and `--logical-date`. Pure data: the template module turns it into
+//! Jinja values, the process runners into `AIRFLOW_CTX_*` env vars.
+
+pub mod datetime;
+pub mod payload;
+
+use serde_json::{Map, Value};
+
+pub use datetime::{DateTime, TimeDelta, Zone};
+pub use payload::{Payload, XComEntry};
+
+use crate::error::{Error, Result};
+
+/// Which Airflow's context to reproduce.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Profile {
+    /// Airflow 2.x: deprecated keys present, `logical_date` always set.
+    Airflow2,
+    /// Airflow 3.x: deprecated keys removed, `logical_date` may be null.
+    Airflow3,
+}
+
+/// The resolved context of one task run.
+#[derive(Debug, Clone)]
+pub struct Context {
+    pub profile: Profile,
+    pub dag_id: String,
+    pub task_id: String,
+    pub run_id: String,
+    pub run_type: String,
+    pub owner: Option<String>,
+    pub email: Option<String>,
+    pub logical_date: Option<DateTime>,
+    pub data_interval_start: Option<DateTime>,
+    pub data_interval_end: Option<DateTime>,
+    pub prev_data_interval_start_success: Option<DateTime>,
+    pub prev_data_interval_end_success: Option<DateTime>,
+    pub prev_start_date_success: Option<DateTime>,
+    pub prev_end_date_success: Option<DateTime>,
+    pub start_date: Option<DateTime>,
+    pub try_number: i64,
+    pub max_tries: i64,
+    pub map_index: i64,
+    pub params: Map<String, Value>,
+    pub dag_run_conf: Map<String, Value>,
+    pub xcom: Vec<XComEntry>,
+    pub test_mode: bool,
+}
+
+/// What the context is built from besides the payload.
+#[derive(Debug, Default)]
+pub struct Overrides<'a> {
+    pub task_id: Option<&'a str>,
+    pub params: Option<&'a Map<String, Value>>,
+    pub logical_date: Option<&'a str>,
+    /// The date a local run falls back to (midnight UTC today, as
+    /// `airflow tasks test` does) when nothing else gives one.
+    pub today: Option<DateTime>,
+    pub origin: &'a str,
+}
+
+impl Context {
+    pub fn build(payload: Payload, over: Overrides<'_>) -> Result<Context> {
+        let bad = |message: String| Error::Context {
+            origin: over.origin.to_string(),
+            message,
+        };
+        let date = |key: &str, value: Option<&str>| -> Result<Option<DateTime>> {
+            value
+                .map(|v| DateTime::parse(v).map_err(|e| bad(format!("key `{key}`: {e}"))))
+                .transpose()
+        };
+        let profile = match payload.airflow_version.as_deref() {
+            Some(v) if v.trim_start().starts_with('3') => Profile::Airflow3,
+            _ => Profile::Airflow2,
+        };
+
+        let explicit_null = matches!(payload.logical_date, Some(Value::Null));
+        let logical_text = match &payload.logical_date {
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(Value::Null) | None => payload.execution_date.clone(),
+            Some(other) => {
+                return Err(bad(format!(
+                    "key `logical_date`: expected a date-time string or null, got `{other}`"
+                )));
+            }
+        };
+        let mut logical_date = date("logical_date", logical_text.as_deref())?;
+        if logical_date.is_none()
+            && let Some(given) = over.logical_date
+        {
+            logical_date = Some(DateTime::parse(given).map_err(|e| Error::Usage {
+                message: format!("invalid `--logical-date`: {e}"),
+            })?);
+        }
+        if logical_date.is_none() && explicit_null && profile == Profile::Airflow2 {
+            return Err(Error::Context {
+                origin: over.origin.to_string(),
+                message: "`logical_date` is null, which only Airflow 3 allows: set `airflow_version` to a 3.x version, or give a date".into(),
+            });
+        }
+        if logical_date.is_none() && !explicit_null {
+            logical_date = over.today;
+        }
+        if logical_date.is_none() && !(explicit_null && profile == Profile::Airflow3) {
+            return Err(Error::Context {
+                origin: over.origin.to_string(),
+                message: "no logical date: the payload has no `logical_date`; pass `--logical-date` for a local run".into(),
+            });
+        }
+        // Airflow's `tasks test`: the data interval defaults to [logical_date, logical_date].
+        let data_interval_start = date(
+            "data_interval_start",
+            payload.data_interval_start.as_deref(),
+        )?
+        .or(logical_date);
+        let data_interval_end =
+            date("data_interval_end", payload.data_interval_end.as_deref())?.or(logical_date);
+
+        let dag_id = payload.dag_id.unwrap_or_else(|| "adhoc_task_runner".into());
+        let task_id = over
+            .task_id
+            .map(str::to_owned)
+            .or(payload.task_id)
+            .unwrap_or_else(|| "task".into());
+        let run_id = payload.run_id.unwrap_or_else(|| match &logical_date {
+            Some(d) => format!("manual__{}", d.isoformat('T')),
+            None => "manual".into(),
+        });
+        // Airflow names runs `<run_type>__<date>`, so the prefix tells the type.
+        let run_type = payload.run_type.unwrap_or_else(|| {
+            [
+                "scheduled",
+                "manual",
+                "backfill",
+                "dataset_triggered",
+                "asset_triggered",
+            ]
+            .iter()
+            .find(|t| run_id.starts_with(&format!("{t}__")))
+            .map_or("manual", |t| t)
+            .to_string()
+        });
+
+        let mut params = payload.params;
+        if let Some(spec_params) = over.params {
+            for (k, v) in spec_params {
+                params.insert(k.clone(), v.clone());
+            }
+        }
+        let email = match payload.email {
+            Some(Value::String(s)) => Some(s),
+            Some(Value::Array(items)) => Some(
+                items
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ),
+            _ => None,
+        };
+        Ok(Context {
+            profile,
+            dag_id,
+            task_id,
+            run_id,
+            run_type,
+            owner: payload.owner,
+            email,
+            logical_date,
+            data_interval_start,
+            data_interval_end,
+            prev_data_interval_start_success: date(
+                "prev_data_interval_start_success",
+                payload.prev_data_interval_start_success.as_deref(),
+            )?,
+            prev_data_interval_end_success: date(
+                "prev_data_interval_end_success",
+                payload.prev_data_interval_end_success.as_deref(),
+            )?,
+            prev_start_date_success: date(
+                "prev_start_date_success",
+                payload.prev_start_date_success.as_deref(),
+            )?,
+            prev_end_date_success: date(
+                "prev_end_date_success",
+                payload.prev_end_date_success.as_deref(),
+            )?,
+            start_date: date("start_date", payload.start_date.as_deref())?,
+            try_number: payload.try_number.unwrap_or(1),
+            max_tries: payload.max_tries.unwrap_or(0),
+            map_index: payload.map_index.unwrap_or(-1),
+            params,
+            dag_run_conf: payload.dag_run_conf,
+            xcom: payload.xcom,
+            test_mode: payload.test_mode.unwrap_or(false),
+        })
+    }
+
+    /// `ds`: the logical date as `YYYY-MM-DD`.
+    pub fn ds(&self) -> Option<String> {
+        self.logical_date.map(|d| d.strftime("%Y-%m-%d"))
+    }
+
+    /// `AIRFLOW_CTX_*` as `context_to_airflow_vars` exports them to a task
+    /// process: empty values skipped, dates in isoformat, in Airflow's order.
+    pub fn airflow_ctx_env(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        let mut put = |k: &str, v: Option<String>| {
+            if let Some(v) = v.filter(|v| !v.is_empty()) {
+                out.push((format!("AIRFLOW_CTX_{k}"), v));
+            }
+        };
+        put("DAG_EMAIL", self.email.clone());
+        put("DAG_OWNER", self.owner.clone());
+        put("DAG_ID", Some(self.dag_id.clone()));
+        put("TASK_ID", Some(self.task_id.clone()));
+        let date_key = match self.profile {
+            Profile::Airflow2 => "EXECUTION_DATE",
+            Profile::Airflow3 => "LOGICAL_DATE",
+        };
+        put(date_key, self.logical_date.map(|d| d.isoformat('T')));
+        put(
+            "TRY_NUMBER",
+            Some(self.try_number.to_string()).filter(|_| self.try_number != 0),
+        );
+        put("DAG_RUN_ID", Some(self.run_id.clone()));
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn build(json: &str) -> Result<Context> {
+        let payload: Payload = serde_json::from_str(json).unwrap();
+        Context::build(
+            payload,
+            Overrides {
+                origin: "test",
+                ..Overrides::default()
+            },
+        )
+    }
+
+    #[test]
+    fn derives_defaults() {
+        let c = build(r#"{"logical_date": "2024-06-01T00:00:00+00:00", "run_id": "scheduled__2024-06-01T00:00:00+00:00"}"#).unwrap();
+        assert_eq!(c.ds().unwrap(), "2024-06-01");
+        assert_eq!(c.run_type, "scheduled");
+        assert_eq!(c.data_interval_end, c.logical_date);
+        assert_eq!(c.try_number, 1);
+        let env = c.airflow_ctx_env();
+        assert!(env.contains(&(
+            "AIRFLOW_CTX_EXECUTION_DATE".into(),
+            "2024-06-01T00:00:00+00:00".into()
+        )));
+    }
+
+    #[test]
+    fn null_logical_date_needs_airflow3() {
+        assert!(
+            build(r#"{"logical_date": null}"#)
+                .unwrap_err()
+                .to_string()
+                .contains("only Airflow 3 allows")
+        );
+        assert!(
+            build(r#"{}"#)
+                .unwrap_err()
+                .to_string()
+                .contains("no logical date")
+        );
+        let c = build(r#"{"logical_date": null, "airflow_version": "3.1.0"}"#).unwrap();
+        assert!(c.logical_date.is_none());
+        assert_eq!(c.profile, Profile::Airflow3);
+    }
+
+    #[test]
+    fn bad_date_names_key() {
+        let e = build(r#"{"logical_date": "2024-06-01", "data_interval_end": "soon"}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("data_interval_end"), "{e}");
+    }
+}

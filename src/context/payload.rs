@@ -1,0 +1,126 @@
+//! The context payload the Airflow side injects (CONTRACT §3), and the
+//! `AIRFLOW_CTX_*` fallback. Unknown keys are ignored: a newer Airflow side may
+//! send more than this runner knows.
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use crate::environ::Environ;
+use crate::error::{Error, Result};
+use crate::spec::Document;
+
+/// One upstream XCom made available to `ti.xcom_pull`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct XComEntry {
+    pub task_id: String,
+    #[serde(default = "default_xcom_key")]
+    pub key: String,
+    #[serde(default)]
+    pub value: Value,
+    #[serde(default)]
+    pub dag_id: Option<String>,
+    #[serde(default)]
+    pub run_id: Option<String>,
+    #[serde(default = "default_map_index")]
+    pub map_index: i64,
+}
+
+fn default_xcom_key() -> String {
+    "return_value".into()
+}
+
+fn default_map_index() -> i64 {
+    -1
+}
+
+/// The payload as sent. Dates stay strings here; `context::build` parses them.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Payload {
+    pub dag_id: Option<String>,
+    pub task_id: Option<String>,
+    pub run_id: Option<String>,
+    /// `Some(Value::Null)` is an explicit null (an Airflow 3 manual run).
+    #[serde(default, deserialize_with = "explicit")]
+    pub logical_date: Option<Value>,
+    pub execution_date: Option<String>,
+    pub data_interval_start: Option<String>,
+    pub data_interval_end: Option<String>,
+    pub prev_data_interval_start_success: Option<String>,
+    pub prev_data_interval_end_success: Option<String>,
+    pub prev_start_date_success: Option<String>,
+    pub prev_end_date_success: Option<String>,
+    pub start_date: Option<String>,
+    pub run_after: Option<String>,
+    pub try_number: Option<i64>,
+    pub max_tries: Option<i64>,
+    pub map_index: Option<i64>,
+    pub owner: Option<String>,
+    pub email: Option<Value>,
+    pub run_type: Option<String>,
+    pub airflow_version: Option<String>,
+    pub test_mode: Option<bool>,
+    #[serde(default)]
+    pub params: Map<String, Value>,
+    #[serde(default)]
+    pub dag_run_conf: Map<String, Value>,
+    #[serde(default)]
+    pub xcom: Vec<XComEntry>,
+    #[serde(default)]
+    pub connections: Map<String, Value>,
+    #[serde(default)]
+    pub variables: Map<String, Value>,
+    /// Extra sensitive names, as Airflow's `[core] sensitive_var_conn_names`.
+    #[serde(default)]
+    pub sensitive_names: Vec<String>,
+}
+
+fn explicit<'de, D: serde::Deserializer<'de>>(
+    de: D,
+) -> std::result::Result<Option<Value>, D::Error> {
+    Value::deserialize(de).map(Some)
+}
+
+impl Payload {
+    /// Parses a payload document (JSON, or YAML for hand-written local files).
+    pub fn parse(doc: &Document) -> Result<Payload> {
+        let de = serde_yaml::Deserializer::from_str(&doc.text);
+        serde_path_to_error::deserialize(de).map_err(|err| {
+            let path = err.path().to_string();
+            let inner = err.into_inner().to_string();
+            let inner = inner
+                .split(" at line ")
+                .next()
+                .unwrap_or(&inner)
+                .to_string();
+            Error::Context {
+                origin: doc.origin.clone(),
+                message: if path == "." {
+                    inner
+                } else {
+                    format!("key `{path}`: {inner}")
+                },
+            }
+        })
+    }
+
+    /// The payload `AIRFLOW_CTX_*` env vars describe, as Airflow exports them to
+    /// every task process (`context_to_airflow_vars`).
+    pub fn from_airflow_ctx(env: &Environ) -> Payload {
+        let get = |k: &str| {
+            env.get(&format!("AIRFLOW_CTX_{k}"))
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned)
+        };
+        let logical = get("LOGICAL_DATE").or_else(|| get("EXECUTION_DATE"));
+        Payload {
+            dag_id: get("DAG_ID"),
+            task_id: get("TASK_ID"),
+            run_id: get("DAG_RUN_ID"),
+            logical_date: logical.map(Value::String),
+            try_number: get("TRY_NUMBER").and_then(|v| v.parse().ok()),
+            owner: get("DAG_OWNER"),
+            email: get("DAG_EMAIL").map(Value::String),
+            ..Payload::default()
+        }
+    }
+}

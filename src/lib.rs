@@ -1,0 +1,371 @@
+//! task-runner: runs one Apache Airflow task inside its container.
+//!
+//! The pipeline, in [`run`]: load the spec → build the context (payload,
+//! connections, variables; secrets registered for masking) → render the
+//! templated fields → prepare the runner → supervise it → write the XCom.
+//! Every other module does one of those steps and knows nothing of the others.
+
+pub mod cli;
+pub mod connection;
+pub mod context;
+pub mod environ;
+pub mod error;
+pub mod json;
+pub mod mask;
+pub mod report;
+pub mod runner;
+pub mod spec;
+pub mod store;
+pub mod supervise;
+pub mod template;
+pub mod xcom;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::cli::{EncodeArgs, EncodeFormat, InputArgs, RenderArgs, RunArgs, SpecArgs};
+use crate::context::{Context, DateTime, Overrides, Payload};
+use crate::environ::Environ;
+use crate::error::{Error, Result};
+use crate::mask::Masker;
+use crate::runner::{ProcessTask, ResultSource};
+use crate::spec::source::{self, CONTEXT_ENV, SPEC_ENV};
+use crate::spec::{Operator, TaskSpec};
+use crate::store::Store;
+use crate::supervise::{Outcome, Policy, ProcessEnd, Signals, signal_name};
+use crate::template::Renderer;
+
+/// How a task that ran (or was refused) ended, for `main` to turn into an exit code.
+#[derive(Debug, PartialEq)]
+pub enum TaskEnd {
+    /// Succeeded; the XCom was written to this path, or there was none.
+    Success { xcom: Option<PathBuf> },
+    /// The task's exit code is one of `skip_on_exit_code`: Airflow skips it.
+    Skipped { code: u8 },
+    /// The task itself failed; `code` is its own (or 128 + signal).
+    Failed { code: u8, message: String },
+}
+
+/// A spec, its context and the connections and variables it may use.
+struct Loaded {
+    spec: TaskSpec,
+    context: Context,
+    store: Arc<Store>,
+}
+
+fn load_spec(args: &SpecArgs, env: &Environ) -> Result<TaskSpec> {
+    let doc = source::load(
+        args.config.as_deref(),
+        SPEC_ENV,
+        env.get(SPEC_ENV),
+        "spec file",
+    )?
+    .ok_or(Error::NoSpec)?;
+    spec::parse(&doc)
+}
+
+fn load(input: &InputArgs, env: &Environ, today: DateTime) -> Result<Loaded> {
+    let spec = load_spec(&input.spec, env)?;
+    let (payload, origin) = match source::load(
+        input.context.as_deref(),
+        CONTEXT_ENV,
+        env.get(CONTEXT_ENV),
+        "context file",
+    ) {
+        Ok(Some(doc)) => (Payload::parse(&doc)?, doc.origin),
+        Ok(None) => (
+            Payload::from_airflow_ctx(env),
+            "`AIRFLOW_CTX_*` env vars".to_string(),
+        ),
+        Err(Error::SpecDecode { origin, message }) => {
+            return Err(Error::Context { origin, message });
+        }
+        Err(e) => return Err(e),
+    };
+    // Secrets are known before anything is rendered or printed.
+    let store = Store::new(
+        env,
+        payload.connections.clone(),
+        payload.variables.clone(),
+        payload.sensitive_names.clone(),
+    )?;
+    mask::install(Masker::new(store.secrets()));
+    let context = Context::build(
+        payload,
+        Overrides {
+            task_id: spec.task_id.as_deref(),
+            params: Some(&spec.params),
+            logical_date: input.logical_date.as_deref(),
+            today: Some(today),
+            origin: &origin,
+        },
+    )?;
+    Ok(Loaded {
+        spec,
+        context,
+        store: Arc::new(store),
+    })
+}
+
+fn render(loaded: &mut Loaded) -> Result<()> {
+    let renderer = Renderer::new(
+        &loaded.context,
+        loaded.store.clone(),
+        loaded.spec.template_searchpath.clone(),
+        loaded.spec.native,
+    );
+    renderer.render_operator(&mut loaded.spec.operator)
+}
+
+/// `task-runner run`: the whole pipeline.
+pub async fn run(args: &RunArgs, env: &Environ, today: DateTime) -> Result<TaskEnd> {
+    let mut signals = Signals::install().map_err(|e| Error::Internal {
+        message: format!("cannot install signal handlers: {e}"),
+    })?;
+    let xcom_path = xcom::resolve_path(args.xcom_path.as_deref(), env);
+    // A result left by an earlier attempt must not pass for this one's.
+    if xcom_path.exists() {
+        std::fs::remove_file(&xcom_path).map_err(|source| Error::XComWrite {
+            path: xcom_path.clone(),
+            source,
+        })?;
+    }
+    let mut loaded = load(&args.input, env, today)?;
+    render(&mut loaded)?;
+    let spec = &loaded.spec;
+    tracing::info!(operator = spec.operator.name(), dag_id = %loaded.context.dag_id, task_id = %loaded.context.task_id, run_id = %loaded.context.run_id, "running task");
+
+    let policy = Policy {
+        timeout: spec.execution_timeout,
+        grace: spec.grace_period,
+    };
+    let (value, end) = match &spec.operator {
+        Operator::Bash(task) => {
+            let prepared = runner::bash::prepare(task, &loaded.context, env)?;
+            run_process(prepared, policy, &mut signals).await?
+        }
+        Operator::Sql(_) | Operator::Python(_) | Operator::Ruby(_) => {
+            return Err(Error::Config {
+                message: format!(
+                    "the `{}` operator is not available in this build yet",
+                    spec.operator.name()
+                ),
+            });
+        }
+    };
+    if end != (TaskEnd::Success { xcom: None }) {
+        return Ok(end);
+    }
+    match value {
+        Some(value) if spec.do_xcom_push && !value.is_null() => {
+            let bytes = xcom::encode(&value, spec.max_xcom_bytes)?;
+            xcom::write_atomic(&xcom_path, &bytes)?;
+            tracing::info!(path = %xcom_path.display(), bytes = bytes.len(), "wrote XCom");
+            Ok(TaskEnd::Success {
+                xcom: Some(xcom_path),
+            })
+        }
+        _ => Ok(TaskEnd::Success { xcom: None }),
+    }
+}
+
+/// Supervises a process runner and reads its result.
+async fn run_process(
+    task: ProcessTask,
+    policy: Policy,
+    signals: &mut Signals,
+) -> Result<(Option<Value>, TaskEnd)> {
+    let ProcessTask {
+        command,
+        program,
+        decoder,
+        skip_on_exit_code,
+        result,
+        workdir,
+        script,
+    } = task;
+    let supervised = supervise::supervise(command, policy, decoder, signals)
+        .await
+        .map_err(|source| Error::Spawn {
+            program: program.clone(),
+            source,
+        })?;
+    drop((workdir, script));
+    let end = match supervised.outcome {
+        Outcome::TimedOut(_) => {
+            return Err(Error::TimedOut {
+                after: policy.timeout.unwrap_or_default(),
+            });
+        }
+        Outcome::Stopped { signal, .. } => {
+            return Err(Error::Stopped {
+                signal,
+                name: signal_name(signal),
+            });
+        }
+        Outcome::Finished(end) => end,
+    };
+    let code = end.exit_code();
+    if let ProcessEnd::Exited(c) = end
+        && skip_on_exit_code.contains(&c)
+    {
+        tracing::info!(
+            "{program} exited with {c}, one of `skip_on_exit_code`: the task is skipped"
+        );
+        return Ok((None, TaskEnd::Skipped { code }));
+    }
+    match end {
+        ProcessEnd::Exited(0) => {}
+        ProcessEnd::Exited(c) => {
+            let message =
+                format!("Bash command failed. The command returned a non-zero exit code {c}.");
+            return Ok((None, TaskEnd::Failed { code, message }));
+        }
+        ProcessEnd::Signaled(sig) => {
+            let message = format!(
+                "Bash command failed: the process was killed by {}.",
+                signal_name(sig)
+            );
+            return Ok((None, TaskEnd::Failed { code, message }));
+        }
+    }
+    let value = match result {
+        // BashOperator returns "" when there was no output.
+        ResultSource::LastLine => Some(Value::String(supervised.last_line.unwrap_or_default())),
+    };
+    Ok((value, TaskEnd::Success { xcom: None }))
+}
+
+/// `task-runner render`: prints the rendered spec as one JSON object.
+pub fn render_command(args: &RenderArgs, env: &Environ, today: DateTime) -> Result<String> {
+    let mut loaded = load(&args.input, env, today)?;
+    render(&mut loaded)?;
+    let json =
+        serde_json::to_string_pretty(&loaded.spec.to_json()).map_err(|e| Error::Internal {
+            message: e.to_string(),
+        })?;
+    Ok(if args.show_secrets {
+        json
+    } else {
+        mask::redact(&json)
+    })
+}
+
+/// `task-runner validate`: checks the spec; returns a one-line summary.
+pub fn validate_command(args: &SpecArgs, env: &Environ) -> Result<String> {
+    let spec = load_spec(args, env)?;
+    Ok(format!(
+        "ok: {} is a valid `{}` task spec",
+        spec.origin,
+        spec.operator.name()
+    ))
+}
+
+/// `task-runner encode`: the spec (and context) as base64+gzip env payloads.
+/// Template files the spec names are inlined, so the payload stands alone.
+pub fn encode_command(args: &EncodeArgs, env: &Environ) -> Result<String> {
+    let doc = source::load(
+        args.spec.config.as_deref(),
+        SPEC_ENV,
+        env.get(SPEC_ENV),
+        "spec file",
+    )?
+    .ok_or(Error::NoSpec)?;
+    let spec = spec::parse(&doc)?;
+    let mut value: Value = serde_yaml::from_str(&doc.text).map_err(|e| Error::SpecDecode {
+        origin: doc.origin.clone(),
+        message: e.to_string(),
+    })?;
+    inline_template_files(&mut value, &spec)?;
+    let spec_payload = source::encode(&value.to_string());
+    let context_payload = match &args.context {
+        Some(path) => {
+            let doc = source::load(Some(path), CONTEXT_ENV, None, "context file")?
+                .ok_or(Error::NoSpec)?;
+            Payload::parse(&doc)?;
+            let v: Value = serde_yaml::from_str(&doc.text).map_err(|e| Error::Context {
+                origin: doc.origin.clone(),
+                message: e.to_string(),
+            })?;
+            Some(source::encode(&v.to_string()))
+        }
+        None => None,
+    };
+    let format = args.format.unwrap_or(if context_payload.is_some() {
+        EncodeFormat::Env
+    } else {
+        EncodeFormat::Value
+    });
+    Ok(match (format, context_payload) {
+        (EncodeFormat::Value, None) => spec_payload,
+        (EncodeFormat::Value, Some(_)) => {
+            return Err(Error::Usage { message: "`--format value` prints one payload; with `--context` use `--format env` or `--format json`".into() });
+        }
+        (EncodeFormat::Env, ctx) => {
+            let mut out = format!("{SPEC_ENV}={spec_payload}");
+            if let Some(ctx) = ctx {
+                out.push_str(&format!("\n{CONTEXT_ENV}={ctx}"));
+            }
+            out
+        }
+        (EncodeFormat::Json, ctx) => {
+            let mut m = serde_json::Map::new();
+            m.insert(SPEC_ENV.into(), spec_payload.into());
+            if let Some(ctx) = ctx {
+                m.insert(CONTEXT_ENV.into(), ctx.into());
+            }
+            Value::Object(m).to_string()
+        }
+    })
+}
+
+fn inline_template_files(doc: &mut Value, spec: &TaskSpec) -> Result<()> {
+    let exts = spec.operator.template_ext();
+    let fields: Vec<&str> = {
+        let mut op = spec.operator.clone();
+        op.template_fields_mut()
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect()
+    };
+    let Some(map) = doc.as_object_mut() else {
+        return Ok(());
+    };
+    for field in fields {
+        let Some(value) = map.get_mut(field) else {
+            continue;
+        };
+        let mut names: Vec<&mut Value> = match value {
+            Value::Array(items) => items.iter_mut().collect(),
+            other => vec![other],
+        };
+        for v in names.iter_mut() {
+            let Some(name) = v.as_str().filter(|s| exts.iter().any(|e| s.ends_with(e))) else {
+                continue;
+            };
+            let found = spec
+                .template_searchpath
+                .iter()
+                .map(|d| d.join(name))
+                .find(|p| p.is_file());
+            let Some(path) = found else {
+                return Err(Error::Template {
+                    field: field.into(),
+                    line: None,
+                    message: format!(
+                        "template file `{name}` not found in the template search path"
+                    ),
+                });
+            };
+            let text = std::fs::read_to_string(&path).map_err(|source| Error::Read {
+                what: "template file",
+                path,
+                source,
+            })?;
+            **v = Value::String(text);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,114 @@
+//! Secret redaction of every line the runner prints: the task's output, the
+//! runner's own logs, error messages and the termination message.
+//!
+//! Airflow's rules (secrets_masker.py): the replacement is `***`; values shorter
+//! than `min_length_masked_secret` (5) and the literal `airflow` are left alone.
+//! A multi-line secret (a private key) is also masked line by line, since output
+//! is forwarded a line at a time.
+
+use std::borrow::Cow;
+use std::sync::{Arc, RwLock};
+
+use aho_corasick::{AhoCorasick, MatchKind};
+
+const MIN_LENGTH: usize = 5;
+const REPLACEMENT: &str = "***";
+
+#[derive(Debug, Default)]
+pub struct Masker {
+    matcher: Option<AhoCorasick>,
+}
+
+impl Masker {
+    pub fn new<I, S>(secrets: I) -> Masker
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let mut patterns: Vec<String> = Vec::new();
+        for secret in secrets {
+            let secret = secret.as_ref();
+            let mut add = |s: &str| {
+                if s.chars().count() >= MIN_LENGTH
+                    && s != "airflow"
+                    && !patterns.iter().any(|p| p == s)
+                {
+                    patterns.push(s.to_string());
+                }
+            };
+            add(secret);
+            if secret.contains('\n') {
+                secret.lines().map(str::trim).for_each(&mut add);
+            }
+        }
+        if patterns.is_empty() {
+            return Masker { matcher: None };
+        }
+        // Longest first, so `p@ss word` wins over its prefix `p@ss`.
+        let matcher = AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostLongest)
+            .build(&patterns)
+            .ok();
+        Masker { matcher }
+    }
+
+    pub fn mask<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        match &self.matcher {
+            Some(m) if m.is_match(text) => {
+                Cow::Owned(m.replace_all(text, &vec![REPLACEMENT; m.patterns_len()]))
+            }
+            _ => Cow::Borrowed(text),
+        }
+    }
+}
+
+static GLOBAL: RwLock<Option<Arc<Masker>>> = RwLock::new(None);
+
+/// Installs the masker every printer uses from now on.
+pub fn install(masker: Masker) {
+    if let Ok(mut slot) = GLOBAL.write() {
+        *slot = Some(Arc::new(masker));
+    }
+}
+
+/// The installed masker (an empty one before `install`).
+pub fn current() -> Arc<Masker> {
+    GLOBAL
+        .read()
+        .ok()
+        .and_then(|slot| slot.clone())
+        .unwrap_or_default()
+}
+
+/// Masks `text` with the installed masker.
+pub fn redact(text: &str) -> String {
+    current().mask(text).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_all_occurrences_longest_first() {
+        let m = Masker::new(["s3cr3t", "s3cr3t-long", "abc", "airflow"]);
+        assert_eq!(
+            m.mask("a s3cr3t-long b s3cr3t c abc airflow"),
+            "a *** b *** c abc airflow"
+        );
+    }
+
+    #[test]
+    fn multi_line_secrets_mask_per_line() {
+        let m = Masker::new(["-----BEGIN KEY-----\nAAAAbbbbCCCC\n-----END KEY-----"]);
+        assert_eq!(m.mask("key line: AAAAbbbbCCCC"), "key line: ***");
+    }
+
+    #[test]
+    fn empty_masker_borrows() {
+        assert!(matches!(
+            Masker::new(Vec::<String>::new()).mask("x"),
+            Cow::Borrowed(_)
+        ));
+    }
+}

@@ -1,0 +1,8 @@
+//! The task spec: where it comes from, its document form, and its typed form.
+
+pub mod raw;
+pub mod source;
+pub mod validate;
+
+pub use source::Document;
+pub use validate::{BashTask, EnvSpec, Operator, PythonTask, RubyTask, SqlTask, TaskSpec, parse};

@@ -1,0 +1,222 @@
+//! Connections and variables from every place Airflow users put them, with one
+//! documented precedence, and the list of secret values to mask.
+//!
+//! Precedence, first found wins, mirroring Airflow's backend order (a custom
+//! secrets backend, then environment variables, then the metastore):
+//! 1. a file `AIRFLOW_CONN_<ID>` / `AIRFLOW_VAR_<KEY>` in `TASK_RUNNER_SECRETS_DIR`
+//!    (a mounted Kubernetes or Docker secret);
+//! 2. the env var `AIRFLOW_CONN_<ID>` / `AIRFLOW_VAR_<KEY>`;
+//! 3. the context payload's `connections` / `variables`.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde_json::{Map, Value};
+
+use crate::connection::{Connection, is_sensitive_key};
+use crate::environ::Environ;
+use crate::error::{Error, Result};
+
+pub const SECRETS_DIR_ENV: &str = "TASK_RUNNER_SECRETS_DIR";
+
+#[derive(Debug, Default, Clone)]
+pub struct Store {
+    /// Env-style name (`AIRFLOW_CONN_WAREHOUSE`) to raw value, secrets dir and env merged.
+    named: BTreeMap<String, String>,
+    payload_connections: Map<String, Value>,
+    payload_variables: Map<String, Value>,
+    sensitive_names: Vec<String>,
+}
+
+impl Store {
+    pub fn new(
+        env: &Environ,
+        payload_connections: Map<String, Value>,
+        payload_variables: Map<String, Value>,
+        mut sensitive_names: Vec<String>,
+    ) -> Result<Store> {
+        let mut named = BTreeMap::new();
+        for (k, v) in env.iter() {
+            if k.starts_with("AIRFLOW_CONN_") || k.starts_with("AIRFLOW_VAR_") {
+                named.insert(k.to_string(), v.to_string());
+            }
+        }
+        if let Some(dir) = env.get(SECRETS_DIR_ENV).filter(|d| !d.is_empty()) {
+            read_secrets_dir(Path::new(dir), &mut named)?;
+        }
+        // Airflow's `[core] sensitive_var_conn_names`, as its env override.
+        if let Some(extra) = env.get("AIRFLOW__CORE__SENSITIVE_VAR_CONN_NAMES") {
+            sensitive_names.extend(
+                extra
+                    .split(',')
+                    .map(|s| s.trim().to_lowercase())
+                    .filter(|s| !s.is_empty()),
+            );
+        }
+        Ok(Store {
+            named,
+            payload_connections,
+            payload_variables,
+            sensitive_names,
+        })
+    }
+
+    /// The connection `conn_id`, parsed as Airflow parses it.
+    pub fn connection(&self, conn_id: &str) -> Result<Connection> {
+        let raw = self
+            .raw_connection(conn_id)
+            .ok_or_else(|| Error::UnknownConnection {
+                conn_id: conn_id.into(),
+            })?;
+        Connection::parse(conn_id, &raw).map_err(|source| Error::Connection {
+            conn_id: conn_id.into(),
+            source,
+        })
+    }
+
+    fn raw_connection(&self, conn_id: &str) -> Option<String> {
+        if let Some(v) = self
+            .named
+            .get(&format!("AIRFLOW_CONN_{}", conn_id.to_uppercase()))
+        {
+            return Some(v.clone());
+        }
+        match self.payload_connections.get(conn_id)? {
+            Value::String(s) => Some(s.clone()),
+            other => Some(other.to_string()),
+        }
+    }
+
+    /// The variable `key` as Airflow stores it: a string.
+    pub fn variable(&self, key: &str) -> Option<String> {
+        if let Some(v) = self
+            .named
+            .get(&format!("AIRFLOW_VAR_{}", key.to_uppercase()))
+        {
+            return Some(v.clone());
+        }
+        match self.payload_variables.get(key)? {
+            Value::String(s) => Some(s.clone()),
+            other => Some(other.to_string()),
+        }
+    }
+
+    /// Every value that must never be printed: connection passwords (and their
+    /// URL-quoted forms), sensitive extras, and variables with sensitive names.
+    /// A connection that does not parse is masked whole.
+    pub fn secrets(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut conn = |id: &str, raw: &str| match Connection::parse(id, raw) {
+            Ok(c) => out.extend(c.secrets_with(&self.sensitive_names)),
+            Err(_) => out.push(raw.trim().to_string()),
+        };
+        for (name, raw) in &self.named {
+            if let Some(id) = name.strip_prefix("AIRFLOW_CONN_") {
+                conn(&id.to_lowercase(), raw);
+            }
+        }
+        for (id, v) in &self.payload_connections {
+            match v {
+                Value::String(s) => conn(id, s),
+                other => conn(id, &other.to_string()),
+            }
+        }
+        for (name, raw) in &self.named {
+            if let Some(key) = name.strip_prefix("AIRFLOW_VAR_")
+                && is_sensitive_key(key, &self.sensitive_names)
+            {
+                out.push(raw.clone());
+            }
+        }
+        for (key, v) in &self.payload_variables {
+            if is_sensitive_key(key, &self.sensitive_names) {
+                out.push(v.as_str().map_or_else(|| v.to_string(), str::to_owned));
+            }
+        }
+        out
+    }
+}
+
+fn read_secrets_dir(dir: &Path, named: &mut BTreeMap<String, String>) -> Result<()> {
+    let entries = std::fs::read_dir(dir).map_err(|source| Error::Read {
+        what: "secrets folder (TASK_RUNNER_SECRETS_DIR)",
+        path: dir.into(),
+        source,
+    })?;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        if !(name.starts_with("AIRFLOW_CONN_") || name.starts_with("AIRFLOW_VAR_")) {
+            continue;
+        }
+        let path = entry.path();
+        // Kubernetes mounts each key as a symlink into `..data/`; follow it.
+        if !path.is_file() {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).map_err(|source| Error::Read {
+            what: "secret file",
+            path: path.clone(),
+            source,
+        })?;
+        // `echo value > file` and `kubectl create secret --from-file` leave one newline.
+        let text = text.strip_suffix('\n').unwrap_or(&text);
+        let text = text.strip_suffix('\r').unwrap_or(text);
+        named.insert(name, text.to_string());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn precedence_secrets_dir_env_payload() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("AIRFLOW_CONN_A"),
+            "postgres://u:from-file@h/db\n",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("AIRFLOW_VAR_X"), "file-x\n").unwrap();
+        let env = Environ::from_pairs([
+            ("AIRFLOW_CONN_A", "postgres://u:from-env@h/db"),
+            ("AIRFLOW_CONN_B", "postgres://u:b-env@h/db"),
+            ("AIRFLOW_VAR_X", "env-x"),
+            (SECRETS_DIR_ENV, dir.path().to_str().unwrap()),
+        ]);
+        let mut conns = Map::new();
+        conns.insert("b".into(), "postgres://u:b-payload@h/db".into());
+        conns.insert(
+            "c".into(),
+            serde_json::json!({"conn_type": "mysql", "password": "c-json-pw"}),
+        );
+        let mut vars = Map::new();
+        vars.insert("y".into(), "payload-y".into());
+        vars.insert("api_token".into(), "tok-12345".into());
+        let store = Store::new(&env, conns, vars, vec![]).unwrap();
+        assert_eq!(
+            store.connection("a").unwrap().password.as_deref(),
+            Some("from-file")
+        );
+        assert_eq!(
+            store.connection("b").unwrap().password.as_deref(),
+            Some("b-env")
+        );
+        assert_eq!(
+            store.connection("c").unwrap().password.as_deref(),
+            Some("c-json-pw")
+        );
+        assert!(matches!(
+            store.connection("zzz"),
+            Err(Error::UnknownConnection { .. })
+        ));
+        assert_eq!(store.variable("x").as_deref(), Some("file-x"));
+        assert_eq!(store.variable("y").as_deref(), Some("payload-y"));
+        let secrets = store.secrets();
+        for s in ["from-file", "b-env", "b-payload", "c-json-pw", "tok-12345"] {
+            assert!(secrets.iter().any(|x| x == s), "{s} not in {secrets:?}");
+        }
+        assert!(!secrets.iter().any(|x| x == "payload-y"));
+    }
+}

@@ -1,0 +1,206 @@
+//! Runs the task's process: its own process group, merged output forwarded,
+//! signals forwarded to the group, timeout and stop escalate SIGTERM → grace →
+//! SIGKILL, orphans reaped, and the main child's status never lost.
+//!
+//! Topology (tini's, single process): the child is spawned with `std`, never
+//! with `tokio::process`, and one thread owns every `waitpid(-1)`. It reports
+//! the main child's status over a channel and reaps everything else, so no
+//! other wait can steal the status (the mono/go-reaper race). The thread starts
+//! only after `spawn` returns, because `std` reaps a child whose `exec` failed.
+
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use nix::errno::Errno;
+use nix::sys::signal::{Signal, killpg};
+use nix::sys::wait::waitpid;
+use nix::unistd::Pid;
+use tokio::sync::oneshot;
+use tokio::time::{Instant, sleep_until};
+
+use crate::supervise::end::{ProcessEnd, signal_name};
+use crate::supervise::output::{Decoder, forward_lines, print_line};
+use crate::supervise::signals::{Received, Signals};
+
+/// How to stop the task.
+#[derive(Debug, Clone, Copy)]
+pub struct Policy {
+    pub timeout: Option<Duration>,
+    pub grace: Duration,
+}
+
+/// Why the task ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// It ended on its own.
+    Finished(ProcessEnd),
+    /// `execution_timeout` expired and it was stopped.
+    TimedOut(ProcessEnd),
+    /// A stop signal arrived and it was stopped.
+    Stopped { signal: i32, end: ProcessEnd },
+}
+
+#[derive(Debug)]
+pub struct Supervised {
+    pub outcome: Outcome,
+    /// The last output line, if there was any output.
+    pub last_line: Option<String>,
+}
+
+/// How long to wait for the output pipe to close after the task and its group
+/// are gone; a process that left the group but holds the pipe is abandoned.
+const DRAIN: Duration = Duration::from_secs(2);
+
+/// Spawns `cmd` and supervises it to the end.
+pub async fn supervise(
+    mut cmd: Command,
+    policy: Policy,
+    decoder: Decoder,
+    signals: &mut Signals,
+) -> std::io::Result<Supervised> {
+    let (reader, writer) = std::io::pipe()?;
+    cmd.stdin(Stdio::null())
+        .stdout(writer.try_clone()?)
+        .stderr(writer)
+        .process_group(0);
+    let child = cmd.spawn()?;
+    // The command holds our copies of the pipe's write end; drop them so EOF
+    // comes when the task's processes close theirs.
+    drop(cmd);
+    let pid = Pid::from_raw(i32::try_from(child.id()).unwrap_or(i32::MAX));
+    tracing::debug!(pid = pid.as_raw(), "spawned task process");
+
+    let (status_tx, mut status_rx) = oneshot::channel();
+    std::thread::Builder::new()
+        .name("reaper".into())
+        .spawn(move || reap(pid, status_tx))?;
+    let (line_tx, line_rx) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("output".into())
+        .spawn(move || {
+            let last = forward_lines(reader, decoder, print_line);
+            let _ = line_tx.send(last);
+        })?;
+
+    let mut deadline = policy.timeout.map(|t| Instant::now() + t);
+    let mut kill_at: Option<Instant> = None;
+    let mut stop: Option<i32> = None;
+    let mut timed_out = false;
+    let end = loop {
+        tokio::select! {
+            status = &mut status_rx => {
+                break status.unwrap_or(ProcessEnd::Signaled(Signal::SIGKILL as i32));
+            }
+            received = signals.recv() => match received {
+                Received::Forward(sig) => send(pid, sig),
+                Received::Stop(sig) => {
+                    send(pid, sig);
+                    if stop.is_some() || timed_out {
+                        // A second request means now.
+                        send(pid, Signal::SIGKILL as i32);
+                    } else {
+                        tracing::warn!("received {}: stopping the task (SIGKILL in {:?} if it has not exited)", signal_name(sig), policy.grace);
+                        stop = Some(sig);
+                        kill_at = Some(Instant::now() + policy.grace);
+                    }
+                }
+            },
+            () = sleep_opt(deadline) => {
+                deadline = None;
+                timed_out = true;
+                tracing::error!("execution_timeout of {} reached: sending SIGTERM to the task", humantime::format_duration(policy.timeout.unwrap_or_default()));
+                send(pid, Signal::SIGTERM as i32);
+                kill_at = Some(Instant::now() + policy.grace);
+            }
+            () = sleep_opt(kill_at) => {
+                kill_at = None;
+                tracing::warn!("the task did not exit within {:?} of SIGTERM: sending SIGKILL", policy.grace);
+                send(pid, Signal::SIGKILL as i32);
+            }
+        }
+    };
+
+    // Whatever the main process left behind in its group goes with it.
+    if killpg(pid, Signal::SIGTERM).is_ok() {
+        tracing::debug!("terminating processes the task left running");
+        let waited = tokio::task::spawn_blocking({
+            let grace = policy.grace;
+            move || line_rx.recv_timeout(grace).map_err(|_| line_rx)
+        })
+        .await;
+        let last_line = match waited {
+            Ok(Ok(last)) => last,
+            Ok(Err(line_rx)) => {
+                let _ = killpg(pid, Signal::SIGKILL);
+                tokio::task::spawn_blocking(move || line_rx.recv_timeout(DRAIN).ok().flatten())
+                    .await
+                    .ok()
+                    .flatten()
+            }
+            Err(_) => None,
+        };
+        return Ok(Supervised {
+            outcome: outcome(end, stop, timed_out),
+            last_line,
+        });
+    }
+    let last_line = tokio::task::spawn_blocking(move || line_rx.recv_timeout(DRAIN).ok().flatten())
+        .await
+        .ok()
+        .flatten();
+    Ok(Supervised {
+        outcome: outcome(end, stop, timed_out),
+        last_line,
+    })
+}
+
+fn outcome(end: ProcessEnd, stop: Option<i32>, timed_out: bool) -> Outcome {
+    match (timed_out, stop) {
+        (true, _) => Outcome::TimedOut(end),
+        (false, Some(signal)) => Outcome::Stopped { signal, end },
+        (false, None) => Outcome::Finished(end),
+    }
+}
+
+async fn sleep_opt(at: Option<Instant>) {
+    match at {
+        Some(at) => sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Sends `sig` to the task's process group (the group id is the child's pid).
+fn send(pid: Pid, sig: i32) {
+    let Ok(signal) = Signal::try_from(sig) else {
+        return;
+    };
+    match killpg(pid, signal) {
+        Ok(()) | Err(Errno::ESRCH) => {}
+        Err(e) => tracing::warn!("failed to send {} to the task: {e}", signal.as_str()),
+    }
+}
+
+/// The reaper thread: every `waitpid(-1)` of the process happens here.
+fn reap(main: Pid, status_tx: oneshot::Sender<ProcessEnd>) {
+    let mut status_tx = Some(status_tx);
+    loop {
+        match waitpid(Pid::from_raw(-1), None) {
+            Ok(status) => {
+                let Some(end) = ProcessEnd::from_wait(status) else {
+                    continue;
+                };
+                if status.pid() == Some(main) {
+                    if let Some(tx) = status_tx.take() {
+                        let _ = tx.send(end);
+                    }
+                } else {
+                    tracing::debug!(pid = ?status.pid(), "reaped an orphaned process: {end:?}");
+                }
+            }
+            Err(Errno::EINTR) => {}
+            // No children left: the main one is reaped and no orphan remains.
+            Err(_) => return,
+        }
+    }
+}

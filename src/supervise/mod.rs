@@ -1,0 +1,14 @@
+//! Process supervision: spawn, forward signals, time out, reap, report the end.
+//! Knows nothing of specs or Airflow; all of the runner's `unsafe`-adjacent
+//! process control lives here.
+
+pub mod child;
+pub mod end;
+pub mod init;
+pub mod output;
+pub mod signals;
+
+pub use child::{Outcome, Policy, Supervised, supervise};
+pub use end::{ProcessEnd, signal_name};
+pub use output::Decoder;
+pub use signals::{Received, Signals};

@@ -1,0 +1,168 @@
+//! Forwards the task's merged stdout+stderr line by line: decoded as
+//! SubprocessHook decodes it (`output_encoding`, `errors="backslashreplace"`,
+//! `rstrip()`), masked, printed to our stdout; the last line is kept because it
+//! is BashOperator's XCom.
+
+use std::io::{BufRead, BufReader, Read, Write};
+
+/// A line longer than this is forwarded in pieces, so a child that never
+/// prints a newline cannot make the runner buffer without bound.
+pub const MAX_LINE: usize = 1024 * 1024;
+
+/// Decodes output bytes as Python's `bytes.decode(enc, "backslashreplace")`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decoder {
+    Utf8,
+    Latin1,
+    Ascii,
+}
+
+impl Decoder {
+    /// The Python codec names (and aliases) this runner supports.
+    pub fn for_name(name: &str) -> Option<Decoder> {
+        match name.trim().to_ascii_lowercase().replace('_', "-").as_str() {
+            "utf-8" | "utf8" | "u8" => Some(Decoder::Utf8),
+            "latin-1" | "latin1" | "iso-8859-1" | "iso8859-1" | "l1" | "cp819" => {
+                Some(Decoder::Latin1)
+            }
+            "ascii" | "us-ascii" => Some(Decoder::Ascii),
+            _ => None,
+        }
+    }
+
+    pub fn decode(&self, bytes: &[u8]) -> String {
+        match self {
+            Decoder::Latin1 => bytes.iter().map(|&b| char::from(b)).collect(),
+            Decoder::Ascii => {
+                let mut out = String::with_capacity(bytes.len());
+                for &b in bytes {
+                    if b.is_ascii() {
+                        out.push(char::from(b));
+                    } else {
+                        out.push_str(&format!("\\x{b:02x}"));
+                    }
+                }
+                out
+            }
+            Decoder::Utf8 => {
+                let mut out = String::with_capacity(bytes.len());
+                let mut rest = bytes;
+                loop {
+                    match std::str::from_utf8(rest) {
+                        Ok(s) => {
+                            out.push_str(s);
+                            break;
+                        }
+                        Err(e) => {
+                            let (good, bad) = rest.split_at(e.valid_up_to());
+                            out.push_str(std::str::from_utf8(good).unwrap_or_default());
+                            let n = e.error_len().unwrap_or(bad.len()).max(1);
+                            for b in &bad[..n] {
+                                out.push_str(&format!("\\x{b:02x}"));
+                            }
+                            rest = &bad[n..];
+                        }
+                    }
+                }
+                out
+            }
+        }
+    }
+}
+
+/// Python's `str.rstrip()`: trailing whitespace as `str.isspace` defines it.
+fn py_rstrip(s: &str) -> &str {
+    s.trim_end_matches(|c: char| c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c))
+}
+
+/// Reads `reader` to EOF, printing each line through `print`; returns the last
+/// line (`None` when there was no output at all).
+pub fn forward_lines(
+    reader: impl Read,
+    decoder: Decoder,
+    mut print: impl FnMut(&str),
+) -> Option<String> {
+    let mut reader = BufReader::with_capacity(64 * 1024, reader);
+    let mut line: Vec<u8> = Vec::new();
+    let mut last: Option<String> = None;
+    let mut emit = |bytes: &[u8], last: &mut Option<String>| {
+        let text = decoder.decode(bytes);
+        let text = py_rstrip(&text);
+        print(text);
+        *last = Some(text.to_string());
+    };
+    loop {
+        let buf = match reader.fill_buf() {
+            Ok([]) => break,
+            Ok(buf) => buf,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => break,
+        };
+        let (chunk, consumed, complete) = match memchr(b'\n', buf) {
+            Some(i) => (&buf[..i], i + 1, true),
+            None => (buf, buf.len(), false),
+        };
+        line.extend_from_slice(chunk);
+        reader.consume(consumed);
+        if complete || line.len() >= MAX_LINE {
+            emit(&line, &mut last);
+            line.clear();
+        }
+    }
+    if !line.is_empty() {
+        emit(&line, &mut last);
+    }
+    last
+}
+
+fn memchr(needle: u8, haystack: &[u8]) -> Option<usize> {
+    haystack.iter().position(|&b| b == needle)
+}
+
+/// Prints one forwarded line to stdout, masked. Errors (a closed stdout) are
+/// ignored: the task must not fail because nobody reads its log.
+pub fn print_line(line: &str) {
+    let masked = crate::mask::redact(line);
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(masked.as_bytes());
+    let _ = out.write_all(b"\n");
+    let _ = out.flush();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_like_python_backslashreplace() {
+        assert_eq!(
+            Decoder::Utf8.decode(b"caf\xc3\xa9 \xff\xfe ok"),
+            "café \\xff\\xfe ok"
+        );
+        assert_eq!(Decoder::Latin1.decode(b"caf\xe9"), "café");
+        assert_eq!(Decoder::Ascii.decode(b"a\xe9"), "a\\xe9");
+        assert!(Decoder::for_name("UTF_8").is_some());
+        assert!(Decoder::for_name("cp1252").is_none());
+    }
+
+    #[test]
+    fn keeps_last_line_rstripped() {
+        let mut seen = Vec::new();
+        let last = forward_lines(&b"one\ntwo  \r\n\nlast\t"[..], Decoder::Utf8, |l| {
+            seen.push(l.to_string())
+        });
+        assert_eq!(seen, vec!["one", "two", "", "last"]);
+        assert_eq!(last.as_deref(), Some("last"));
+        let last = forward_lines(&b"x\n\n"[..], Decoder::Utf8, |_| {});
+        assert_eq!(last.as_deref(), Some(""));
+        assert_eq!(forward_lines(&b""[..], Decoder::Utf8, |_| {}), None);
+    }
+
+    #[test]
+    fn splits_endless_lines() {
+        let data = vec![b'a'; MAX_LINE * 2 + 10];
+        let mut n = 0;
+        forward_lines(&data[..], Decoder::Utf8, |_| n += 1);
+        assert_eq!(n, 3);
+    }
+}

@@ -1,0 +1,240 @@
+//! `macros` and the date filters, as Airflow defines them
+//! (airflow/macros/__init__.py, airflow/templates.py).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::template::objects::to_value;
+use minijinja::value::{Kwargs, Object, ObjectRepr, Value, from_args};
+use minijinja::{Error as JinjaError, ErrorKind, State};
+
+use crate::context::{DateTime, TimeDelta, Zone};
+use crate::template::objects::{DateTimeObj, TimeDeltaClass, TimeDeltaObj, as_datetime, invalid};
+use crate::template::pyfmt;
+
+/// Parses text with a Python `strptime` format (the common directives).
+pub fn strptime(text: &str, fmt: &str) -> Result<chrono::NaiveDateTime, JinjaError> {
+    // chrono's parser follows the same directives for the common ones; `%f`
+    // in Python is 1-6 digits of microseconds.
+    let chrono_fmt = fmt.replace("%f", "%6f");
+    if let Ok(dt) = chrono::NaiveDateTime::parse_from_str(text, &chrono_fmt) {
+        return Ok(dt);
+    }
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(text, &chrono_fmt) {
+        return Ok(d.and_hms_opt(0, 0, 0).unwrap_or_default());
+    }
+    Err(invalid(format!(
+        "time data {} does not match format {}",
+        pyfmt::quote(text),
+        pyfmt::quote(fmt)
+    )))
+}
+
+/// `macros.ds_add(ds, days)`: `YYYY-MM-DD` shifted by whole days.
+fn ds_add(ds: &str, days: i64) -> Result<String, JinjaError> {
+    let d = strptime(ds, "%Y-%m-%d")?;
+    if days == 0 {
+        return Ok(ds.to_string());
+    }
+    let shifted = d
+        .checked_add_signed(chrono::TimeDelta::days(days))
+        .ok_or_else(|| invalid("date value out of range"))?;
+    Ok(shifted.format("%Y-%m-%d").to_string())
+}
+
+/// `macros.ds_format(ds, input_format, output_format)`.
+fn ds_format(ds: &str, input: &str, output: &str) -> Result<String, JinjaError> {
+    let d = strptime(ds, input)?;
+    let dt =
+        DateTime::from_local(d, Zone::Utc).ok_or_else(|| invalid("date value out of range"))?;
+    // A naive datetime prints an empty %z and %Z in Python.
+    Ok(dt.strftime(&output.replace("%z", "").replace("%Z", "")))
+}
+
+#[derive(Debug)]
+pub struct Macros;
+
+impl Object for Macros {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        Some(match key.as_str()? {
+            "timedelta" => Value::from_object(TimeDeltaClass),
+            "datetime" => Value::from_object(DateTimeClass),
+            "json" => Value::from_object(JsonModule),
+            "random" => Value::from_function(|| -> f64 { random_f64() }),
+            _ => return None,
+        })
+    }
+
+    fn call_method(
+        self: &Arc<Self>,
+        _: &mut State<'_, '_>,
+        method: &str,
+        args: &[Value],
+    ) -> Result<Value, JinjaError> {
+        match method {
+            "ds_add" => {
+                let (ds, days): (Value, i64) = from_args(args)?;
+                Ok(ds_add(&ds.to_string(), days)?.into())
+            }
+            "ds_format" => {
+                let (ds, input, output): (Value, &str, &str) = from_args(args)?;
+                Ok(ds_format(&ds.to_string(), input, output)?.into())
+            }
+            _ => Err(JinjaError::from(ErrorKind::UnknownMethod)),
+        }
+    }
+}
+
+/// `macros.datetime`: the class, callable, with `strptime`.
+#[derive(Debug)]
+pub struct DateTimeClass;
+
+impl Object for DateTimeClass {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Plain
+    }
+
+    fn call(self: &Arc<Self>, _: &mut State<'_, '_>, args: &[Value]) -> Result<Value, JinjaError> {
+        let (parts, kwargs): (&[Value], Kwargs) = from_args(args)?;
+        let names = [
+            "year",
+            "month",
+            "day",
+            "hour",
+            "minute",
+            "second",
+            "microsecond",
+        ];
+        let mut v = [0i64; 7];
+        for (i, name) in names.iter().enumerate() {
+            v[i] = match parts.get(i) {
+                Some(p) => p
+                    .as_i64()
+                    .ok_or_else(|| invalid(format!("`{name}` must be an integer")))?,
+                None => kwargs
+                    .get::<Option<i64>>(name)?
+                    .unwrap_or(if i < 3 { -1 } else { 0 }),
+            };
+            if v[i] < 0 {
+                return Err(invalid(format!(
+                    "datetime() missing required argument `{name}`"
+                )));
+            }
+        }
+        let zone = match kwargs.get::<Option<Value>>("tzinfo")? {
+            Some(z) if !z.is_none() => {
+                Zone::parse(&z.to_string()).ok_or_else(|| invalid("unknown tzinfo"))?
+            }
+            _ => Zone::Utc,
+        };
+        kwargs.assert_all_used()?;
+        let u = |x: i64| u32::try_from(x).unwrap_or(u32::MAX);
+        let date =
+            chrono::NaiveDate::from_ymd_opt(i32::try_from(v[0]).unwrap_or(0), u(v[1]), u(v[2]))
+                .ok_or_else(|| invalid("day is out of range for month"))?;
+        let time = chrono::NaiveTime::from_hms_micro_opt(u(v[3]), u(v[4]), u(v[5]), u(v[6]))
+            .ok_or_else(|| invalid("time out of range"))?;
+        let dt = DateTime::from_local(date.and_time(time), zone)
+            .ok_or_else(|| invalid("date out of range"))?;
+        Ok(DateTimeObj::value(dt))
+    }
+
+    fn call_method(
+        self: &Arc<Self>,
+        _: &mut State<'_, '_>,
+        method: &str,
+        args: &[Value],
+    ) -> Result<Value, JinjaError> {
+        match method {
+            "strptime" => {
+                let (text, fmt): (&str, &str) = from_args(args)?;
+                let naive = strptime(text, fmt)?;
+                let dt = DateTime::from_local(naive, Zone::Utc)
+                    .ok_or_else(|| invalid("date out of range"))?;
+                Ok(DateTimeObj::value(dt))
+            }
+            "fromisoformat" => {
+                let (text,): (&str,) = from_args(args)?;
+                Ok(DateTimeObj::value(DateTime::parse(text).map_err(invalid)?))
+            }
+            _ => Err(JinjaError::from(ErrorKind::UnknownMethod)),
+        }
+    }
+
+    fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<class 'datetime.datetime'>")
+    }
+}
+
+/// `macros.json`: `dumps` and `loads` as Python's json module.
+#[derive(Debug)]
+pub struct JsonModule;
+
+impl Object for JsonModule {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Plain
+    }
+
+    fn call_method(
+        self: &Arc<Self>,
+        _: &mut State<'_, '_>,
+        method: &str,
+        args: &[Value],
+    ) -> Result<Value, JinjaError> {
+        match method {
+            "dumps" => {
+                let (value, _kwargs): (Value, Kwargs) = from_args(args)?;
+                let json = serde_json::to_value(&value)
+                    .map_err(|e| invalid(format!("not JSON serializable: {e}")))?;
+                Ok(crate::json::python_dumps(&json).into())
+            }
+            "loads" => {
+                let (text,): (&str,) = from_args(args)?;
+                let v: serde_json::Value = serde_json::from_str(text)
+                    .map_err(|e| invalid(format!("invalid JSON: {e}")))?;
+                Ok(to_value(&v))
+            }
+            _ => Err(JinjaError::from(ErrorKind::UnknownMethod)),
+        }
+    }
+}
+
+fn random_f64() -> f64 {
+    use std::hash::{BuildHasher, Hasher};
+    // A fresh randomly-keyed hasher per call: enough for `macros.random()`,
+    // which Airflow exposes for jitter, not cryptography.
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(0);
+    (h.finish() >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// The Airflow date filters; `None` in gives `None` out.
+pub fn date_filters() -> BTreeMap<&'static str, fn(&DateTime) -> String> {
+    let mut m: BTreeMap<&'static str, fn(&DateTime) -> String> = BTreeMap::new();
+    m.insert("ds", |d| d.strftime("%Y-%m-%d"));
+    m.insert("ds_nodash", |d| d.strftime("%Y%m%d"));
+    m.insert("ts", |d| d.isoformat('T'));
+    m.insert("ts_nodash", |d| d.strftime("%Y%m%dT%H%M%S"));
+    m.insert("ts_nodash_with_tz", |d| {
+        d.isoformat('T').replace(['-', ':'], "")
+    });
+    m
+}
+
+/// Applies one of `date_filters` to a template value.
+pub fn apply_date_filter(f: fn(&DateTime) -> String, value: &Value) -> Result<Value, JinjaError> {
+    if value.is_none() || value.is_undefined() {
+        return Ok(Value::from(()));
+    }
+    let dt = as_datetime(value).ok_or_else(|| {
+        invalid(format!(
+            "expected a date-time, got {}",
+            pyfmt::py_repr(value)
+        ))
+    })?;
+    Ok(f(&dt).into())
+}
+
+pub fn timedelta_value(d: TimeDelta) -> Value {
+    Value::from_object(TimeDeltaObj(d))
+}
