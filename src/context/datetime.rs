@@ -310,7 +310,7 @@ impl DateTime {
                 }
             };
             let wd = l.weekday().num_days_from_monday() as usize;
-            let hour12 = if l.hour() % 12 == 0 {
+            let hour12 = if l.hour().is_multiple_of(12) {
                 12
             } else {
                 l.hour() % 12

@@ -26,6 +26,8 @@ pub struct RawSpec {
     // Process runners (bash, python, ruby).
     pub env: Option<Value>,
     pub append_env: Option<bool>,
+    /// `Some(Null)` is an explicit `null` (never skip), unlike an absent key.
+    #[serde(default, deserialize_with = "explicit")]
     pub skip_on_exit_code: Option<Value>,
 
     // bash
@@ -55,6 +57,10 @@ pub struct RawSpec {
     pub ruby_script: Option<Value>,
     pub ruby: Option<String>,
     pub args: Option<Value>,
+}
+
+fn explicit<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(de).map(Some)
 }
 
 /// The keys every operator accepts.

@@ -509,7 +509,9 @@ impl Checker<'_> {
                     None | Some(Value::Null) => None,
                     Some(v @ Value::Object(_)) => Some(v),
                     Some(_) => {
-                        return Err(self.err("templates_dict", "`templates_dict` must be a mapping"));
+                        return Err(
+                            self.err("templates_dict", "`templates_dict` must be a mapping")
+                        );
                     }
                 };
                 let python_path = self

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The one test command (README "Tests"; CI runs it through .ci/run).
+# Installs and starts everything the tests need, builds the static binary and
+# checks it is static, then runs every test: unit, integration (real bash,
+# PostgreSQL, MariaDB, python3, python2.7, ruby, Docker) and the shim tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/test-deps.sh
+# shellcheck disable=SC1091
+source target/test-env.sh
+
+echo "==> building the static binary ($TR_MUSL_TARGET)"
+cargo build --release --locked --target "$TR_MUSL_TARGET"
+TR_STATIC_BIN="$PWD/target/$TR_MUSL_TARGET/release/task-runner"
+if readelf -lW "$TR_STATIC_BIN" | grep -q 'Requesting program interpreter'; then
+    echo "error: $TR_STATIC_BIN is dynamically linked" >&2
+    exit 1
+fi
+if readelf -dW "$TR_STATIC_BIN" 2>/dev/null | grep -q NEEDED; then
+    echo "error: $TR_STATIC_BIN needs shared libraries" >&2
+    exit 1
+fi
+echo "ok: static binary, $(du -h "$TR_STATIC_BIN" | cut -f1)"
+export TR_STATIC_BIN
+
+echo "==> shim tests (python3, python2.7, ruby)"
+bash runners/tests/run_tests.sh
+
+echo "==> cargo test"
+cargo test --locked --all-targets -- --test-threads="${TEST_THREADS:-4}"

@@ -1,0 +1,203 @@
+use serde_json::json;
+
+use crate::harness::{Task, context};
+
+#[test]
+fn last_line_is_the_xcom_and_output_is_forwarded_in_order() {
+    Task::new()
+        .spec("operator: bash\nbash_command: 'echo one; echo two >&2; echo three'\n")
+        .context(context())
+        .run()
+        .exit(0)
+        .stdout_has("one\ntwo\nthree\n")
+        .xcom(json!("three"));
+}
+
+#[test]
+fn no_output_gives_empty_string_and_blank_last_line_too() {
+    Task::new()
+        .spec("operator: bash\nbash_command: 'true'\n")
+        .context(context())
+        .run()
+        .exit(0)
+        .xcom(json!(""));
+    Task::new()
+        .spec("operator: bash\nbash_command: 'echo a; echo'\n")
+        .context(context())
+        .run()
+        .exit(0)
+        .xcom(json!(""));
+}
+
+#[test]
+fn env_replaces_unless_append_env_and_ctx_vars_always_set() {
+    let cmd = "bash_command: 'echo ${MY_VAR}-${HOME:-nohome}-${AIRFLOW_CTX_DAG_ID}-${AIRFLOW_CTX_TRY_NUMBER}-${AIRFLOW_CTX_EXECUTION_DATE}-${TASK_RUNNER_CONTEXT:-hidden}'\n";
+    Task::new()
+        .spec(&format!(
+            "operator: bash\n{cmd}env: {{MY_VAR: '{{{{ ds }}}}'}}\n"
+        ))
+        .context(context())
+        .run()
+        .exit(0)
+        .xcom(json!(
+            "2024-06-01-nohome-sales-2-2024-06-01T00:00:00+00:00-hidden"
+        ));
+    let out = Task::new()
+        .spec(&format!(
+            "operator: bash\n{cmd}env: {{MY_VAR: x}}\nappend_env: true\n"
+        ))
+        .context(context())
+        .run();
+    let xcom: String = serde_json::from_str(out.xcom.as_deref().unwrap()).unwrap();
+    assert!(
+        xcom.starts_with("x-/") && xcom.ends_with("-hidden"),
+        "{xcom}"
+    );
+}
+
+#[test]
+fn cwd_defaults_to_a_fresh_temp_dir_and_can_be_set() {
+    let out = Task::new()
+        .spec("operator: bash\nbash_command: pwd\n")
+        .context(context())
+        .run();
+    out.exit(0);
+    let pwd: String = serde_json::from_str(out.xcom.as_deref().unwrap()).unwrap();
+    assert!(pwd.contains("airflowtmp"), "{pwd}");
+    assert!(
+        !std::path::Path::new(&pwd).exists(),
+        "temp cwd removed after the task"
+    );
+    let t = Task::new()
+        .spec("operator: bash\nbash_command: 'cat marker.txt'\ncwd: '{{ params.dir }}'\n")
+        .file("work/marker.txt", "in work dir\n");
+    let dir = t.dir().join("work").display().to_string();
+    t.context(json!({"logical_date": "2024-06-01", "params": {"dir": dir}}))
+        .run()
+        .exit(0)
+        .xcom(json!("in work dir"));
+    Task::new()
+        .spec("operator: bash\nbash_command: pwd\ncwd: /does/not/exist\n")
+        .context(context())
+        .run()
+        .exit(78)
+        .stderr_has("/does/not/exist");
+}
+
+#[test]
+fn failure_passes_exit_code_through_with_a_message() {
+    Task::new()
+        .spec("operator: bash\nbash_command: 'echo partial; exit 3'\n")
+        .context(context())
+        .run()
+        .exit(3)
+        .termination_has("Bash command failed. The command returned a non-zero exit code 3.")
+        .no_xcom();
+}
+
+#[test]
+fn skip_exit_code_passes_through_without_xcom() {
+    Task::new()
+        .spec("operator: bash\nbash_command: 'echo skip me; exit 99'\n")
+        .context(context())
+        .run()
+        .exit(99)
+        .no_xcom()
+        .stderr_has("skipped");
+    Task::new()
+        .spec("operator: bash\nbash_command: 'exit 42'\nskip_on_exit_code: [42, 43]\n")
+        .context(context())
+        .run()
+        .exit(42)
+        .no_xcom();
+    Task::new()
+        .spec("operator: bash\nbash_command: 'exit 99'\nskip_on_exit_code: null\n")
+        .context(context())
+        .run()
+        .exit(99)
+        .termination_has("exit code 99");
+}
+
+#[test]
+fn killed_by_signal_is_128_plus_n() {
+    Task::new()
+        .spec("operator: bash\nbash_command: 'kill -9 $$'\n")
+        .context(context())
+        .run()
+        .exit(137)
+        .termination_has("SIGKILL")
+        .no_xcom();
+}
+
+#[test]
+fn output_encoding_latin1_and_utf8_backslashreplace() {
+    Task::new().spec("operator: bash\nbash_command: \"printf 'caf\\\\xe9\\\\n'\"\noutput_encoding: latin-1\n").context(context()).run().exit(0).xcom(json!("café"));
+    Task::new()
+        .spec("operator: bash\nbash_command: \"printf 'caf\\\\xe9\\\\n'\"\n")
+        .context(context())
+        .run()
+        .exit(0)
+        .xcom(json!("caf\\xe9"));
+    Task::new()
+        .spec("operator: bash\nbash_command: x\noutput_encoding: klingon\n")
+        .run()
+        .exit(65)
+        .stderr_has("output_encoding");
+}
+
+#[test]
+fn script_template_file_from_searchpath() {
+    Task::new()
+        .spec("operator: bash\nbash_command: run.sh\ntemplate_searchpath: [scripts]\n")
+        .file("scripts/run.sh", "echo \"script for {{ ds }} as $0\"\n")
+        .context(context())
+        .run()
+        .exit(0)
+        .stdout_has("script for 2024-06-01 as .tmp");
+    Task::new()
+        .spec("operator: bash\nbash_command: missing.sh\n")
+        .context(context())
+        .run()
+        .exit(67)
+        .stderr_has("template file `missing.sh` not found");
+}
+
+#[test]
+fn do_xcom_push_false_writes_nothing() {
+    Task::new()
+        .spec("operator: bash\nbash_command: echo hi\ndo_xcom_push: false\n")
+        .context(context())
+        .run()
+        .exit(0)
+        .no_xcom();
+}
+
+#[test]
+fn stale_xcom_from_an_earlier_attempt_is_removed() {
+    let t = Task::new()
+        .spec("operator: bash\nbash_command: exit 1\n")
+        .file("xcom/return.json", "\"stale\"");
+    t.context(context()).run().exit(1).no_xcom();
+}
+
+#[test]
+fn oversized_xcom_fails_cleanly() {
+    Task::new()
+        .spec("operator: bash\nbash_command: 'head -c 5000 /dev/zero | tr \"\\\\0\" x; echo'\nmax_xcom_bytes: 1000\n")
+        .context(context())
+        .run()
+        .exit(73)
+        .stderr_has("max_xcom_bytes")
+        .no_xcom();
+}
+
+#[test]
+fn missing_bash_is_127() {
+    Task::new()
+        .spec("operator: bash\nbash_command: echo hi\n")
+        .context(context())
+        .env("PATH", "/nonexistent")
+        .run()
+        .exit(127)
+        .stderr_has("failed to start `bash`");
+}

@@ -1,0 +1,371 @@
+//! The test builder: runs the real `task-runner` binary in a temp dir with a
+//! clean environment and checks what a user (or KPO) would see.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_task-runner");
+
+/// The repository root, for fixtures.
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn fixture(rel: &str) -> PathBuf {
+    repo().join("fixtures").join(rel)
+}
+
+/// A context payload most tests can share.
+pub fn context() -> Value {
+    serde_json::json!({
+        "dag_id": "sales",
+        "task_id": "load",
+        "run_id": "scheduled__2024-06-01T00:00:00+00:00",
+        "logical_date": "2024-06-01T00:00:00+00:00",
+        "data_interval_start": "2024-06-01T00:00:00+00:00",
+        "data_interval_end": "2024-06-02T00:00:00+00:00",
+        "try_number": 2,
+        "map_index": -1,
+        "owner": "data-eng",
+        "params": {"region": "emea"},
+        "dag_run_conf": {"full_refresh": true},
+        "xcom": [{"task_id": "extract", "key": "return_value", "value": [1, 2, 3]}],
+        "connections": {"warehouse": "postgres://etl:Wh-Pass-123@db.internal:5432/dw"},
+        "variables": {"threshold": "0.85"}
+    })
+}
+
+#[must_use]
+pub struct Task {
+    dir: tempfile::TempDir,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+    stdin: Option<String>,
+    spec: Option<String>,
+    timeout: Duration,
+    wrapper: Vec<String>,
+}
+
+impl Task {
+    pub fn new() -> Task {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(dir.path().join("termination-log"), "").expect("termination log");
+        Task {
+            dir,
+            args: vec![],
+            env: vec![],
+            stdin: None,
+            spec: None,
+            timeout: Duration::from_secs(60),
+            wrapper: vec![],
+        }
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The spec, written to `spec.yaml` and passed with `--config`.
+    pub fn spec(mut self, yaml: &str) -> Task {
+        self.spec = Some(yaml.to_string());
+        self
+    }
+
+    /// The context payload, written to `context.json` and passed with `--context`.
+    pub fn context(self, value: Value) -> Task {
+        let path = self.dir().join("context.json");
+        std::fs::write(&path, value.to_string()).expect("write context");
+        let p = path.display().to_string();
+        self.args(&["--context", &p])
+    }
+
+    pub fn file(self, rel: &str, content: &str) -> Task {
+        let path = self.dir().join(rel);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, content).expect("write file");
+        self
+    }
+
+    pub fn args(mut self, args: &[&str]) -> Task {
+        self.args.extend(args.iter().map(|s| s.to_string()));
+        self
+    }
+
+    pub fn env(mut self, k: &str, v: &str) -> Task {
+        self.env.push((k.into(), v.into()));
+        self
+    }
+
+    pub fn stdin(mut self, text: &str) -> Task {
+        self.stdin = Some(text.into());
+        self
+    }
+
+    /// Runs the binary under another command (e.g. `unshare ...`).
+    pub fn wrapped(mut self, wrapper: &[&str]) -> Task {
+        self.wrapper = wrapper.iter().map(|s| s.to_string()).collect();
+        self
+    }
+
+    pub fn xcom_path(&self) -> PathBuf {
+        self.dir().join("xcom/return.json")
+    }
+
+    /// The command line, with `run` and the default paths unless given.
+    fn command(&self, subcommand: Option<&str>) -> Command {
+        let mut cmd = match self.wrapper.split_first() {
+            Some((first, rest)) => {
+                let mut c = Command::new(first);
+                c.args(rest).arg(BIN);
+                c
+            }
+            None => Command::new(BIN),
+        };
+        if let Some(sub) = subcommand {
+            cmd.arg(sub);
+        }
+        if let Some(spec) = &self.spec {
+            let path = self.dir().join("spec.yaml");
+            std::fs::write(&path, spec).expect("write spec");
+            cmd.arg("--config").arg(path);
+        }
+        if subcommand == Some("run") && !self.args.iter().any(|a| a == "--xcom-path") {
+            cmd.arg("--xcom-path").arg(self.xcom_path());
+        }
+        cmd.args(&self.args);
+        cmd.current_dir(self.dir());
+        cmd.env_clear();
+        cmd.env("PATH", std::env::var("PATH").unwrap_or_default());
+        cmd.env("HOME", self.dir());
+        cmd.env(
+            "TASK_RUNNER_TERMINATION_LOG",
+            self.dir().join("termination-log"),
+        );
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+
+    pub fn run(self) -> Outcome {
+        self.run_sub(Some("run"))
+    }
+
+    pub fn render(self) -> Outcome {
+        self.run_sub(Some("render"))
+    }
+
+    pub fn validate(self) -> Outcome {
+        self.run_sub(Some("validate"))
+    }
+
+    pub fn encode(self) -> Outcome {
+        self.run_sub(Some("encode"))
+    }
+
+    /// Runs with no subcommand at all (the image ENTRYPOINT case).
+    pub fn bare(self) -> Outcome {
+        self.run_sub(None)
+    }
+
+    pub fn run_sub(self, sub: Option<&str>) -> Outcome {
+        let child = self.spawn(sub);
+        child.wait()
+    }
+
+    /// Starts the runner and returns at once (for signal tests).
+    pub fn spawn(self, sub: Option<&str>) -> Running {
+        let mut cmd = self.command(sub);
+        cmd.stdin(if self.stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        });
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("spawn task-runner");
+        if let Some(text) = &self.stdin {
+            let mut stdin = child.stdin.take().expect("stdin");
+            stdin.write_all(text.as_bytes()).expect("write stdin");
+        }
+        Running {
+            child,
+            task: self,
+            started: Instant::now(),
+        }
+    }
+}
+
+pub struct Running {
+    pub child: std::process::Child,
+    task: Task,
+    pub started: Instant,
+}
+
+impl Running {
+    pub fn pid(&self) -> i32 {
+        i32::try_from(self.child.id()).expect("pid")
+    }
+
+    pub fn signal(&self, sig: nix::sys::signal::Signal) {
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.pid()), sig).expect("send signal");
+    }
+
+    pub fn wait(mut self) -> Outcome {
+        let stdout = self.child.stdout.take().expect("stdout");
+        let stderr = self.child.stderr.take().expect("stderr");
+        let out = std::thread::spawn(move || read_all(stdout));
+        let err = std::thread::spawn(move || read_all(stderr));
+        let deadline = self.started + self.task.timeout;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("task-runner did not finish within {:?}", self.task.timeout);
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        let elapsed = self.started.elapsed();
+        let xcom = std::fs::read_to_string(self.task.xcom_path()).ok();
+        let termination =
+            std::fs::read_to_string(self.task.dir().join("termination-log")).unwrap_or_default();
+        Outcome {
+            code: status.code().unwrap_or(-1),
+            stdout: out.join().expect("stdout thread"),
+            stderr: err.join().expect("stderr thread"),
+            xcom,
+            termination,
+            elapsed,
+            dir: self.task.dir,
+        }
+    }
+}
+
+fn read_all(mut r: impl std::io::Read) -> String {
+    let mut buf = Vec::new();
+    let _ = r.read_to_end(&mut buf);
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
+#[derive(Debug)]
+pub struct Outcome {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    pub xcom: Option<String>,
+    pub termination: String,
+    pub elapsed: Duration,
+    pub dir: tempfile::TempDir,
+}
+
+impl Outcome {
+    #[track_caller]
+    pub fn exit(&self, code: i32) -> &Outcome {
+        assert_eq!(
+            self.code, code,
+            "exit code\n--- stdout:\n{}\n--- stderr:\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    /// The XCom file holds exactly this JSON value.
+    #[track_caller]
+    pub fn xcom(&self, expected: Value) -> &Outcome {
+        let text = self
+            .xcom
+            .as_deref()
+            .unwrap_or_else(|| panic!("no XCom written\n--- stderr:\n{}", self.stderr));
+        let got: Value =
+            serde_json::from_str(text).unwrap_or_else(|e| panic!("XCom is not JSON ({e}): {text}"));
+        assert_eq!(got, expected, "XCom");
+        self
+    }
+
+    #[track_caller]
+    pub fn no_xcom(&self) -> &Outcome {
+        assert!(self.xcom.is_none(), "expected no XCom, got {:?}", self.xcom);
+        let leftovers: Vec<_> = std::fs::read_dir(self.dir.path().join("xcom"))
+            .map(|d| d.flatten().map(|e| e.file_name()).collect())
+            .unwrap_or_default();
+        assert!(
+            leftovers.is_empty(),
+            "files left in the XCom folder: {leftovers:?}"
+        );
+        self
+    }
+
+    #[track_caller]
+    pub fn stdout_has(&self, text: &str) -> &Outcome {
+        assert!(
+            self.stdout.contains(text),
+            "stdout lacks {text:?}\n--- stdout:\n{}\n--- stderr:\n{}",
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+
+    #[track_caller]
+    pub fn stderr_has(&self, text: &str) -> &Outcome {
+        assert!(
+            self.stderr.contains(text),
+            "stderr lacks {text:?}\n--- stderr:\n{}",
+            self.stderr
+        );
+        self
+    }
+
+    #[track_caller]
+    pub fn termination_has(&self, text: &str) -> &Outcome {
+        assert!(
+            self.termination.contains(text),
+            "termination message lacks {text:?}: {:?}",
+            self.termination
+        );
+        self
+    }
+
+    /// `secret` appears nowhere the runner wrote: stdout, stderr, termination message.
+    #[track_caller]
+    pub fn never_shows(&self, secret: &str) -> &Outcome {
+        for (what, text) in [
+            ("stdout", &self.stdout),
+            ("stderr", &self.stderr),
+            ("termination message", &self.termination),
+        ] {
+            assert!(
+                !text.contains(secret),
+                "{what} shows the secret {secret:?}:\n{text}"
+            );
+        }
+        self
+    }
+}
+
+/// A setting of the test environment (`TR_*`), from the process env or from
+/// `target/test-env.sh`, which `scripts/test-deps.sh` writes. Missing means the
+/// setup did not run: fail loudly rather than skip.
+#[track_caller]
+pub fn test_env(name: &str) -> String {
+    if let Ok(v) = std::env::var(name)
+        && !v.is_empty()
+    {
+        return v;
+    }
+    let file = repo().join("target/test-env.sh");
+    let text = std::fs::read_to_string(&file).unwrap_or_default();
+    text.lines()
+        .filter_map(|l| l.strip_prefix("export "))
+        .filter_map(|l| l.split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.trim_matches('"').trim_matches('\'').to_string())
+        .unwrap_or_else(|| {
+            panic!("{name} is not set: run `bash scripts/test.sh` (or scripts/test-deps.sh) first")
+        })
+}

@@ -1,0 +1,17 @@
+//! The integration suite: every test drives the real `task-runner` binary.
+
+mod harness;
+
+/// BashOperator semantics: env, cwd, output, XCom, exit codes, template files.
+mod bash;
+/// Context payload, `AIRFLOW_CTX_*`, connections and variables in templates.
+mod context;
+/// The static binary as a container ENTRYPOINT under the real Docker engine.
+mod docker;
+/// Secrets never reach the output, the logs or the termination message.
+mod masking;
+/// Spec sources (file, stdin, env, base64, gzip), strictness, and the
+/// `validate`/`encode`/`render` subcommands.
+mod spec_input;
+/// Signals, timeouts, misbehaving children, orphans, PID 1.
+mod supervision;

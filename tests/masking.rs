@@ -1,0 +1,74 @@
+use crate::harness::{Task, context};
+
+#[test]
+fn a_connection_password_never_shows() {
+    Task::new()
+        .spec("operator: bash\nbash_command: 'echo pw={{ conn.warehouse.password }}; echo uri={{ conn.warehouse.get_uri() }}; echo $AIRFLOW_CONN_ENVCONN >&2'\n")
+        .context(context())
+        .env("AIRFLOW_CONN_ENVCONN", "mysql://u:En%2Fv-Secret-9@h/db")
+        .run()
+        .exit(0)
+        .stdout_has("pw=***")
+        .never_shows("Wh-Pass-123")
+        .never_shows("En/v-Secret-9")
+        .never_shows("En%2Fv-Secret-9");
+}
+
+#[test]
+fn secrets_are_masked_in_errors_and_the_termination_message() {
+    // A template error whose message would quote the secret.
+    let out = Task::new()
+        .spec("operator: bash\nbash_command: 'echo {{ conn.warehouse.password | int + undefined_thing }}'\n")
+        .context(context())
+        .run();
+    out.never_shows("Wh-Pass-123");
+    let out = Task::new()
+        .spec("operator: bash\nbash_command: 'echo failing with {{ conn.warehouse.password }}; exit 2'\n")
+        .context(context())
+        .args(&["--log-format", "json"])
+        .run();
+    out.exit(2).never_shows("Wh-Pass-123");
+}
+
+#[test]
+fn sensitive_variables_are_masked_by_name() {
+    Task::new()
+        .spec("operator: bash\nbash_command: 'echo {{ var.value.api_token }} {{ var.value.plain }} {{ var.value.my_secret_key }}'\n")
+        .context(context())
+        .env("AIRFLOW_VAR_API_TOKEN", "tok-abcdef-123")
+        .env("AIRFLOW_VAR_PLAIN", "visible-value")
+        .env("AIRFLOW_VAR_MY_SECRET_KEY", "hush-hush-hush")
+        .run()
+        .exit(0)
+        .stdout_has("*** visible-value ***")
+        .never_shows("tok-abcdef-123")
+        .never_shows("hush-hush-hush");
+}
+
+#[test]
+fn configured_sensitive_names_extend_the_defaults() {
+    Task::new()
+        .spec("operator: bash\nbash_command: 'echo {{ var.value.customer_ssn }}'\n")
+        .context(context())
+        .env("AIRFLOW_VAR_CUSTOMER_SSN", "123-45-6789")
+        .env("AIRFLOW__CORE__SENSITIVE_VAR_CONN_NAMES", "ssn,iban")
+        .run()
+        .exit(0)
+        .never_shows("123-45-6789");
+}
+
+#[test]
+fn secrets_from_a_mounted_folder_are_masked() {
+    let t = Task::new()
+        .spec("operator: bash\nbash_command: 'echo {{ conn.vault.password }}'\n")
+        .context(context())
+        .file(
+            "mounted/AIRFLOW_CONN_VAULT",
+            "postgres://u:Mounted-Secret-7@h/db\n",
+        );
+    let dir = t.dir().join("mounted").display().to_string();
+    t.env("TASK_RUNNER_SECRETS_DIR", &dir)
+        .run()
+        .exit(0)
+        .never_shows("Mounted-Secret-7");
+}

@@ -1,0 +1,209 @@
+use serde_json::json;
+
+use crate::harness::{Task, context};
+
+const ECHO: &str =
+    "operator: bash\nbash_command: echo hello {{ params.who }}\nparams: {who: world}\n";
+
+#[test]
+fn config_file_yaml_and_json() {
+    Task::new()
+        .spec(ECHO)
+        .context(context())
+        .run()
+        .exit(0)
+        .xcom(json!("hello world"));
+    let json_spec = r#"{"operator": "bash", "bash_command": "echo {{ ds }}"}"#;
+    Task::new()
+        .spec(json_spec)
+        .context(context())
+        .run()
+        .exit(0)
+        .xcom(json!("2024-06-01"));
+}
+
+#[test]
+fn spec_from_stdin() {
+    Task::new()
+        .args(&["--config", "-"])
+        .stdin(ECHO)
+        .context(context())
+        .run()
+        .exit(0)
+        .xcom(json!("hello world"));
+}
+
+#[test]
+fn spec_from_env_raw_base64_and_gzip() {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(ECHO);
+    let gz = task_runner::spec::source::encode(ECHO);
+    for payload in [ECHO.to_string(), b64, gz] {
+        Task::new()
+            .env("TASK_RUNNER_SPEC", &payload)
+            .context(context())
+            .run()
+            .exit(0)
+            .xcom(json!("hello world"));
+    }
+}
+
+#[test]
+fn encode_output_runs_the_same_task() {
+    let t = Task::new()
+        .spec("operator: bash\nbash_command: greet.sh\nparams: {who: enc}\n")
+        .file("greet.sh", "echo encoded {{ params.who }}\n");
+    let encoded = t.encode();
+    encoded.exit(0);
+    let payload = encoded.stdout.trim().to_string();
+    assert!(
+        !payload.contains(' ') && !payload.is_empty(),
+        "one base64 line: {payload}"
+    );
+    // A fresh folder: the template file was inlined into the payload.
+    Task::new()
+        .env("TASK_RUNNER_SPEC", &payload)
+        .context(context())
+        .run()
+        .exit(0)
+        .xcom(json!("encoded enc"));
+}
+
+#[test]
+fn encode_with_context_prints_env_lines() {
+    let out = Task::new().spec(ECHO).context(context()).encode();
+    out.exit(0)
+        .stdout_has("TASK_RUNNER_SPEC=")
+        .stdout_has("\nTASK_RUNNER_CONTEXT=");
+    let mut t = Task::new();
+    for line in out.stdout.lines() {
+        let (k, v) = line.split_once('=').unwrap();
+        t = t.env(k, v);
+    }
+    t.run().exit(0).xcom(json!("hello world"));
+}
+
+#[test]
+fn no_subcommand_means_run() {
+    Task::new()
+        .env("TASK_RUNNER_SPEC", ECHO)
+        .env("TASK_RUNNER_CONTEXT", &context().to_string())
+        .env("TASK_RUNNER_XCOM_PATH", "out/return.json")
+        .bare()
+        .exit(0);
+}
+
+#[test]
+fn validate_accepts_and_rejects() {
+    Task::new()
+        .spec(ECHO)
+        .validate()
+        .exit(0)
+        .stdout_has("valid `bash` task spec");
+    Task::new()
+        .spec("operator: bash\nbash_command: x\nretries: 3\n")
+        .validate()
+        .exit(65)
+        .stderr_has("unknown key `retries`");
+}
+
+#[test]
+fn malformed_yaml_names_the_line() {
+    Task::new()
+        .spec("operator: bash\nbash_command: [unclosed\n")
+        .run()
+        .exit(65)
+        .stderr_has("line ")
+        .termination_has("invalid spec")
+        .no_xcom();
+}
+
+#[test]
+fn unknown_key_names_key_line_and_suggests() {
+    Task::new()
+        .spec("operator: bash\nbash_comand: echo\n")
+        .run()
+        .exit(65)
+        .stderr_has("line 2")
+        .stderr_has("did you mean `bash_command`");
+}
+
+#[test]
+fn wrong_type_and_missing_key_and_bad_value() {
+    Task::new()
+        .spec("operator: bash\nbash_command: x\ndo_xcom_push: sometimes\n")
+        .run()
+        .exit(65)
+        .stderr_has("key `do_xcom_push`");
+    Task::new()
+        .spec("operator: sql\nsql: select 1\n")
+        .run()
+        .exit(65)
+        .stderr_has("missing required key `conn_id`");
+    Task::new()
+        .spec("operator: bash\nbash_command: x\nexecution_timeout: whenever\n")
+        .run()
+        .exit(65)
+        .stderr_has("`execution_timeout` must be");
+    Task::new()
+        .spec("operator: bash\nbash_command: x\nsql: select 1\n")
+        .run()
+        .exit(65)
+        .stderr_has("does not apply to operator `bash`");
+}
+
+#[test]
+fn missing_inputs() {
+    Task::new()
+        .args(&["--config", "nope.yaml"])
+        .run()
+        .exit(66)
+        .stderr_has("nope.yaml");
+    Task::new().run().exit(66).stderr_has("no task spec given");
+    Task::new()
+        .env("TASK_RUNNER_SPEC", "@@@@")
+        .run()
+        .exit(65)
+        .stderr_has("TASK_RUNNER_SPEC");
+    Task::new()
+        .spec(ECHO)
+        .args(&["--context", "missing.json"])
+        .run()
+        .exit(66)
+        .stderr_has("missing.json");
+}
+
+#[test]
+fn bad_context_payload() {
+    Task::new()
+        .spec(ECHO)
+        .env("TASK_RUNNER_CONTEXT", "{\"try_number\": \"two\"}")
+        .run()
+        .exit(72)
+        .stderr_has("try_number");
+    Task::new()
+        .spec(ECHO)
+        .env("TASK_RUNNER_CONTEXT", "{\"logical_date\": \"someday\"}")
+        .run()
+        .exit(72)
+        .stderr_has("logical_date");
+}
+
+#[test]
+fn render_prints_rendered_spec_masked() {
+    let out = Task::new()
+        .spec("operator: bash\nbash_command: echo {{ conn.warehouse.password }} {{ ds }}\n")
+        .context(context())
+        .render();
+    out.exit(0)
+        .stdout_has("echo *** 2024-06-01")
+        .never_shows("Wh-Pass-123");
+    let rendered: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(rendered["operator"], "bash");
+    let shown = Task::new()
+        .spec("operator: bash\nbash_command: echo {{ conn.warehouse.password }}\n")
+        .context(context())
+        .args(&["--show-secrets"])
+        .render();
+    shown.exit(0).stdout_has("echo Wh-Pass-123");
+}

@@ -1,0 +1,213 @@
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+use serde_json::json;
+
+use crate::harness::{Task, context, fixture};
+
+fn child_spec(script: &str, extra: &str) -> String {
+    format!(
+        "operator: bash\nbash_command: '{} '\n{extra}",
+        fixture(&format!("children/{script}")).display()
+    )
+}
+
+#[test]
+fn sigterm_is_forwarded_and_the_task_stops() {
+    let t = Task::new()
+        .spec(&child_spec("traps_term.sh", "grace_period: 5s\n"))
+        .context(context());
+    let running = t.spawn(Some("run"));
+    std::thread::sleep(Duration::from_millis(500));
+    running.signal(Signal::SIGTERM);
+    let out = running.wait();
+    out.exit(143)
+        .stdout_has("got SIGTERM, cleaning up")
+        .termination_has("stopped by SIGTERM")
+        .no_xcom();
+    assert!(
+        out.elapsed < Duration::from_secs(4),
+        "stopped promptly: {:?}",
+        out.elapsed
+    );
+}
+
+#[test]
+fn sigint_and_sighup_are_forwarded_too() {
+    for (sig, code) in [(Signal::SIGINT, 130), (Signal::SIGHUP, 129)] {
+        let running = Task::new()
+            .spec(&child_spec("forever.sh", ""))
+            .context(context())
+            .spawn(Some("run"));
+        std::thread::sleep(Duration::from_millis(400));
+        running.signal(sig);
+        running.wait().exit(code).no_xcom();
+    }
+}
+
+#[test]
+fn a_child_that_ignores_sigterm_is_killed_after_the_grace_period() {
+    let running = Task::new()
+        .spec(&child_spec("ignores_term.sh", "grace_period: 1s\n"))
+        .context(context())
+        .spawn(Some("run"));
+    std::thread::sleep(Duration::from_millis(400));
+    running.signal(Signal::SIGTERM);
+    let out = running.wait();
+    out.exit(143).stderr_has("sending SIGKILL").no_xcom();
+    assert!(
+        out.elapsed >= Duration::from_secs(1),
+        "waited for the grace period: {:?}",
+        out.elapsed
+    );
+}
+
+#[test]
+fn a_second_signal_kills_at_once() {
+    let running = Task::new()
+        .spec(&child_spec("ignores_term.sh", "grace_period: 60s\n"))
+        .context(context())
+        .spawn(Some("run"));
+    std::thread::sleep(Duration::from_millis(400));
+    running.signal(Signal::SIGTERM);
+    std::thread::sleep(Duration::from_millis(200));
+    running.signal(Signal::SIGTERM);
+    let out = running.wait();
+    out.exit(143);
+    assert!(
+        out.elapsed < Duration::from_secs(30),
+        "did not wait for the 60 s grace: {:?}",
+        out.elapsed
+    );
+}
+
+#[test]
+fn execution_timeout_stops_a_task_that_never_exits() {
+    Task::new()
+        .spec(&child_spec(
+            "forever.sh",
+            "execution_timeout: 1s\ngrace_period: 1s\n",
+        ))
+        .context(context())
+        .run()
+        .exit(124)
+        .stderr_has("execution_timeout")
+        .termination_has("timed out after 1s")
+        .no_xcom();
+    // The timeout also wins over a child that ignores SIGTERM.
+    Task::new()
+        .spec(&child_spec(
+            "ignores_term.sh",
+            "execution_timeout: 1\ngrace_period: 0.5\n",
+        ))
+        .context(context())
+        .run()
+        .exit(124)
+        .no_xcom();
+}
+
+#[test]
+fn a_grandchild_left_running_does_not_keep_the_task_alive() {
+    let t = Task::new().context(context());
+    let pidfile = t.dir().join("grandchild.pid");
+    let out = t
+        .spec(&format!(
+            "operator: bash\nbash_command: '{} {} 0'\n",
+            fixture("children/orphans.sh").display(),
+            pidfile.display()
+        ))
+        .run();
+    out.exit(0).xcom(json!("left a grandchild behind"));
+    assert!(
+        out.elapsed < Duration::from_secs(4),
+        "exited promptly: {:?}",
+        out.elapsed
+    );
+    let pid: i32 = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let alive = std::path::Path::new(&format!("/proc/{pid}")).exists();
+    assert!(!alive, "grandchild {pid} still running");
+}
+
+#[test]
+fn a_flood_of_output_is_forwarded_and_the_last_line_kept() {
+    let out = Task::new()
+        .spec(&child_spec("floods.sh", ""))
+        .context(context())
+        .run();
+    out.exit(0).xcom(json!("the end"));
+    assert!(out.stdout.contains("out 20000") && out.stdout.contains("err 20000"));
+    assert!(out.stdout.len() > 3 * 1024 * 1024);
+}
+
+/// The runner as PID 1 of a new PID namespace (as in a container): orphans are
+/// reaped and the task's own exit code is kept.
+#[test]
+fn as_pid_1_orphans_are_reaped_and_the_exit_code_kept() {
+    let out = Task::new()
+        .wrapped(&["unshare", "--pid", "--fork", "--mount-proc"])
+        .spec(&format!(
+            "operator: bash\nbash_command: '{} 7'\n",
+            fixture("children/zombies.sh").display()
+        ))
+        .context(context())
+        .run();
+    out.exit(7).stdout_has("zombies: 0");
+    let out = Task::new()
+        .wrapped(&["unshare", "--pid", "--fork", "--mount-proc"])
+        .spec(&format!(
+            "operator: bash\nbash_command: '{} 0'\n",
+            fixture("children/zombies.sh").display()
+        ))
+        .context(context())
+        .run();
+    out.exit(0).xcom(json!("zombies: 0"));
+}
+
+/// The control for the test above: a PID 1 that does not reap (Python's
+/// `subprocess.call` waits for its own child only) leaves the same orphans as
+/// zombies, so "zombies: 0" really shows the runner reaping.
+#[test]
+fn control_a_pid_1_that_does_not_reap_leaves_zombies() {
+    let python = crate::harness::test_env("TR_PYTHON3");
+    let script = fixture("children/zombies.sh").display().to_string();
+    let out = std::process::Command::new("unshare")
+        .args(["--pid", "--fork", "--mount-proc", &python, "-c"])
+        .arg(format!(
+            "import subprocess, sys; sys.exit(subprocess.call(['{script}', '0']))"
+        ))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("zombies: 3"), "{stdout}");
+}
+
+/// As PID 1, SIGTERM (what `docker stop` and Kubernetes send) still stops the task.
+#[test]
+fn as_pid_1_sigterm_stops_the_task() {
+    let t = Task::new()
+        .wrapped(&[
+            "unshare",
+            "--pid",
+            "--fork",
+            "--mount-proc",
+            "--kill-child=SIGTERM",
+        ])
+        .spec(&child_spec("traps_term.sh", ""))
+        .context(context());
+    let running = t.spawn(Some("run"));
+    std::thread::sleep(Duration::from_millis(700));
+    // unshare --kill-child forwards nothing; signal the runner (its child) directly.
+    let runner = std::fs::read_to_string(format!(
+        "/proc/{}/task/{}/children",
+        running.pid(),
+        running.pid()
+    ))
+    .unwrap();
+    let runner: i32 = runner.split_whitespace().next().unwrap().parse().unwrap();
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(runner), Signal::SIGTERM).unwrap();
+    running.wait().exit(143).stdout_has("got SIGTERM");
+}
