@@ -1,0 +1,752 @@
+# -*- coding: utf-8 -*-
+"""task-runner's Python shim: calls one python_callable the way PythonOperator does.
+
+    <python> shim input.json result.json error.txt
+
+The Rust side embeds this file, writes it next to input.json in a private temp dir and
+runs it with whatever interpreter the image has. The protocol (input fields, exit codes,
+file semantics) is specified in runners/PROTOCOL.md; keep the two in step.
+
+Constraints: one file, standard library only, valid Python 2.7 and 3.6+. Hence no
+f-strings, no keyword-only arguments, `%` formatting, and bare `except:` where Python 2
+user code could raise old-style class instances that `except Exception` would miss.
+"""
+import datetime
+import decimal
+import importlib
+import inspect
+import io
+import json
+import linecache
+import os
+import re
+import sys
+import textwrap
+import traceback
+import types
+
+PY2 = sys.version_info[0] == 2
+if PY2:  # pragma: no cover - exercised by the python2.7 test run
+    text_type = unicode  # noqa: F821
+    string_types = (str, unicode)  # noqa: F821
+    integer_types = (int, long)  # noqa: F821
+else:
+    text_type = str
+    string_types = (str,)
+    integer_types = (int,)
+
+# Exit codes (PROTOCOL.md "Exit codes"). 3, 4 and 5 only mean what they say when
+# error.txt is non-empty: a task's own sys.exit(3) leaves error.txt empty.
+EXIT_OK = 0
+EXIT_RAISED = 1
+EXIT_LOAD = 3
+EXIT_RESULT = 4
+EXIT_PROTOCOL = 5
+
+SUMMARY_MAX_CHARS = 1000  # error.txt feeds /dev/termination-log (4 KiB) via the Rust side
+SHIM_FILE = os.path.abspath(__file__)
+
+
+class ShimError(Exception):
+    """A failure the shim classified itself: exit code + one-line summary (+ cause)."""
+
+    def __init__(self, code, summary, exc_info=None):
+        Exception.__init__(self, summary)
+        self.code = code
+        self.summary = summary
+        self.exc_info = exc_info
+
+
+# ---------------------------------------------------------------------------
+# Text helpers: Python 2 exceptions and streams are bytes-or-unicode minefields.
+
+
+def _text(value):
+    """str(value) as text, never raising (Python 2 non-ASCII messages included)."""
+    if isinstance(value, text_type):
+        return value
+    if isinstance(value, bytes):
+        return value.decode('utf-8', 'replace')
+    try:
+        return text_type(value)
+    except Exception:
+        pass
+    try:
+        return str(value).decode('utf-8', 'replace')  # Python 2 exception with UTF-8 bytes
+    except Exception:
+        return text_type(repr(value))
+
+
+def _type_name(tp):
+    """Type name as Python prints it in tracebacks, minus our own synthetic modules."""
+    name = getattr(tp, '__name__', None) or _text(tp)
+    module = getattr(tp, '__module__', None)
+    if module in (None, 'builtins', 'exceptions', '__builtin__', '__main__', '__task__'):
+        return name
+    return '%s.%s' % (module, name)
+
+
+def _exc_line(exc_type, exc_value):
+    """`Type: message` (or just `Type`) for one exception."""
+    message = _text(exc_value) if exc_value is not None else u''
+    name = _type_name(exc_type)
+    return u'%s: %s' % (name, message) if message else text_type(name)
+
+
+def _err(text):
+    """Write text to stderr as UTF-8 whatever the locale; losing a log line beats crashing."""
+    stream = sys.stderr
+    try:
+        if PY2:
+            stream.write(text.encode('utf-8') if isinstance(text, text_type) else text)
+        else:
+            try:
+                stream.write(text)
+            except UnicodeEncodeError:
+                stream.flush()
+                stream.buffer.write(text.encode('utf-8', 'backslashreplace'))
+        stream.flush()
+    except Exception:
+        pass
+
+
+def _print_traceback(exc_info):
+    """Print the traceback without the shim's own leading frames (they are noise)."""
+    exc_type, exc_value, tb = exc_info
+    while tb is not None and tb.tb_frame.f_code.co_filename == SHIM_FILE:
+        tb = tb.tb_next
+    if PY2:
+        # traceback.format_exception would print `<exception str() failed>` for
+        # non-ASCII unicode messages; format the last line ourselves instead.
+        lines = [u'Traceback (most recent call last):\n'] if tb is not None else []
+        lines += [_text(line) for line in traceback.format_tb(tb)]
+        if isinstance(exc_value, SyntaxError):
+            lines += [_text(line) for line in traceback.format_exception_only(exc_type, exc_value)]
+        else:
+            lines.append(_exc_line(exc_type, exc_value) + u'\n')
+        _err(u''.join(lines))
+    else:
+        _err(u''.join(traceback.format_exception(exc_type, exc_value, tb)))
+
+
+def _one_line(text):
+    text = u' '.join(_text(text).split())
+    if len(text) > SUMMARY_MAX_CHARS:
+        text = text[:SUMMARY_MAX_CHARS - 1] + u'\u2026'
+    return text
+
+
+def _write_error_file(path, summary):
+    try:
+        with io.open(path, 'w', encoding='utf-8') as f:
+            f.write(_one_line(summary))
+    except Exception as e:
+        _err(u'task-runner shim: cannot write %s: %s\n' % (path, _text(e)))
+
+
+# ---------------------------------------------------------------------------
+# Context: JSON in, Airflow-shaped objects out.
+
+
+class _FixedOffset(datetime.tzinfo):
+    """Python 2 has no datetime.timezone; this is the minimal equivalent."""
+
+    def __init__(self, minutes):
+        self._minutes = minutes
+        self._offset = datetime.timedelta(minutes=minutes)
+
+    def utcoffset(self, dt):
+        return self._offset
+
+    def dst(self, dt):
+        return datetime.timedelta(0)
+
+    def tzname(self, dt):
+        if self._minutes == 0:
+            return 'UTC'
+        sign = '-' if self._minutes < 0 else '+'
+        return '%s%02d:%02d' % (sign, abs(self._minutes) // 60, abs(self._minutes) % 60)
+
+    def __getinitargs__(self):  # lets pickle/copy rebuild it
+        return (self._minutes,)
+
+    def __repr__(self):
+        return '_FixedOffset(%d)' % self._minutes
+
+
+def _tz(minutes):
+    if PY2:
+        return _FixedOffset(minutes)
+    if minutes == 0:
+        return datetime.timezone.utc
+    return datetime.timezone(datetime.timedelta(minutes=minutes))
+
+
+# fromisoformat is 3.7+ and rejects `Z` before 3.11, so parse the few shapes we send.
+_ISO_RE = re.compile(
+    r'^(\d{4})-(\d{2})-(\d{2})'
+    r'(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?)?'
+    r'(Z|z|[+-]\d{2}(?::?\d{2})?)?$'
+)
+
+
+def parse_datetime(text):
+    """ISO-8601 string -> timezone-aware datetime (no offset means UTC, as in Airflow)."""
+    m = _ISO_RE.match(text.strip())
+    if not m:
+        raise ValueError('not an ISO-8601 datetime: %r' % (text,))
+    year, month, day, hour, minute, second, fraction, offset = m.groups()
+    micros = int((fraction or '0')[:6].ljust(6, '0'))
+    minutes = 0
+    if offset and offset not in ('Z', 'z'):
+        digits = offset[1:].replace(':', '')
+        minutes = int(digits[:2]) * 60 + int(digits[2:4] or 0)
+        if offset[0] == '-':
+            minutes = -minutes
+    return datetime.datetime(
+        int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0),
+        micros, _tz(minutes))
+
+
+class AttrDict(dict):
+    """A dict that also answers attributes: `dag_run.conf` and `dag_run['conf']` both work."""
+
+    def __getattr__(self, name):
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name)
+
+
+def _is_str(value):
+    return isinstance(value, string_types)
+
+
+def _as_list(value):
+    return list(value) if not _is_str(value) else [value]
+
+
+class TaskInstance(object):
+    """The slice of Airflow's TaskInstance a container task can use: ids and xcom_pull."""
+
+    def __init__(self, fields, xcoms):
+        self.dag_id = self.task_id = self.run_id = None
+        self.try_number = 1
+        self.map_index = -1
+        for name, value in fields.items():
+            setattr(self, str(name), value)
+        self._xcoms = []
+        for entry in xcoms:
+            entry = dict(entry)
+            entry.setdefault('task_id', None)
+            entry.setdefault('key', 'return_value')
+            entry.setdefault('map_index', -1)
+            if entry.get('dag_id') is None:
+                entry['dag_id'] = self.dag_id
+            if entry.get('run_id') is None:
+                entry['run_id'] = self.run_id
+            self._xcoms.append(entry)
+
+    def __repr__(self):
+        return '<TaskInstance: %s.%s %s map_index=%s>' % (
+            self.dag_id, self.task_id, self.run_id, self.map_index)
+
+    def xcom_pull(self, task_ids=None, dag_id=None, key='return_value',
+                  include_prior_dates=False, session=None, map_indexes=None,
+                  default=None, run_id=None):
+        """Airflow 2.x TaskInstance.xcom_pull over the XComs injected in input.json.
+
+        Only the current run's XComs exist here, so include_prior_dates and session
+        are accepted and ignored. key=None matches any key.
+        """
+        dag_ids = [self.dag_id if dag_id is None else dag_id]
+        if not _is_str(dag_ids[0]) and dag_ids[0] is not None:
+            dag_ids = list(dag_ids[0])
+        run_id = self.run_id if run_id is None else run_id
+        single_task = task_ids is None or _is_str(task_ids)
+        multi_map = map_indexes is not None and not isinstance(map_indexes, integer_types)
+        wanted_tasks = None if task_ids is None else _as_list(task_ids)
+        wanted_maps = None
+        if map_indexes is not None:
+            wanted_maps = list(map_indexes) if multi_map else [map_indexes]
+
+        found = [x for x in self._xcoms
+                 if x['dag_id'] in dag_ids and x['run_id'] == run_id
+                 and (key is None or x['key'] == key)
+                 and (wanted_tasks is None or x['task_id'] in wanted_tasks)
+                 and (wanted_maps is None or x['map_index'] in wanted_maps)]
+
+        if single_task and not multi_map:
+            if not found:
+                return default
+            # A mapped upstream (map_index >= 0) pulled without map_indexes yields all
+            # of its values in map_index order, as Airflow's LazyXComSelectSequence does.
+            if map_indexes is not None or found[0]['map_index'] < 0:
+                return found[0]['value']
+            return [x['value'] for x in sorted(found, key=lambda x: x['map_index'])]
+
+        # Multi-value pull: Airflow orders by position in task_ids (by task_id when a
+        # single task was named), then by position in map_indexes (else by map_index).
+        def order(x):
+            task_part = x['task_id'] if single_task else wanted_tasks.index(x['task_id'])
+            map_part = wanted_maps.index(x['map_index']) if multi_map else x['map_index']
+            return (task_part, map_part)
+
+        return [x['value'] for x in sorted(found, key=order)]
+
+    def xcom_push(self, key, value, *args, **kwargs):
+        raise NotImplementedError(
+            'xcom_push is not available in task-runner: only the return value of the '
+            'python_callable becomes an XCom (key `return_value`)')
+
+
+def _convert_datetimes(context, paths):
+    for path in paths:
+        parts = path.split('.')
+        holder = context
+        for part in parts[:-1]:
+            holder = holder.get(part) if isinstance(holder, dict) else None
+        if isinstance(holder, dict) and _is_str(holder.get(parts[-1])):
+            try:
+                holder[parts[-1]] = parse_datetime(holder[parts[-1]])
+            except ValueError as e:
+                raise ShimError(EXIT_PROTOCOL, u'ValueError: input.json context `%s`: %s'
+                                % (path, _text(e)))
+
+
+def build_context(spec):
+    """The context dict handed to the callable: datetimes, ti, dag_run, dag, task."""
+    context = spec.get('context') or {}
+    if not isinstance(context, dict):
+        raise ShimError(EXIT_PROTOCOL, u'TypeError: input.json `context` must be an object')
+    _convert_datetimes(context, spec.get('datetime_keys') or [])
+    ti_fields = context.get('ti') or context.get('task_instance') or {}
+    ti = TaskInstance(ti_fields if isinstance(ti_fields, dict) else {}, spec.get('xcom') or [])
+    context['ti'] = context['task_instance'] = ti
+    for name in ('dag_run', 'dag', 'task'):
+        if isinstance(context.get(name), dict):
+            context[name] = AttrDict(context[name])
+    if isinstance(context.get('dag_run'), dict):
+        context['dag_run'].setdefault('conf', {})
+    return context, ti
+
+
+def _install_helper_module(context, ti):
+    """`import task_runner` from task code: get_current_context() and xcom_pull()."""
+    module = types.ModuleType('task_runner')
+    module.__doc__ = 'Helpers injected by the task-runner Python shim.'
+    module.get_current_context = lambda: context
+    module.xcom_pull = ti.xcom_pull
+    sys.modules.setdefault('task_runner', module)
+
+
+# ---------------------------------------------------------------------------
+# Loading the callable. Every failure here is EXIT_LOAD with a message naming it.
+
+
+def _reraise_exits():
+    exc = sys.exc_info()[1]
+    if isinstance(exc, (SystemExit, KeyboardInterrupt)):
+        raise exc
+
+
+def _resolve_attr(obj, dotted, what, spec_text):
+    for part in dotted.split('.'):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise ShimError(EXIT_LOAD, u'AttributeError: %s has no attribute `%s` '
+                            u'(python_callable `%s`)' % (what, part, spec_text))
+    return obj
+
+
+_CODING_RE = re.compile(r'^[ \t\f]*#.*?coding[:=]')
+
+
+def _load_from_source(name, source, source_name):
+    if ':' in name:
+        raise ShimError(EXIT_LOAD, u'ValueError: python_callable `%s` must be a plain '
+                        u'function name when python_source is given' % name)
+    # Airflow dedents the source of nested functions the same way.
+    source = textwrap.dedent(_text(source))
+    if PY2:
+        # Python 2 compiles bytes as Latin-1 (mangling u"é") and refuses a `# coding:`
+        # line in unicode text. The source is already text: blank any such line
+        # (keeping line numbers) and compile the unicode.
+        lines = source.splitlines(True)
+        for i in range(min(2, len(lines))):
+            if _CODING_RE.match(lines[i]):
+                lines[i] = u'#\n'
+        source = u''.join(lines)
+    # Register the source so tracebacks show the user's lines.
+    linecache.cache[source_name] = (len(source), None, source.splitlines(True), source_name)
+    # A real module in sys.modules lets pickle find classes and functions defined there.
+    module = types.ModuleType('__task__')
+    module.__file__ = source_name
+    sys.modules['__task__'] = module
+    try:
+        code = compile(source, source_name, 'exec', 0, True)
+    except SyntaxError:
+        exc_info = sys.exc_info()
+        raise ShimError(EXIT_LOAD, u'SyntaxError: cannot compile python_source for '
+                        u'python_callable `%s`: %s' % (name, _text(exc_info[1])), exc_info)
+    try:
+        exec(code, module.__dict__)
+    except:  # noqa: E722 - see module docstring
+        _reraise_exits()
+        exc_info = sys.exc_info()
+        raise ShimError(EXIT_LOAD, u'%s: python_source for python_callable `%s` failed '
+                        u'while being executed: %s' % (_type_name(exc_info[0]), name,
+                                                       _text(exc_info[1])), exc_info)
+    return _resolve_attr(module, name, u'python_source', name)
+
+
+def _load_from_module(spec_text):
+    if ':' in spec_text:
+        module_name, attr = spec_text.split(':', 1)
+    elif '.' in spec_text:
+        module_name, attr = spec_text.rsplit('.', 1)
+    else:
+        module_name, attr = '', ''
+    if not module_name or not attr:
+        raise ShimError(EXIT_LOAD, u'ValueError: python_callable `%s` must look like '
+                        u'`package.module:function`, or name a function defined by '
+                        u'python_source' % spec_text)
+    try:
+        module = importlib.import_module(str(module_name) if PY2 else module_name)
+    except:  # noqa: E722
+        _reraise_exits()
+        exc_info = sys.exc_info()
+        raise ShimError(EXIT_LOAD, u'%s: cannot import `%s` for python_callable `%s`: %s'
+                        % (_type_name(exc_info[0]), module_name, spec_text,
+                           _text(exc_info[1])), exc_info)
+    return _resolve_attr(module, attr, u'module `%s`' % module_name, spec_text)
+
+
+def load_callable(spec):
+    spec_text = spec.get('callable')
+    if not _is_str(spec_text) or not spec_text:
+        raise ShimError(EXIT_PROTOCOL, u'TypeError: input.json `callable` must be a non-empty string')
+    # Import roots come first so they win over site-packages, like PYTHONPATH.
+    sys.path[0:0] = [str(p) if PY2 else p for p in (spec.get('python_path') or [])]
+    source = spec.get('source')
+    if source is not None:
+        source_name = spec.get('source_name') or '<python_source>'
+        if PY2 and isinstance(source_name, text_type):
+            source_name = source_name.encode('utf-8')  # must equal code.co_filename (bytes)
+        fn = _load_from_source(spec_text, source, source_name)
+    else:
+        fn = _load_from_module(spec_text)
+    if not callable(fn):
+        raise ShimError(EXIT_LOAD, u'TypeError: python_callable `%s` is not callable (it is '
+                        u'a `%s`)' % (spec_text, _type_name(type(fn))))
+    return fn
+
+
+# ---------------------------------------------------------------------------
+# Arguments: Airflow's KeywordParameters.determine (airflow/utils/operator_helpers.py).
+
+
+def _parameters(fn):
+    """[(name, kind)] in signature order, kind in pos/kwonly/varpos/varkw; None if opaque."""
+    if not PY2:
+        try:
+            sig = inspect.signature(fn)
+        except (TypeError, ValueError):
+            return None
+        kinds = {inspect.Parameter.KEYWORD_ONLY: 'kwonly',
+                 inspect.Parameter.VAR_POSITIONAL: 'varpos',
+                 inspect.Parameter.VAR_KEYWORD: 'varkw'}
+        return [(p.name, kinds.get(p.kind, 'pos')) for p in sig.parameters.values()]
+    target = fn
+    if inspect.isclass(fn):
+        target = getattr(fn, '__init__', None)
+    elif not (inspect.isfunction(fn) or inspect.ismethod(fn)):
+        target = getattr(fn, '__call__', None)
+    if inspect.isfunction(target):
+        skip = 0
+    elif inspect.ismethod(target):
+        skip = 1  # self/cls, supplied by the binding or the instantiation
+    else:
+        return None
+    args, varargs, varkw, _ = inspect.getargspec(target)
+    params = [(a, 'pos') for a in args[skip:] if isinstance(a, str)]
+    params += [(varargs, 'varpos')] if varargs else []
+    params += [(varkw, 'varkw')] if varkw else []
+    return params
+
+
+def _check_bindable(fn, args, kwargs):
+    """Raise TypeError now if the call can't bind, so it isn't mistaken for a task error."""
+    if PY2:
+        if inspect.isfunction(fn) or inspect.ismethod(fn):  # all getcallargs understands
+            inspect.getcallargs(fn, *args, **kwargs)
+    else:
+        try:
+            sig = inspect.signature(fn)
+        except (TypeError, ValueError):
+            return
+        sig.bind(*args, **kwargs)
+
+
+def determine_arguments(fn, spec, context):
+    op_args = list(spec.get('op_args') or [])
+    op_kwargs = spec.get('op_kwargs') or {}
+    # PythonOperator.execute: context_merge(context, op_kwargs, templates_dict=...)
+    # -> op_kwargs win over context keys, templates_dict is always a key.
+    context.update(op_kwargs)
+    context['templates_dict'] = spec.get('templates_dict')
+    params = _parameters(fn)
+    if params is None:  # opaque builtin: nothing to match context keys against
+        kwargs = dict(op_kwargs)
+    else:
+        for name, kind in params[:len(op_args)]:
+            if kind not in ('kwonly', 'varkw') and name in context:
+                raise ShimError(EXIT_LOAD, u"ValueError: The key '%s' in args is a part of "
+                                u"kwargs and therefore reserved." % name)
+        if any(kind == 'varkw' for _, kind in params):
+            kwargs = context
+        else:
+            kwargs = dict((name, context[name]) for name, _ in params if name in context)
+    try:
+        _check_bindable(fn, op_args, kwargs)
+    except TypeError:
+        raise ShimError(EXIT_LOAD, u'TypeError: cannot call python_callable `%s` with its '
+                        u'op_args/op_kwargs and context: %s'
+                        % (spec.get('callable'), _text(sys.exc_info()[1])))
+    return op_args, kwargs
+
+
+# ---------------------------------------------------------------------------
+# Return value -> strict JSON. Our own encoder rather than json.dumps(default=...) so
+# errors can name the offending path, and Decimals and big ints stay exact.
+
+_IDENT_RE = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*$')
+# Lone surrogates cannot be encoded as UTF-8 (and strict JSON readers reject them).
+_SURROGATE_RE = re.compile(u'[\ud800-\udfff]') if sys.maxunicode > 0xffff else None
+
+
+def _child_path(path, key):
+    if isinstance(key, integer_types):
+        return u'%s[%d]' % (path, key)
+    if _IDENT_RE.match(key):
+        return u'%s.%s' % (path, key)
+    return u'%s[%s]' % (path, json.dumps(key, ensure_ascii=False))
+
+
+def _unserializable(value, path, hint=u''):
+    return ShimError(EXIT_RESULT, u'TypeError: return value of type `%s` is not JSON '
+                     u'serializable (at `%s`)%s' % (_type_name(type(value)), path, hint))
+
+
+def _encode_str(value, path):
+    if PY2 and isinstance(value, str):
+        try:
+            value = value.decode('utf-8')
+        except UnicodeDecodeError:
+            raise ShimError(EXIT_RESULT, u'TypeError: return value of type `str` holds bytes '
+                            u'that are not UTF-8 (at `%s`); decode it first' % path)
+    if _SURROGATE_RE is not None and _SURROGATE_RE.search(value):
+        raise ShimError(EXIT_RESULT, u'ValueError: return value has a string with a lone '
+                        u'surrogate, which is not valid UTF-8 (at `%s`)' % path)
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _encode_float(value, path):
+    if value != value or value in (float('inf'), float('-inf')):
+        name = 'NaN' if value != value else ('Infinity' if value > 0 else '-Infinity')
+        raise ShimError(EXIT_RESULT, u'ValueError: return value contains %s, which strict '
+                        u'JSON cannot represent (at `%s`)' % (name, path))
+    return text_type(repr(float(value)))
+
+
+def _encode_decimal(value, path):
+    if not value.is_finite():
+        raise ShimError(EXIT_RESULT, u'ValueError: return value contains Decimal(%s), which '
+                        u'JSON cannot represent (at `%s`)' % (str(value), path))
+    if value.as_tuple()[2] >= 0:  # integral, as Airflow's serde turns it into an int
+        return u'%d' % int(value)
+    return text_type(str(value))  # exact digits; a valid JSON number for finite Decimals
+
+
+def _encode_key(key, path):
+    if _is_str(key):
+        _encode_str(key, path)  # same UTF-8 and surrogate checks as values
+        return key.decode('utf-8') if PY2 and isinstance(key, str) else key
+    # json.dumps's own key coercions, so results match what users expect from it.
+    if key is True or key is False:
+        return u'true' if key else u'false'
+    if key is None:
+        return u'null'
+    if isinstance(key, integer_types):
+        return u'%d' % key
+    if isinstance(key, float):
+        return _encode_float(key, path)
+    raise ShimError(EXIT_RESULT, u'TypeError: dict key of type `%s` is not a string '
+                    u'(at `%s`)' % (_type_name(type(key)), path))
+
+
+def _encode(value, path, out, active):
+    if value is None:
+        out.append(u'null')
+    elif value is True or value is False:
+        out.append(u'true' if value else u'false')
+    elif _is_str(value):
+        out.append(_encode_str(value, path))
+    elif isinstance(value, integer_types):
+        out.append(u'%d' % value)
+    elif isinstance(value, float):
+        out.append(_encode_float(value, path))
+    elif isinstance(value, decimal.Decimal):
+        out.append(_encode_decimal(value, path))
+    elif isinstance(value, (datetime.date, datetime.time)):  # datetime is a date
+        out.append(u'"%s"' % value.isoformat())
+    elif isinstance(value, (dict, list, tuple)):
+        if id(value) in active:
+            raise ShimError(EXIT_RESULT, u'ValueError: return value has a circular '
+                            u'reference (at `%s`)' % path)
+        active.add(id(value))
+        if isinstance(value, dict):
+            out.append(u'{')
+            seen = set()
+            for i, (key, item) in enumerate(value.items()):
+                name = _encode_key(key, path)
+                if name in seen:
+                    raise ShimError(EXIT_RESULT, u'ValueError: return value has duplicate '
+                                    u'key `%s` once dict keys are strings (at `%s`)'
+                                    % (name, path))
+                seen.add(name)
+                out.append(u', ' if i else u'')
+                out.append(json.dumps(name, ensure_ascii=False) + u': ')
+                _encode(item, _child_path(path, name), out, active)
+            out.append(u'}')
+        else:
+            out.append(u'[')
+            for i, item in enumerate(value):
+                out.append(u', ' if i else u'')
+                _encode(item, _child_path(path, i), out, active)
+            out.append(u']')
+        active.discard(id(value))
+    elif isinstance(value, (set, frozenset)):
+        raise _unserializable(value, path, u'; return a sorted list instead')
+    elif isinstance(value, (bytes, bytearray)):
+        raise _unserializable(value, path, u'; decode it to a str first')
+    elif isinstance(value, types.GeneratorType) or hasattr(value, '__next__') \
+            or hasattr(value, 'next') and hasattr(value, '__iter__'):
+        raise _unserializable(value, path, u'; return a list instead')
+    else:
+        raise _unserializable(value, path)
+
+
+def to_json(value):
+    """One strict JSON text for value, or ShimError(EXIT_RESULT) naming type and path."""
+    out = []
+    try:
+        _encode(value, u'$', out, set())
+    except RuntimeError:  # RecursionError on 3.5+, RuntimeError on 2.7
+        raise ShimError(EXIT_RESULT, u'ValueError: return value is nested too deeply to '
+                        u'encode as JSON')
+    return u''.join(out)
+
+
+def _write_atomic(path, data):
+    # The Rust side reads result.json only after a 0 exit; the rename keeps a killed
+    # shim from ever leaving a half-written file behind all the same.
+    tmp = path + '.tmp'
+    with open(tmp, 'wb') as f:
+        f.write(data)
+    os.rename(tmp, path)
+
+
+# ---------------------------------------------------------------------------
+
+
+def _prepare_process():
+    # `python <dir>/shim` puts <dir> (our temp dir) first on sys.path; task code
+    # should import as it would anywhere else.
+    if sys.path and os.path.abspath(sys.path[0] or os.curdir) == os.path.dirname(SHIM_FILE):
+        del sys.path[0]
+    sys.argv = sys.argv[:1]
+    # Line-buffer even if the caller forgot PYTHONUNBUFFERED (3.7+ only; 2.7 and 3.6
+    # rely on the environment, see PROTOCOL.md).
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(line_buffering=True)
+        except Exception:
+            pass
+
+
+def _read_input(path):
+    try:
+        with io.open(path, 'r', encoding='utf-8') as f:
+            spec = json.load(f)
+    except Exception:
+        exc_info = sys.exc_info()
+        raise ShimError(EXIT_PROTOCOL, u'%s: cannot read %s: %s'
+                        % (_type_name(exc_info[0]), path, _text(exc_info[1])), exc_info)
+    if not isinstance(spec, dict) or spec.get('kind') != 'python':
+        raise ShimError(EXIT_PROTOCOL, u'ValueError: %s is not a python task input '
+                        u'(expected an object with "kind": "python")' % path)
+    return spec
+
+
+def _exit_code(exc, error_path):
+    """SystemExit passes through as Python would end: None -> 0, int -> int, else print + 1."""
+    code = exc.code
+    if code is None or isinstance(code, integer_types):
+        return int(code or 0)
+    _err(_text(code) + u'\n')
+    _write_error_file(error_path, u'SystemExit: %s' % _text(code))
+    return EXIT_RAISED
+
+
+def _fail(error, error_path):
+    if error.exc_info is not None:
+        _print_traceback(error.exc_info)
+    _err(u'task-runner: %s\n' % error.summary)
+    _write_error_file(error_path, error.summary)
+    return error.code
+
+
+def main(argv):
+    if len(argv) != 4:
+        _err(u'usage: python shim INPUT_JSON RESULT_JSON ERROR_TXT\n')
+        return EXIT_PROTOCOL
+    input_path, result_path, error_path = [os.path.abspath(p) for p in argv[1:]]
+    _prepare_process()
+    try:
+        spec = _read_input(input_path)
+        context, ti = build_context(spec)
+        _install_helper_module(context, ti)
+        fn = load_callable(spec)
+        args, kwargs = determine_arguments(fn, spec, context)
+        value = fn(*args, **kwargs)
+    except ShimError as error:
+        return _fail(error, error_path)
+    except SystemExit as exc:
+        return _exit_code(exc, error_path)
+    except KeyboardInterrupt:
+        raise  # let Python end the way it does on SIGINT
+    except:  # noqa: E722 - the callable raised (old-style Python 2 classes included)
+        exc_info = sys.exc_info()
+        _print_traceback(exc_info)
+        _write_error_file(error_path, _exc_line(exc_info[0], exc_info[1]))
+        return EXIT_RAISED
+
+    if value is None or spec.get('do_xcom_push', True) is False:
+        return EXIT_OK
+    try:
+        data = to_json(value).encode('utf-8')
+    except ShimError as error:
+        return _fail(error, error_path)
+    try:
+        _write_atomic(result_path, data)
+    except Exception:
+        exc_info = sys.exc_info()
+        return _fail(ShimError(EXIT_PROTOCOL, u'%s: cannot write %s: %s' % (
+            _type_name(exc_info[0]), result_path, _text(exc_info[1])), exc_info), error_path)
+    return EXIT_OK
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv))
