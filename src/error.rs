@@ -37,6 +37,9 @@ pub mod exit_code {
     pub const XCOM_VALUE: u8 = 73;
     /// The XCom file (or an output file) could not be written.
     pub const IO: u8 = 74;
+    /// The Python callable or Ruby script could not be loaded: import error,
+    /// syntax error, missing function, arguments that do not bind.
+    pub const TASK_LOAD: u8 = 75;
     /// The task's environment is unusable (e.g. `cwd` is not a directory).
     pub const CONFIG: u8 = 78;
     /// `execution_timeout` expired, as GNU `timeout` reports it.
@@ -105,6 +108,9 @@ pub enum Error {
     #[error("the task cannot run: {message}")]
     Config { message: String },
 
+    #[error("failed to load the task's code: {message}")]
+    TaskLoad { message: String },
+
     #[error("failed to start `{program}`")]
     Spawn {
         program: String,
@@ -158,6 +164,7 @@ impl Error {
             Error::Template { .. } => exit_code::TEMPLATE,
             Error::UnknownConnection { .. } | Error::Connection { .. } => exit_code::CONNECTION,
             Error::Config { .. } => exit_code::CONFIG,
+            Error::TaskLoad { .. } => exit_code::TASK_LOAD,
             Error::Spawn { source, .. } => match source.kind() {
                 std::io::ErrorKind::NotFound => exit_code::NOT_FOUND,
                 _ => exit_code::NOT_EXECUTABLE,
@@ -184,6 +191,7 @@ impl Error {
             Error::UnknownConnection { .. } => "unknown_connection",
             Error::Connection { .. } => "connection",
             Error::Config { .. } => "config",
+            Error::TaskLoad { .. } => "task_load",
             Error::Spawn { .. } => "spawn",
             Error::XComValue { .. } => "xcom_value",
             Error::XComWrite { .. } => "xcom_write",

@@ -30,7 +30,8 @@ use crate::context::{Context, DateTime, Overrides, Payload};
 use crate::environ::Environ;
 use crate::error::{Error, Result};
 use crate::mask::Masker;
-use crate::runner::{ProcessTask, ResultSource};
+use crate::runner::shim::ShimEnd;
+use crate::runner::{ProcessTask, ResultSource, ReturnValue};
 use crate::spec::source::{self, CONTEXT_ENV, SPEC_ENV};
 use crate::spec::{Operator, TaskSpec};
 use crate::store::Store;
@@ -141,34 +142,41 @@ pub async fn run(args: &RunArgs, env: &Environ, today: DateTime) -> Result<TaskE
         timeout: spec.execution_timeout,
         grace: spec.grace_period,
     };
-    let (value, end) = match &spec.operator {
-        Operator::Bash(task) => {
-            let prepared = runner::bash::prepare(task, &loaded.context, env)?;
-            run_process(prepared, policy, &mut signals).await?
+    let prepared = match &spec.operator {
+        Operator::Bash(task) => runner::bash::prepare(task, &loaded.context, env)?,
+        Operator::Python(task) => {
+            runner::python::prepare(task, &loaded.context, env, spec.do_xcom_push)?
         }
-        Operator::Sql(_) | Operator::Python(_) | Operator::Ruby(_) => {
-            return Err(Error::Config {
-                message: format!(
-                    "the `{}` operator is not available in this build yet",
-                    spec.operator.name()
-                ),
-            });
+        Operator::Ruby(task) => {
+            runner::ruby::prepare(task, &loaded.context, env, spec.do_xcom_push)?
+        }
+        Operator::Sql(task) => {
+            // The SQL runner streams rows straight into the XCom file itself.
+            let conn = loaded.store.connection(&task.conn_id)?;
+            let limits = runner::sql::Limits {
+                xcom_path: &xcom_path,
+                do_xcom_push: spec.do_xcom_push,
+                max_xcom_bytes: spec.max_xcom_bytes,
+                timeout: spec.execution_timeout,
+            };
+            return runner::sql::run(task, &conn, &limits, &mut signals).await;
         }
     };
+    let (payload, end) = run_process(prepared, policy, &mut signals).await?;
     if end != (TaskEnd::Success { xcom: None }) {
         return Ok(end);
     }
-    match value {
-        Some(value) if spec.do_xcom_push && !value.is_null() => {
-            let bytes = xcom::encode(&value, spec.max_xcom_bytes)?;
-            xcom::write_atomic(&xcom_path, &bytes)?;
-            tracing::info!(path = %xcom_path.display(), bytes = bytes.len(), "wrote XCom");
-            Ok(TaskEnd::Success {
-                xcom: Some(xcom_path),
-            })
-        }
-        _ => Ok(TaskEnd::Success { xcom: None }),
-    }
+    let bytes = match payload {
+        Some(_) if !spec.do_xcom_push => return Ok(end),
+        None | Some(ReturnValue::Value(Value::Null)) => return Ok(end),
+        Some(ReturnValue::Value(value)) => xcom::encode(&value, spec.max_xcom_bytes)?,
+        Some(ReturnValue::Raw(bytes)) => xcom::check_raw(bytes, spec.max_xcom_bytes)?,
+    };
+    xcom::write_atomic(&xcom_path, &bytes)?;
+    tracing::info!(path = %xcom_path.display(), bytes = bytes.len(), "wrote XCom");
+    Ok(TaskEnd::Success {
+        xcom: Some(xcom_path),
+    })
 }
 
 /// Supervises a process runner and reads its result.
@@ -176,10 +184,11 @@ async fn run_process(
     task: ProcessTask,
     policy: Policy,
     signals: &mut Signals,
-) -> Result<(Option<Value>, TaskEnd)> {
+) -> Result<(Option<ReturnValue>, TaskEnd)> {
     let ProcessTask {
         command,
         program,
+        describe,
         decoder,
         skip_on_exit_code,
         result,
@@ -192,7 +201,6 @@ async fn run_process(
             program: program.clone(),
             source,
         })?;
-    drop((workdir, script));
     let end = match supervised.outcome {
         Outcome::TimedOut(_) => {
             return Err(Error::TimedOut {
@@ -207,6 +215,11 @@ async fn run_process(
         }
         Outcome::Finished(end) => end,
     };
+    let shim = match &result {
+        ResultSource::Shim { dir } => Some(runner::shim::interpret(dir, end)?),
+        ResultSource::LastLine => None,
+    };
+    drop((workdir, script));
     let code = end.exit_code();
     if let ProcessEnd::Exited(c) = end
         && skip_on_exit_code.contains(&c)
@@ -216,26 +229,28 @@ async fn run_process(
         );
         return Ok((None, TaskEnd::Skipped { code }));
     }
-    match end {
-        ProcessEnd::Exited(0) => {}
-        ProcessEnd::Exited(c) => {
-            let message =
-                format!("Bash command failed. The command returned a non-zero exit code {c}.");
-            return Ok((None, TaskEnd::Failed { code, message }));
+    let failed = |message: String| Ok((None, TaskEnd::Failed { code, message }));
+    match (end, shim) {
+        (_, Some(ShimEnd::Raised { summary })) => {
+            failed(format!("{describe} failed (exit code {code}): {summary}"))
         }
-        ProcessEnd::Signaled(sig) => {
-            let message = format!(
-                "Bash command failed: the process was killed by {}.",
-                signal_name(sig)
-            );
-            return Ok((None, TaskEnd::Failed { code, message }));
-        }
-    }
-    let value = match result {
+        (ProcessEnd::Signaled(sig), _) => failed(format!(
+            "{describe} failed: the process was killed by {}.",
+            signal_name(sig)
+        )),
+        (ProcessEnd::Exited(c), _) if c != 0 => failed(format!(
+            "{describe} failed. The command returned a non-zero exit code {c}."
+        )),
+        (_, Some(ShimEnd::Returned(payload))) => Ok((payload, TaskEnd::Success { xcom: None })),
+        (_, Some(ShimEnd::Exited)) => Ok((None, TaskEnd::Success { xcom: None })),
         // BashOperator returns "" when there was no output.
-        ResultSource::LastLine => Some(Value::String(supervised.last_line.unwrap_or_default())),
-    };
-    Ok((value, TaskEnd::Success { xcom: None }))
+        (_, None) => Ok((
+            Some(ReturnValue::Value(Value::String(
+                supervised.last_line.unwrap_or_default(),
+            ))),
+            TaskEnd::Success { xcom: None },
+        )),
+    }
 }
 
 /// `task-runner render`: prints the rendered spec as one JSON object.

@@ -5,6 +5,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use serde::Deserialize;
 use serde_json::Value;
 
 use crate::environ::Environ;
@@ -38,6 +39,27 @@ pub fn encode(value: &Value, max_bytes: u64) -> Result<Vec<u8>> {
             ),
         });
     }
+    Ok(bytes)
+}
+
+/// Checks JSON text a task wrote: one valid JSON value, within the cap. The
+/// bytes are kept as they are, so big integers and exact decimals survive.
+pub fn check_raw(bytes: Vec<u8>, max_bytes: u64) -> Result<Vec<u8>> {
+    if bytes.len() as u64 > max_bytes {
+        return Err(Error::XComValue {
+            message: format!(
+                "it is {} bytes, over the limit of {max_bytes} bytes: raise `max_xcom_bytes` in the spec, or write the full result to a file and return its path",
+                bytes.len()
+            ),
+        });
+    }
+    let mut de = serde_json::Deserializer::from_slice(&bytes);
+    de.disable_recursion_limit();
+    serde::de::IgnoredAny::deserialize(&mut de)
+        .and_then(|_| de.end())
+        .map_err(|e| Error::XComValue {
+            message: format!("the task's result is not one valid JSON value: {e}"),
+        })?;
     Ok(bytes)
 }
 

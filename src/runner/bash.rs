@@ -74,6 +74,7 @@ pub fn prepare(task: &BashTask, ctx: &Context, ours: &Environ) -> Result<Process
     Ok(ProcessTask {
         command: cmd,
         program: bash.into(),
+        describe: "Bash command",
         decoder: Decoder::for_name(&task.output_encoding).unwrap_or(Decoder::Utf8),
         skip_on_exit_code: task.skip_on_exit_code.clone(),
         result: ResultSource::LastLine,

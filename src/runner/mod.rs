@@ -3,6 +3,10 @@
 
 pub mod bash;
 pub mod env;
+pub mod python;
+pub mod ruby;
+pub mod shim;
+pub mod sql;
 
 use std::process::Command;
 
@@ -14,6 +18,8 @@ use crate::supervise::Decoder;
 pub struct ProcessTask {
     pub command: Command,
     pub program: String,
+    /// What the task is called in failure messages: "Bash command", "Python callable".
+    pub describe: &'static str,
     pub decoder: Decoder,
     pub skip_on_exit_code: Vec<i32>,
     pub result: ResultSource,
@@ -28,4 +34,16 @@ pub struct ProcessTask {
 pub enum ResultSource {
     /// The last line of output (BashOperator).
     LastLine,
+    /// The files a shim writes (runners/PROTOCOL.md), in this folder.
+    Shim { dir: std::path::PathBuf },
+}
+
+/// A return value on its way to the XCom file.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReturnValue {
+    /// A value the runner built.
+    Value(serde_json::Value),
+    /// JSON text a task wrote, kept byte for byte (big integers and exact
+    /// decimals survive); validated before it is written.
+    Raw(Vec<u8>),
 }
