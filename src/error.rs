@@ -118,6 +118,12 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    #[error("failed to connect to {what}: {message}")]
+    Database { what: String, message: String },
+
+    #[error("SQL statement {statement} of {total} failed: {message}")]
+    Sql { statement: usize, total: usize, message: String },
+
     #[error("the return value cannot be pushed as an XCom: {message}")]
     XComValue { message: String },
 
@@ -169,6 +175,8 @@ impl Error {
                 std::io::ErrorKind::NotFound => exit_code::NOT_FOUND,
                 _ => exit_code::NOT_EXECUTABLE,
             },
+            Error::Database { .. } => exit_code::UNAVAILABLE,
+            Error::Sql { .. } => exit_code::SQL,
             Error::XComValue { .. } => exit_code::XCOM_VALUE,
             Error::XComWrite { .. } => exit_code::IO,
             Error::TimedOut { .. } => exit_code::TIMEOUT,
@@ -193,6 +201,8 @@ impl Error {
             Error::Config { .. } => "config",
             Error::TaskLoad { .. } => "task_load",
             Error::Spawn { .. } => "spawn",
+            Error::Database { .. } => "database",
+            Error::Sql { .. } => "sql",
             Error::XComValue { .. } => "xcom_value",
             Error::XComWrite { .. } => "xcom_write",
             Error::TimedOut { .. } => "timeout",

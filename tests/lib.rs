@@ -15,3 +15,11 @@ mod masking;
 mod spec_input;
 /// Signals, timeouts, misbehaving children, orphans, PID 1.
 mod supervision;
+/// SQL tasks against real PostgreSQL, MariaDB and SQLite.
+mod sql;
+/// Python (3 and 2.7) callables through the shim.
+mod python;
+/// Ruby scripts through the shim.
+mod ruby;
+/// Template rendering checked against real Airflow's renderings.
+mod templates;
