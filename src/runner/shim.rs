@@ -1,9 +1,18 @@
-//! Reads what a shim reported (runners/PROTOCOL.md §4): the result file, the
-//! one-line error, and what its exit code means.
+//! The Rust side of the shim protocol (runners/PROTOCOL.md) shared by the
+//! Python and Ruby runners: the JSON context both shims receive (§2.1, §3),
+//! the private folder holding the shim and its `input.json` (§1), and what a
+//! finished shim's files and exit code mean (§4, §7).
 
-use std::path::Path;
+use std::fs::Permissions;
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
 
-use crate::error::Result;
+use serde_json::{Map, Value, json};
+use tempfile::TempDir;
+
+use crate::context::{Context, DateTime, Profile, TimeDelta};
+use crate::error::{Error, Result};
 use crate::runner::ReturnValue;
 use crate::supervise::ProcessEnd;
 
@@ -19,9 +28,467 @@ pub enum ShimEnd {
     Exited,
 }
 
-/// Interprets a finished shim. Failures the shim classified as the runner's
-/// (the callable could not be loaded, the value is not JSON, a protocol error)
-/// are `Err` with their own exit codes.
-pub fn interpret(_dir: &Path, _end: ProcessEnd) -> Result<ShimEnd> {
-    Ok(ShimEnd::Exited)
+/// File names inside the shim's folder (PROTOCOL §1).
+const SHIM: &str = "shim";
+const INPUT: &str = "input.json";
+const RESULT: &str = "result.json";
+const ERROR: &str = "error.txt";
+
+/// The shims cut `error.txt` at 1000 characters (PROTOCOL §4.2); reading a
+/// little more than that much UTF-8 is enough and bounds a misbehaving task.
+const ERROR_MAX_BYTES: u64 = 8 * 1024;
+
+/// Interprets a finished shim (PROTOCOL §7). Failures the shim classified as
+/// the runner's (the callable could not be loaded, the value is not JSON, a
+/// protocol error) are `Err` with their own exit codes; everything else keeps
+/// the process's code, which `lib::run_process` passes through.
+pub fn interpret(dir: &Path, end: ProcessEnd) -> Result<ShimEnd> {
+    let code = match end {
+        // Stopped or crashed: 128 + N, whatever the files say.
+        ProcessEnd::Signaled(_) => return Ok(ShimEnd::Exited),
+        ProcessEnd::Exited(0) => return read_result(dir).map(ShimEnd::Returned),
+        ProcessEnd::Exited(code) => code,
+    };
+    // error.txt, not the code, tells the shim's verdicts from a task's own
+    // `sys.exit(3)`: the shims write it for exactly these cases (§7).
+    let Some(summary) = read_error(dir) else {
+        return Ok(ShimEnd::Exited);
+    };
+    match code {
+        3 => Err(Error::TaskLoad { message: summary }),
+        4 => Err(Error::XComValue { message: summary }),
+        5 => Err(Error::Internal {
+            message: format!("the task shim reported a protocol error: {summary}"),
+        }),
+        _ => Ok(ShimEnd::Raised { summary }),
+    }
+}
+
+/// `result.json` after exit 0: absent or empty means "no XCom" (§4.1). The
+/// bytes are passed on as they are (big integers and decimals stay exact);
+/// `xcom::check_raw` validates them before anything is written.
+fn read_result(dir: &Path) -> Result<Option<ReturnValue>> {
+    let path = dir.join(RESULT);
+    match std::fs::read(&path) {
+        Ok(bytes) if bytes.is_empty() => Ok(None),
+        Ok(bytes) => Ok(Some(ReturnValue::Raw(bytes))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::Internal {
+            message: format!("cannot read the task's result `{}`: {e}", path.display()),
+        }),
+    }
+}
+
+/// `error.txt`, one masked line; `None` when absent, unreadable or blank.
+fn read_error(dir: &Path) -> Option<String> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(dir.join(ERROR))
+        .ok()?
+        .take(ERROR_MAX_BYTES)
+        .read_to_end(&mut bytes)
+        .ok()?;
+    let text = String::from_utf8_lossy(&bytes);
+    // One line by protocol; fold anyway so a message never spans lines.
+    let line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    // The task may have put a secret in its exception message (§4.2).
+    (!line.is_empty()).then(|| crate::mask::redact(&line))
+}
+
+/// The task input's common fields (PROTOCOL §2.1) for `kind`; each runner adds
+/// its own before [`stage`].
+pub fn common_input(kind: &str, ctx: &Context, do_xcom_push: bool) -> Map<String, Value> {
+    let (context, datetime_keys) = context_json(ctx);
+    let mut input = Map::new();
+    input.insert("kind".into(), kind.into());
+    input.insert("context".into(), Value::Object(context));
+    input.insert("datetime_keys".into(), datetime_keys.into());
+    input.insert("xcom".into(), xcom_json(ctx).into());
+    input.insert("do_xcom_push".into(), do_xcom_push.into());
+    input
+}
+
+/// The upstream XComs `ti.xcom_pull` sees (PROTOCOL §3.3), in the payload's
+/// order: where Airflow takes the most recent, the shims take the first.
+fn xcom_json(ctx: &Context) -> Vec<Value> {
+    ctx.xcom
+        .iter()
+        .map(|x| {
+            let mut entry = json!({
+                "task_id": x.task_id,
+                "key": x.key,
+                "value": x.value,
+                "map_index": x.map_index,
+            });
+            // Absent ids default to the task's own, on the shim side.
+            if let Some(dag_id) = &x.dag_id {
+                entry["dag_id"] = dag_id.clone().into();
+            }
+            if let Some(run_id) = &x.run_id {
+                entry["run_id"] = run_id.clone().into();
+            }
+            entry
+        })
+        .collect()
+}
+
+/// The context a task receives, as plain JSON, and the paths in it whose
+/// ISO strings the shims turn into datetimes (PROTOCOL §3, §3.1).
+///
+/// The keys and values are those `template::globals` gives templates, minus
+/// what only templates can use (`macros`, `var`, `conn`): PythonOperator hands
+/// the same context to the callable (Airflow 2: `TaskInstance.get_template_context`;
+/// ExternalPythonOperator: `_iter_serializable_context_keys`). Shared by the
+/// Python and Ruby runners so the two can't drift apart.
+pub fn context_json(ctx: &Context) -> (Map<String, Value>, Vec<String>) {
+    let mut c = Map::new();
+    let mut datetime_keys: Vec<String> = Vec::new();
+    let iso = |d: Option<DateTime>| d.map_or(Value::Null, |d| d.isoformat('T').into());
+    let airflow2 = ctx.profile == Profile::Airflow2;
+
+    // Dates go in as isoformat strings (the form of `ts`) and are listed so the
+    // shims hand them over as timezone-aware datetimes / Times.
+    let mut date = |map: &mut Map<String, Value>, path: &str, d: Option<DateTime>| {
+        let key = path.rsplit('.').next().unwrap_or(path);
+        map.insert(key.into(), iso(d));
+        datetime_keys.push(path.into());
+    };
+
+    if let Some(ld) = ctx.logical_date {
+        let ds = ld.strftime("%Y-%m-%d");
+        let ds_nodash = ds.replace('-', "");
+        c.insert("ds".into(), ds.into());
+        c.insert("ds_nodash".into(), ds_nodash.clone().into());
+        c.insert("ts".into(), ld.isoformat('T').into());
+        c.insert("ts_nodash".into(), ld.strftime("%Y%m%dT%H%M%S").into());
+        c.insert(
+            "ts_nodash_with_tz".into(),
+            ld.isoformat('T').replace(['-', ':'], "").into(),
+        );
+        date(&mut c, "logical_date", Some(ld));
+        date(&mut c, "data_interval_start", ctx.data_interval_start);
+        date(&mut c, "data_interval_end", ctx.data_interval_end);
+        c.insert(
+            "task_instance_key_str".into(),
+            format!("{}__{}__{}", ctx.dag_id, ctx.task_id, ds_nodash).into(),
+        );
+        if airflow2 {
+            // Airflow 2 (TaskInstance._get_template_context): a manual run's
+            // previous and next logical dates are its own; a scheduled run's
+            // are one data interval away. Same rule as template::globals.
+            let shift = |d: DateTime, micros: i64| d.add(TimeDelta { micros }).unwrap_or(d);
+            let (prev, next) = if ctx.run_type == "manual" {
+                (ld, ld)
+            } else {
+                let interval = match (ctx.data_interval_start, ctx.data_interval_end) {
+                    (Some(s), Some(e)) => e.since(&s).micros,
+                    _ => 0,
+                };
+                (shift(ld, -interval), ctx.data_interval_end.unwrap_or(ld))
+            };
+            const DAY: i64 = 86_400_000_000;
+            date(&mut c, "execution_date", Some(ld));
+            date(&mut c, "prev_execution_date", Some(prev));
+            date(&mut c, "next_execution_date", Some(next));
+            for (name, d) in [
+                ("prev_ds", prev),
+                ("next_ds", next),
+                ("yesterday_ds", shift(ld, -DAY)),
+                ("tomorrow_ds", shift(ld, DAY)),
+            ] {
+                c.insert(name.into(), d.strftime("%Y-%m-%d").into());
+                c.insert(format!("{name}_nodash"), d.strftime("%Y%m%d").into());
+            }
+            c.insert("prev_execution_date_success".into(), Value::Null);
+        }
+        date(
+            &mut c,
+            "prev_data_interval_start_success",
+            ctx.prev_data_interval_start_success,
+        );
+        date(
+            &mut c,
+            "prev_data_interval_end_success",
+            ctx.prev_data_interval_end_success,
+        );
+    } else {
+        // Airflow 3 run without a logical date: no ds/ts family.
+        c.insert(
+            "task_instance_key_str".into(),
+            format!("{}__{}__{}", ctx.dag_id, ctx.task_id, ctx.run_id).into(),
+        );
+    }
+    date(&mut c, "prev_start_date_success", ctx.prev_start_date_success);
+    date(&mut c, "prev_end_date_success", ctx.prev_end_date_success);
+    c.insert("run_id".into(), ctx.run_id.clone().into());
+
+    let mut dag_run = Map::new();
+    dag_run.insert("dag_id".into(), ctx.dag_id.clone().into());
+    dag_run.insert("run_id".into(), ctx.run_id.clone().into());
+    dag_run.insert("run_type".into(), ctx.run_type.clone().into());
+    dag_run.insert("conf".into(), Value::Object(ctx.dag_run_conf.clone()));
+    date(&mut dag_run, "dag_run.logical_date", ctx.logical_date);
+    date(
+        &mut dag_run,
+        "dag_run.data_interval_start",
+        ctx.data_interval_start,
+    );
+    date(&mut dag_run, "dag_run.data_interval_end", ctx.data_interval_end);
+    date(&mut dag_run, "dag_run.start_date", ctx.start_date);
+    if airflow2 {
+        date(&mut dag_run, "dag_run.execution_date", ctx.logical_date);
+        dag_run.insert(
+            "external_trigger".into(),
+            (ctx.run_type == "manual").into(),
+        );
+    }
+    c.insert("dag_run".into(), Value::Object(dag_run));
+    c.insert("dag".into(), json!({"dag_id": ctx.dag_id}));
+    c.insert(
+        "task".into(),
+        json!({
+            "task_id": ctx.task_id,
+            "dag_id": ctx.dag_id,
+            "owner": ctx.owner.as_deref().unwrap_or("airflow"),
+        }),
+    );
+    // The shims build the TaskInstance (with xcom_pull) from these fields.
+    c.insert(
+        "ti".into(),
+        json!({
+            "dag_id": ctx.dag_id,
+            "task_id": ctx.task_id,
+            "run_id": ctx.run_id,
+            "try_number": ctx.try_number,
+            "max_tries": ctx.max_tries,
+            "map_index": ctx.map_index,
+        }),
+    );
+    c.insert("params".into(), Value::Object(ctx.params.clone()));
+    if airflow2 {
+        c.insert("test_mode".into(), ctx.test_mode.into());
+    }
+    c.insert("inlets".into(), Value::Array(vec![]));
+    c.insert("outlets".into(), Value::Array(vec![]));
+    (c, datetime_keys)
+}
+
+/// A private folder (0700) holding the shim and its input (PROTOCOL §1), deleted
+/// when dropped, and the shim's command-line arguments.
+pub struct Staged {
+    pub dir: TempDir,
+    /// `<dir>/shim <dir>/input.json <dir>/result.json <dir>/error.txt`, absolute.
+    pub args: [PathBuf; 4],
+}
+
+/// Writes the shim source and `input` into a fresh private folder.
+pub fn stage(kind: &str, shim_source: &str, input: &Map<String, Value>) -> Result<Staged> {
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("task-runner-{kind}-"))
+        // The input holds the context (and so maybe secrets in params/conf).
+        .permissions(Permissions::from_mode(0o700))
+        .tempdir()
+        .map_err(|e| Error::Config {
+            message: format!(
+                "cannot create a private temp dir for the {kind} shim in `{}` ({e}); set `TMPDIR` to a writable folder (e.g. an emptyDir volume)",
+                std::env::temp_dir().display()
+            ),
+        })?;
+    // Absolute, as the protocol wants: the task may chdir.
+    let root = std::path::absolute(dir.path()).unwrap_or_else(|_| dir.path().to_path_buf());
+    let write = |name: &str, bytes: &[u8]| -> Result<()> {
+        let path = root.join(name);
+        let mut f = std::fs::File::create(&path)
+            .and_then(|mut f| f.write_all(bytes).map(|()| f))
+            .map_err(|e| Error::Config {
+                message: format!("cannot write the {kind} shim's `{}`: {e}", path.display()),
+            })?;
+        f.flush().map_err(|e| Error::Config {
+            message: format!("cannot write the {kind} shim's `{}`: {e}", path.display()),
+        })
+    };
+    write(SHIM, shim_source.as_bytes())?;
+    let text = serde_json::to_vec(input).map_err(|e| Error::Internal {
+        message: format!("cannot encode the {kind} shim's input: {e}"),
+    })?;
+    write(INPUT, &text)?;
+    let args = [SHIM, INPUT, RESULT, ERROR].map(|name| root.join(name));
+    Ok(Staged { dir, args })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::context::{Overrides, Payload};
+
+    fn dir_with(files: &[(&str, &str)]) -> TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, text) in files {
+            std::fs::write(dir.path().join(name), text).unwrap();
+        }
+        dir
+    }
+
+    fn run(files: &[(&str, &str)], end: ProcessEnd) -> Result<ShimEnd> {
+        interpret(dir_with(files).path(), end)
+    }
+
+    #[test]
+    fn exit_zero_returns_the_result_bytes_untouched() {
+        let big = "123456789012345678901234567890";
+        assert_eq!(
+            run(&[(RESULT, big)], ProcessEnd::Exited(0)).unwrap(),
+            ShimEnd::Returned(Some(ReturnValue::Raw(big.as_bytes().to_vec())))
+        );
+    }
+
+    #[test]
+    fn exit_zero_without_result_or_with_empty_one_is_no_xcom() {
+        assert_eq!(
+            run(&[], ProcessEnd::Exited(0)).unwrap(),
+            ShimEnd::Returned(None)
+        );
+        assert_eq!(
+            run(&[(RESULT, "")], ProcessEnd::Exited(0)).unwrap(),
+            ShimEnd::Returned(None)
+        );
+    }
+
+    #[test]
+    fn shim_verdicts_need_error_txt() {
+        let e = run(&[(ERROR, "ImportError: no module")], ProcessEnd::Exited(3)).unwrap_err();
+        assert!(matches!(&e, Error::TaskLoad { message } if message == "ImportError: no module"));
+        assert_eq!(e.exit_code(), crate::error::exit_code::TASK_LOAD);
+        let e = run(&[(ERROR, "TypeError: set")], ProcessEnd::Exited(4)).unwrap_err();
+        assert_eq!(e.exit_code(), crate::error::exit_code::XCOM_VALUE);
+        let e = run(&[(ERROR, "ValueError: bad input")], ProcessEnd::Exited(5)).unwrap_err();
+        assert_eq!(e.exit_code(), crate::error::exit_code::INTERNAL);
+        assert!(e.to_string().contains("ValueError: bad input"), "{e}");
+        // The task's own sys.exit(3/4/5): no error.txt, the code passes through.
+        for code in [3, 4, 5] {
+            assert_eq!(
+                run(&[], ProcessEnd::Exited(code)).unwrap(),
+                ShimEnd::Exited
+            );
+            assert_eq!(
+                run(&[(ERROR, " \n")], ProcessEnd::Exited(code)).unwrap(),
+                ShimEnd::Exited
+            );
+        }
+    }
+
+    #[test]
+    fn other_codes_with_error_txt_are_raised_exceptions() {
+        assert_eq!(
+            run(&[(ERROR, "ValueError: bad\nrow")], ProcessEnd::Exited(1)).unwrap(),
+            ShimEnd::Raised {
+                summary: "ValueError: bad row".into()
+            }
+        );
+        assert_eq!(
+            run(&[(ERROR, "SystemExit: msg")], ProcessEnd::Exited(7)).unwrap(),
+            ShimEnd::Raised {
+                summary: "SystemExit: msg".into()
+            }
+        );
+        assert_eq!(
+            run(&[], ProcessEnd::Exited(99)).unwrap(),
+            ShimEnd::Exited
+        );
+    }
+
+    #[test]
+    fn a_signal_ignores_the_files() {
+        assert_eq!(
+            run(&[(RESULT, "1"), (ERROR, "x")], ProcessEnd::Signaled(15)).unwrap(),
+            ShimEnd::Exited
+        );
+    }
+
+    #[test]
+    fn a_huge_error_file_is_bounded() {
+        let long = "E".repeat(100_000);
+        let ShimEnd::Raised { summary } = run(&[(ERROR, &long)], ProcessEnd::Exited(1)).unwrap()
+        else {
+            panic!("not raised")
+        };
+        assert_eq!(summary.len() as u64, ERROR_MAX_BYTES);
+    }
+
+    fn context(json: &str) -> Context {
+        let payload: Payload = serde_json::from_str(json).unwrap();
+        Context::build(
+            payload,
+            Overrides {
+                origin: "test",
+                ..Overrides::default()
+            },
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn context_has_airflow_keys_and_lists_its_dates() {
+        let ctx = context(
+            r#"{"dag_id": "sales", "task_id": "load", "logical_date": "2024-06-01T00:00:00+00:00",
+                "data_interval_end": "2024-06-02T00:00:00+00:00",
+                "data_interval_start": "2024-06-01T00:00:00+00:00",
+                "run_id": "scheduled__2024-06-01T00:00:00+00:00", "try_number": 2,
+                "params": {"region": "emea"}, "dag_run_conf": {"full": true}}"#,
+        );
+        let (c, keys) = context_json(&ctx);
+        assert_eq!(c["ds"], "2024-06-01");
+        assert_eq!(c["ts_nodash_with_tz"], "20240601T000000+0000");
+        assert_eq!(c["prev_ds"], "2024-05-31");
+        assert_eq!(c["next_ds"], "2024-06-02");
+        assert_eq!(c["logical_date"], "2024-06-01T00:00:00+00:00");
+        assert_eq!(c["task_instance_key_str"], "sales__load__20240601");
+        assert_eq!(c["ti"]["try_number"], 2);
+        assert_eq!(c["ti"]["map_index"], -1);
+        assert_eq!(c["dag_run"]["conf"]["full"], true);
+        assert_eq!(c["dag_run"]["run_type"], "scheduled");
+        assert_eq!(c["params"]["region"], "emea");
+        assert_eq!(c["task"]["owner"], "airflow");
+        assert!(keys.contains(&"logical_date".to_string()));
+        assert!(keys.contains(&"dag_run.logical_date".to_string()));
+        // Every listed path exists and holds an ISO string or null (§3.1).
+        for key in &keys {
+            let mut v = &Value::Object(c.clone());
+            for part in key.split('.') {
+                v = &v[part];
+            }
+            assert!(v.is_string() || v.is_null(), "{key}: {v}");
+        }
+    }
+
+    #[test]
+    fn airflow3_without_logical_date_has_no_ds() {
+        let ctx = context(r#"{"logical_date": null, "airflow_version": "3.0.2", "run_id": "r1"}"#);
+        let (c, _) = context_json(&ctx);
+        assert!(c.get("ds").is_none());
+        assert!(c.get("execution_date").is_none());
+        assert_eq!(c["run_id"], "r1");
+        assert_eq!(c["dag_run"]["logical_date"], Value::Null);
+    }
+
+    #[test]
+    fn staged_folder_is_private_and_complete() {
+        let mut input = Map::new();
+        input.insert("kind".into(), "python".into());
+        let staged = stage("python", "print(1)\n", &input).unwrap();
+        let mode = std::fs::metadata(staged.dir.path())
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o700);
+        assert!(staged.args.iter().all(|p| p.is_absolute()));
+        assert_eq!(std::fs::read_to_string(&staged.args[0]).unwrap(), "print(1)\n");
+        assert_eq!(
+            std::fs::read_to_string(&staged.args[1]).unwrap(),
+            r#"{"kind":"python"}"#
+        );
+        let path = staged.dir.path().to_path_buf();
+        drop(staged);
+        assert!(!path.exists());
+    }
 }

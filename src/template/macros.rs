@@ -61,7 +61,7 @@ impl Object for Macros {
             "datetime" => Value::from_object(DateTimeClass),
             "json" => Value::from_object(JsonModule),
             "random" => Value::from_function(|| -> f64 { random_f64() }),
-            _ => return None,
+            other => return crate::template::pymodules::module(other),
         })
     }
 

@@ -3,9 +3,11 @@
 //! of values, Airflow's context, macros and filters (airflow/templates.py,
 //! models/dag.py `get_template_env`, BaseOperator `render_template_fields`).
 
+pub mod filters;
 pub mod macros;
 pub mod objects;
 pub mod pyfmt;
+pub mod pymodules;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -244,6 +246,7 @@ fn environment(searchpath: Vec<PathBuf>) -> Environment<'static> {
         }
         Ok(None)
     });
+    filters::register(&mut env);
     for (name, f) in macros::date_filters() {
         env.add_filter(name, move |value: Value| {
             macros::apply_date_filter(f, &value)
