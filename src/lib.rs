@@ -116,6 +116,7 @@ fn render(loaded: &mut Loaded) -> Result<()> {
         loaded.store.clone(),
         loaded.spec.template_searchpath.clone(),
         loaded.spec.native,
+        loaded.spec.operator.airflow_class(),
     );
     renderer.render_operator(&mut loaded.spec.operator)
 }

@@ -29,7 +29,7 @@ fn spec_params_override_context_params() {
 
 #[test]
 fn xcom_pull_over_injected_xcoms() {
-    render_one("{{ ti.xcom_pull(task_ids='extract') }} {{ ti.xcom_pull(task_ids=['extract']) }} {{ ti.xcom_pull(task_ids='nope') }}")
+    render_one("{{ ti.xcom_pull(task_ids='extract') }} {{ ti.xcom_pull(task_ids=['extract']) | list }} {{ ti.xcom_pull(task_ids='nope') }}")
         .context(context())
         .run()
         .exit(0)

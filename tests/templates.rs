@@ -39,7 +39,11 @@ fn known(profile: &str) -> BTreeMap<String, String> {
     let doc: Value = serde_yaml::from_str(&text).unwrap();
     doc.get(profile)
         .and_then(Value::as_object)
-        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect())
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -57,14 +61,22 @@ fn render_case(suite: &Suite, case: &Value, airflow_version: &str, dir: &std::pa
             context.insert(k.clone(), v.clone());
         }
     }
-    context.entry("airflow_version").or_insert_with(|| airflow_version.into());
+    context
+        .entry("airflow_version")
+        .or_insert_with(|| airflow_version.into());
     let native = case.get("native").and_then(Value::as_bool).unwrap_or(false);
     let mut spec = Map::new();
     if let Some(template) = case.get("template") {
         spec.insert("operator".into(), "bash".into());
         spec.insert("bash_command".into(), template.clone());
+    } else if env_like(&case["field"]) {
+        // As the generator does: the field is a BashOperator's `env`, so its
+        // `.sh` values are template files and a falsy field is skipped.
+        spec.insert("operator".into(), "bash".into());
+        spec.insert("bash_command".into(), "true".into());
+        spec.insert("env".into(), case["field"].clone());
     } else {
-        // A structured field: rendered recursively as Airflow renders any
+        // Any other structure: rendered recursively as Airflow renders any
         // templated field (op_args of a PythonOperator here).
         spec.insert("operator".into(), "python".into());
         spec.insert("python_callable".into(), "unused".into());
@@ -80,8 +92,14 @@ fn render_case(suite: &Suite, case: &Value, airflow_version: &str, dir: &std::pa
     std::fs::write(&spec_path, Value::Object(spec).to_string()).unwrap();
     std::fs::write(&ctx_path, Value::Object(context).to_string()).unwrap();
     let mut cmd = Command::new(BIN);
-    cmd.arg("render").arg("--show-secrets").arg("--config").arg(&spec_path).arg("--context").arg(&ctx_path);
-    cmd.env_clear().env("PATH", std::env::var("PATH").unwrap_or_default());
+    cmd.arg("render")
+        .arg("--show-secrets")
+        .arg("--config")
+        .arg(&spec_path)
+        .arg("--context")
+        .arg(&ctx_path);
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
     for (k, v) in &suite.default_env {
         cmd.env(k, v);
     }
@@ -92,14 +110,27 @@ fn render_case(suite: &Suite, case: &Value, airflow_version: &str, dir: &std::pa
     }
     let out = cmd.output().unwrap();
     if !out.status.success() {
-        return Got::Err(format!("exit {:?}: {}", out.status.code(), String::from_utf8_lossy(&out.stderr).trim()));
+        return Got::Err(format!(
+            "exit {:?}: {}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
     }
     let rendered: Value = serde_json::from_slice(&out.stdout).unwrap();
     if case.get("template").is_some() {
         Got::Ok(rendered["bash_command"].clone())
+    } else if env_like(&case["field"]) {
+        Got::Ok(rendered["env"].clone())
     } else {
         Got::Ok(rendered["op_args"][0].clone())
     }
+}
+
+/// A mapping of scalars: what a bash `env` can hold.
+fn env_like(field: &Value) -> bool {
+    field
+        .as_object()
+        .is_some_and(|m| !m.is_empty() && m.values().all(|v| v.is_string()))
 }
 
 /// Compares one case; `None` is a match.
@@ -126,10 +157,16 @@ fn compare(expected: &Value, got: &Got) -> Option<String> {
 /// JSON equality where 1 and 1.0 differ (Python's int vs float) but key order does not matter.
 fn json_eq(a: &Value, b: &Value) -> bool {
     match (a, b) {
-        (Value::Number(x), Value::Number(y)) => x.is_f64() == y.is_f64() && x.as_f64() == y.as_f64(),
-        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(a, b)| json_eq(a, b)),
+        (Value::Number(x), Value::Number(y)) => {
+            x.is_f64() == y.is_f64() && x.as_f64() == y.as_f64()
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| json_eq(a, b))
+        }
         (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
         }
         _ => a == b,
     }
@@ -137,7 +174,8 @@ fn json_eq(a: &Value, b: &Value) -> bool {
 
 fn run_profile(profile: &str, expected_file: &str) {
     let suite = suite();
-    let expected: Value = serde_json::from_str(&std::fs::read_to_string(fixture(expected_file)).unwrap()).unwrap();
+    let expected: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture(expected_file)).unwrap()).unwrap();
     let version = expected["airflow_version"].as_str().unwrap().to_string();
     let known = known(profile);
     let dir = tempfile::tempdir().unwrap();
@@ -149,7 +187,11 @@ fn run_profile(profile: &str, expected_file: &str) {
             expected["cases"].get(name).is_some()
         })
         .collect();
-    assert!(cases.len() >= 150, "only {} cases for {profile}", cases.len());
+    assert!(
+        cases.len() >= 150,
+        "only {} cases for {profile}",
+        cases.len()
+    );
     let results: Vec<(String, Option<String>)> = std::thread::scope(|s| {
         let chunks: Vec<_> = cases.chunks(cases.len().div_ceil(4)).collect();
         let handles: Vec<_> = chunks
@@ -169,7 +211,10 @@ fn run_profile(profile: &str, expected_file: &str) {
                 })
             })
             .collect();
-        handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
     });
     let mut unexpected = Vec::new();
     let mut fixed = Vec::new();
@@ -181,7 +226,11 @@ fn run_profile(profile: &str, expected_file: &str) {
         }
     }
     let passed = results.iter().filter(|(_, d)| d.is_none()).count();
-    eprintln!("{profile}: {passed} of {} cases match real Airflow {version}; {} known differences", results.len(), known.len());
+    eprintln!(
+        "{profile}: {passed} of {} cases match real Airflow {version}; {} known differences",
+        results.len(),
+        known.len()
+    );
     assert!(
         unexpected.is_empty() && fixed.is_empty(),
         "{} cases differ from Airflow {version} and are not known differences:\n{}\n\nknown differences that now pass (remove them from the list): {fixed:?}",

@@ -11,6 +11,8 @@ pub enum Zone {
     Utc,
     Named(Tz),
     Fixed(FixedOffset),
+    /// A naive date-time (no `tzinfo`), as `datetime(2024, 6, 1)` makes.
+    Naive,
 }
 
 /// An instant plus the zone it is displayed in (pendulum's model).
@@ -65,7 +67,7 @@ impl Zone {
 
     fn offset_at(&self, utc: &chrono::DateTime<Utc>) -> FixedOffset {
         match self {
-            Zone::Utc => FixedOffset::east_opt(0).expect("zero offset"),
+            Zone::Utc | Zone::Naive => FixedOffset::east_opt(0).expect("zero offset"),
             Zone::Named(tz) => tz.offset_from_utc_datetime(&utc.naive_utc()).fix(),
             Zone::Fixed(off) => *off,
         }
@@ -76,7 +78,9 @@ impl Zone {
         match self {
             Zone::Utc => "UTC".into(),
             Zone::Named(tz) => tz.name().into(),
-            Zone::Fixed(off) => format_offset(off.local_minus_utc(), true),
+            // Python's `datetime.timezone(timedelta(hours=2))` prints `UTC+02:00`.
+            Zone::Fixed(off) => format!("UTC{}", format_offset(off.local_minus_utc(), true)),
+            Zone::Naive => "None".into(),
         }
     }
 }
@@ -117,7 +121,7 @@ impl DateTime {
     /// the earlier instant, as pendulum does by default).
     pub fn from_local(local: NaiveDateTime, zone: Zone) -> Option<DateTime> {
         let utc = match zone {
-            Zone::Utc => Utc.from_utc_datetime(&local),
+            Zone::Utc | Zone::Naive => Utc.from_utc_datetime(&local),
             Zone::Named(tz) => tz
                 .from_local_datetime(&local)
                 .earliest()?
@@ -189,6 +193,28 @@ impl DateTime {
         self.zone
     }
 
+    pub fn is_naive(&self) -> bool {
+        self.zone == Zone::Naive
+    }
+
+    /// Parses as Python's `datetime.fromisoformat`: naive without an offset.
+    pub fn parse_python(text: &str) -> Result<DateTime, String> {
+        let parsed = DateTime::parse(text)?;
+        let t = text.trim();
+        let has_offset = t.ends_with('Z') || t.ends_with('z') || {
+            let time = t.split(['T', ' ']).nth(1).unwrap_or("");
+            time.contains('+') || time.contains('-')
+        };
+        Ok(if has_offset {
+            parsed
+        } else {
+            DateTime {
+                utc: parsed.utc,
+                zone: Zone::Naive,
+            }
+        })
+    }
+
     pub fn utc(&self) -> chrono::DateTime<Utc> {
         self.utc
     }
@@ -248,8 +274,41 @@ impl DateTime {
         if micros != 0 {
             out.push_str(&format!(".{micros:06}"));
         }
-        out.push_str(&format_offset(self.offset().local_minus_utc(), true));
+        if !self.is_naive() {
+            out.push_str(&format_offset(self.offset().local_minus_utc(), true));
+        }
         out
+    }
+
+    /// `isoformat(sep, timespec)` with Python's timespecs.
+    pub fn isoformat_spec(&self, sep: char, timespec: &str) -> Option<String> {
+        let l = self.local();
+        let micros = l.nanosecond() / 1000;
+        let time = match timespec {
+            "auto" => return Some(self.isoformat(sep)),
+            "hours" => format!("{:02}", l.hour()),
+            "minutes" => format!("{:02}:{:02}", l.hour(), l.minute()),
+            "seconds" => format!("{:02}:{:02}:{:02}", l.hour(), l.minute(), l.second()),
+            "milliseconds" => format!(
+                "{:02}:{:02}:{:02}.{:03}",
+                l.hour(),
+                l.minute(),
+                l.second(),
+                micros / 1000
+            ),
+            "microseconds" => format!(
+                "{:02}:{:02}:{:02}.{micros:06}",
+                l.hour(),
+                l.minute(),
+                l.second()
+            ),
+            _ => return None,
+        };
+        let mut out = format!("{:04}-{:02}-{:02}{sep}{time}", l.year(), l.month(), l.day());
+        if !self.is_naive() {
+            out.push_str(&format_offset(self.offset().local_minus_utc(), true));
+        }
+        Some(out)
     }
 
     /// `str(dt)` of pendulum 3 (Airflow ≥ 2.8 ships it): isoformat with a space.
@@ -267,6 +326,7 @@ impl DateTime {
                 .unwrap_or("")
                 .to_string(),
             Zone::Fixed(off) => format!("UTC{}", format_offset(off.local_minus_utc(), true)),
+            Zone::Naive => String::new(),
         }
     }
 
@@ -342,10 +402,13 @@ impl DateTime {
                 'M' => out.push_str(&num(l.minute().into(), 2, '0')),
                 'S' => out.push_str(&num(l.second().into(), 2, '0')),
                 'f' => out.push_str(&format!("{:06}", l.nanosecond() / 1000)),
+                'z' if self.is_naive() => {}
                 'z' => out.push_str(&format_offset(self.offset().local_minus_utc(), false)),
                 ':' if chars.peek() == Some(&'z') => {
                     chars.next();
-                    out.push_str(&format_offset(self.offset().local_minus_utc(), true));
+                    if !self.is_naive() {
+                        out.push_str(&format_offset(self.offset().local_minus_utc(), true));
+                    }
                 }
                 'Z' => out.push_str(&self.tzname()),
                 'j' => out.push_str(&num(l.ordinal().into(), 3, '0')),

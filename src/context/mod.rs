@@ -6,6 +6,7 @@
 
 pub mod datetime;
 pub mod payload;
+pub mod schedule;
 
 use serde_json::{Map, Value};
 
@@ -41,6 +42,11 @@ pub struct Context {
     pub prev_start_date_success: Option<DateTime>,
     pub prev_end_date_success: Option<DateTime>,
     pub start_date: Option<DateTime>,
+    /// Airflow 3: when the run was due (`dag_run.run_after`).
+    pub run_after: Option<DateTime>,
+    /// The DAG's schedule (cron or preset), which Airflow 2's `prev_ds` and
+    /// `next_ds` follow.
+    pub schedule: Option<String>,
     pub try_number: i64,
     pub max_tries: i64,
     pub map_index: i64,
@@ -68,9 +74,15 @@ impl Context {
             origin: over.origin.to_string(),
             message,
         };
+        // Airflow keeps every date of a run in UTC (`timezone.parse`, then
+        // `convert_to_utc`), whatever offset the payload wrote.
         let date = |key: &str, value: Option<&str>| -> Result<Option<DateTime>> {
             value
-                .map(|v| DateTime::parse(v).map_err(|e| bad(format!("key `{key}`: {e}"))))
+                .map(|v| {
+                    DateTime::parse(v)
+                        .map(|d| d.in_zone(Zone::Utc))
+                        .map_err(|e| bad(format!("key `{key}`: {e}")))
+                })
                 .transpose()
         };
         let profile = match payload.airflow_version.as_deref() {
@@ -89,6 +101,7 @@ impl Context {
             }
         };
         let mut logical_date = date("logical_date", logical_text.as_deref())?;
+        let run_after = date("run_after", payload.run_after.as_deref())?;
         if logical_date.is_none()
             && let Some(given) = over.logical_date
         {
@@ -145,11 +158,16 @@ impl Context {
             .to_string()
         });
 
+        // DAG params, then the task's, then `dag_run.conf` over both
+        // (Airflow's `[core] dag_run_conf_overrides_params`, on by default).
         let mut params = payload.params;
         if let Some(spec_params) = over.params {
             for (k, v) in spec_params {
                 params.insert(k.clone(), v.clone());
             }
+        }
+        for (k, v) in &payload.dag_run_conf {
+            params.insert(k.clone(), v.clone());
         }
         let email = match payload.email {
             Some(Value::String(s)) => Some(s),
@@ -190,6 +208,8 @@ impl Context {
                 payload.prev_end_date_success.as_deref(),
             )?,
             start_date: date("start_date", payload.start_date.as_deref())?,
+            run_after,
+            schedule: payload.schedule,
             try_number: payload.try_number.unwrap_or(1),
             max_tries: payload.max_tries.unwrap_or(0),
             map_index: payload.map_index.unwrap_or(-1),

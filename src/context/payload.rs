@@ -57,6 +57,7 @@ pub struct Payload {
     pub owner: Option<String>,
     pub email: Option<Value>,
     pub run_type: Option<String>,
+    pub schedule: Option<String>,
     pub airflow_version: Option<String>,
     pub test_mode: Option<bool>,
     #[serde(default)]

@@ -105,6 +105,16 @@ impl Operator {
         }
     }
 
+    /// The Airflow operator class the task stands for (`{{ task.task_type }}`).
+    pub fn airflow_class(&self) -> &'static str {
+        match self {
+            Operator::Bash(_) => "BashOperator",
+            Operator::Sql(_) => "SQLExecuteQueryOperator",
+            Operator::Python(_) => "PythonOperator",
+            Operator::Ruby(_) => "RubyOperator",
+        }
+    }
+
     /// The templated fields, in Airflow's `template_fields` order.
     pub fn template_fields_mut(&mut self) -> Vec<(&'static str, &mut Value)> {
         let mut fields: Vec<(&'static str, &mut Value)> = Vec::new();
@@ -573,8 +583,8 @@ impl Checker<'_> {
 
     fn required_string(&self, key: &str, value: Option<Value>) -> Result<Value> {
         match value {
-            Some(Value::String(s)) if !s.trim().is_empty() => Ok(Value::String(s)),
-            Some(Value::String(_)) => Err(self.err(key, format!("`{key}` is empty"))),
+            // Airflow accepts an empty command (it renders nothing and runs nothing).
+            Some(Value::String(s)) => Ok(Value::String(s)),
             None | Some(Value::Null) => Err(self.err(key, format!("missing required key `{key}`"))),
             Some(_) => Err(self.err(key, format!("`{key}` must be a string"))),
         }

@@ -30,6 +30,28 @@ pub fn strptime(text: &str, fmt: &str) -> Result<chrono::NaiveDateTime, JinjaErr
     )))
 }
 
+/// `datetime.strptime`: naive, unless the format has `%z` (then a fixed
+/// offset, `timezone.utc` for +00:00).
+fn strptime_aware(text: &str, fmt: &str) -> Result<DateTime, JinjaError> {
+    if fmt.contains("%z") {
+        let parsed =
+            chrono::DateTime::parse_from_str(text, &fmt.replace("%f", "%6f")).map_err(|_| {
+                invalid(format!(
+                    "time data {} does not match format {}",
+                    pyfmt::quote(text),
+                    pyfmt::quote(fmt)
+                ))
+            })?;
+        let zone = match parsed.offset().local_minus_utc() {
+            0 => Zone::Utc,
+            _ => Zone::Fixed(*parsed.offset()),
+        };
+        return Ok(DateTime::from_utc(parsed.with_timezone(&chrono::Utc), zone));
+    }
+    DateTime::from_local(strptime(text, fmt)?, Zone::Naive)
+        .ok_or_else(|| invalid("date value out of range"))
+}
+
 /// `macros.ds_add(ds, days)`: `YYYY-MM-DD` shifted by whole days.
 fn ds_add(ds: &str, days: i64) -> Result<String, JinjaError> {
     let d = strptime(ds, "%Y-%m-%d")?;
@@ -46,9 +68,8 @@ fn ds_add(ds: &str, days: i64) -> Result<String, JinjaError> {
 fn ds_format(ds: &str, input: &str, output: &str) -> Result<String, JinjaError> {
     let d = strptime(ds, input)?;
     let dt =
-        DateTime::from_local(d, Zone::Utc).ok_or_else(|| invalid("date value out of range"))?;
-    // A naive datetime prints an empty %z and %Z in Python.
-    Ok(dt.strftime(&output.replace("%z", "").replace("%Z", "")))
+        DateTime::from_local(d, Zone::Naive).ok_or_else(|| invalid("date value out of range"))?;
+    Ok(dt.strftime(output))
 }
 
 #[derive(Debug)]
@@ -75,6 +96,16 @@ impl Object for Macros {
             "ds_add" => {
                 let (ds, days): (Value, i64) = from_args(args)?;
                 Ok(ds_add(&ds.to_string(), days)?.into())
+            }
+            "datetime_diff_for_humans" => {
+                let (dt, since): (Value, Option<Value>) = from_args(args)?;
+                let dt = as_datetime(&dt)
+                    .ok_or_else(|| invalid("datetime_diff_for_humans() expects a date-time"))?;
+                let since = since
+                    .filter(|v| !v.is_none())
+                    .map(|v| as_datetime(&v).ok_or_else(|| invalid("`since` must be a date-time")))
+                    .transpose()?;
+                Ok(crate::template::pymodules::datetime_diff_for_humans(dt, since).into())
             }
             "ds_format" => {
                 let (ds, input, output): (Value, &str, &str) = from_args(args)?;
@@ -122,10 +153,8 @@ impl Object for DateTimeClass {
             }
         }
         let zone = match kwargs.get::<Option<Value>>("tzinfo")? {
-            Some(z) if !z.is_none() => {
-                Zone::parse(&z.to_string()).ok_or_else(|| invalid("unknown tzinfo"))?
-            }
-            _ => Zone::Utc,
+            Some(z) if !z.is_none() => crate::template::dates::zone_arg(&z)?,
+            _ => Zone::Naive,
         };
         kwargs.assert_all_used()?;
         let u = |x: i64| u32::try_from(x).unwrap_or(u32::MAX);
@@ -136,7 +165,7 @@ impl Object for DateTimeClass {
             .ok_or_else(|| invalid("time out of range"))?;
         let dt = DateTime::from_local(date.and_time(time), zone)
             .ok_or_else(|| invalid("date out of range"))?;
-        Ok(DateTimeObj::value(dt))
+        Ok(DateTimeObj::stdlib(dt))
     }
 
     fn call_method(
@@ -148,14 +177,13 @@ impl Object for DateTimeClass {
         match method {
             "strptime" => {
                 let (text, fmt): (&str, &str) = from_args(args)?;
-                let naive = strptime(text, fmt)?;
-                let dt = DateTime::from_local(naive, Zone::Utc)
-                    .ok_or_else(|| invalid("date out of range"))?;
-                Ok(DateTimeObj::value(dt))
+                Ok(DateTimeObj::stdlib(strptime_aware(text, fmt)?))
             }
             "fromisoformat" => {
                 let (text,): (&str,) = from_args(args)?;
-                Ok(DateTimeObj::value(DateTime::parse(text).map_err(invalid)?))
+                Ok(DateTimeObj::stdlib(
+                    DateTime::parse_python(text).map_err(invalid)?,
+                ))
             }
             _ => Err(JinjaError::from(ErrorKind::UnknownMethod)),
         }
@@ -183,10 +211,10 @@ impl Object for JsonModule {
     ) -> Result<Value, JinjaError> {
         match method {
             "dumps" => {
-                let (value, _kwargs): (Value, Kwargs) = from_args(args)?;
-                let json = serde_json::to_value(&value)
-                    .map_err(|e| invalid(format!("not JSON serializable: {e}")))?;
-                Ok(crate::json::python_dumps(&json).into())
+                let (value, kwargs): (Value, Kwargs) = from_args(args)?;
+                let out = crate::template::pymodules::json_dumps(&value, &kwargs)?;
+                kwargs.assert_all_used()?;
+                Ok(out.into())
             }
             "loads" => {
                 let (text,): (&str,) = from_args(args)?;

@@ -1,27 +1,32 @@
 //! Renders templated fields as Airflow's Jinja environment would: strict
-//! undefined, the `do` extension, one trailing newline stripped, Python's `str()`
-//! of values, Airflow's context, macros and filters (airflow/templates.py,
-//! models/dag.py `get_template_env`, BaseOperator `render_template_fields`).
+//! undefined, the `do` extension, one trailing newline stripped, `\r\n`
+//! normalised, Python's `str()` of values and its operators, Airflow's context,
+//! macros and filters (airflow/templates.py, models/dag.py `get_template_env`,
+//! BaseOperator `render_template_fields`, jinja2/nativetypes.py).
 
+pub mod dates;
 pub mod filters;
 pub mod macros;
+pub mod native;
 pub mod objects;
 pub mod pyfmt;
 pub mod pymodules;
+pub mod pyops;
+pub mod rewrite;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use minijinja::value::Value;
+use minijinja::value::{Object, ObjectRepr, Value};
 use minijinja::{AutoEscape, Environment, UndefinedBehavior};
-use objects::to_value;
 
 use crate::context::{Context, DateTime, Profile, TimeDelta};
 use crate::error::{Error, Result};
 use crate::spec::Operator;
 use crate::store::Store;
-use objects::{ConnAccessor, DateTimeObj, Misses, TaskInstanceObj, VarAccessor};
+use dates::DateTimeObj;
+use objects::{ConnAccessor, Misses, TaskInstanceObj, VarAccessor, to_value};
 
 pub struct Renderer {
     env: Environment<'static>,
@@ -31,16 +36,19 @@ pub struct Renderer {
 }
 
 impl Renderer {
+    /// `task_type` is the Airflow operator class the task stands for
+    /// (`{{ task.task_type }}`, `{{ task }}`).
     pub fn new(
         ctx: &Context,
         store: Arc<Store>,
         searchpath: Vec<PathBuf>,
         native: bool,
+        task_type: &str,
     ) -> Renderer {
         let misses = Arc::new(Misses::default());
-        let globals = globals(ctx, store, misses.clone());
+        let globals = globals(ctx, store, misses.clone(), task_type);
         Renderer {
-            env: environment(searchpath),
+            env: environment(searchpath, native),
             globals,
             misses,
             native,
@@ -72,7 +80,7 @@ impl Renderer {
                 if exts.iter().any(|e| s.ends_with(e)) {
                     self.render_file(path, s)?
                 } else {
-                    self.render_source(path, s, None)?
+                    self.render_source(path, s)?
                 }
             }
             J::Array(items) => J::Array(
@@ -101,12 +109,12 @@ impl Renderer {
             let message = if e.kind() == minijinja::ErrorKind::TemplateNotFound {
                 format!("template file `{name}` not found in the template search path")
             } else {
-                e.to_string()
+                err_detail(&e)
             };
             Error::Template {
                 field: path.into(),
                 line: e.line(),
-                message,
+                message: format!("{message} (in template file `{name}`)"),
             }
         })?;
         let out = template
@@ -116,40 +124,44 @@ impl Renderer {
     }
 
     /// Renders a template given as text.
-    pub fn render_source(
-        &self,
-        path: &str,
-        source: &str,
-        name: Option<&str>,
-    ) -> Result<serde_json::Value> {
+    pub fn render_source(&self, path: &str, source: &str) -> Result<serde_json::Value> {
+        let source = prepare_source(source);
         if self.native
-            && let Some(value) = self.native_value(path, source)?
+            && let Some(value) = self.native_expression(path, &source)?
         {
             return Ok(value);
         }
         let out = self
             .env
-            .render_named_str(name.unwrap_or(path), source, &self.globals)
-            .map_err(|e| self.template_error(path, name, &e))?;
+            .render_named_str(path, &source, &self.globals)
+            .map_err(|e| self.template_error(path, None, &e))?;
         Ok(self.finish(out))
     }
 
-    /// Native rendering of a template that is one expression: the value itself
-    /// (Airflow: NativeEnvironment with a single node).
-    fn native_value(&self, path: &str, source: &str) -> Result<Option<serde_json::Value>> {
-        let trimmed = source.trim_end_matches('\n');
+    /// Native rendering of a template that is exactly one `{{ expression }}`:
+    /// the value itself, a string going through `literal_eval` (Jinja's
+    /// `native_concat` with a single node).
+    fn native_expression(&self, path: &str, source: &str) -> Result<Option<serde_json::Value>> {
+        let trimmed = source.strip_suffix('\n').unwrap_or(source);
         let Some(inner) = trimmed
             .strip_prefix("{{")
             .and_then(|s| s.strip_suffix("}}"))
         else {
             return Ok(None);
         };
-        if inner.contains("{{") || inner.contains("}}") {
+        if inner.contains("{{") || inner.contains("}}") || inner.contains("{%") {
             return Ok(None);
         }
+        let expr_src = rewrite::rewrite(&format!("{{{{{inner}}}}}"))
+            .and_then(|t| {
+                t.strip_prefix("{{")
+                    .and_then(|t| t.strip_suffix("}}"))
+                    .map(str::to_owned)
+            })
+            .unwrap_or_else(|| inner.to_string());
         let expr = self
             .env
-            .compile_expression(inner.trim())
+            .compile_expression_owned(expr_src.trim().to_string())
             .map_err(|e| self.template_error(path, None, &e))?;
         let value = expr
             .eval(&self.globals)
@@ -162,9 +174,17 @@ impl Renderer {
             });
         }
         if let Some(s) = value.as_str() {
-            return Ok(Some(serde_json::Value::String(s.to_string())));
+            return Ok(Some(
+                native::literal_eval(s).unwrap_or_else(|| serde_json::Value::String(s.to_string())),
+            ));
         }
-        if value.as_object().is_some() && value.kind() == minijinja::value::ValueKind::Plain {
+        if let Some(dt) = value.downcast_object_ref::<DateTimeObj>() {
+            return Ok(Some(serde_json::Value::String(dt.dt.isoformat('T'))));
+        }
+        if value
+            .as_object()
+            .is_some_and(|o| o.repr() == ObjectRepr::Plain)
+        {
             return Ok(Some(serde_json::Value::String(value.to_string())));
         }
         serde_json::to_value(&value)
@@ -177,7 +197,14 @@ impl Renderer {
     }
 
     fn finish(&self, rendered: String) -> serde_json::Value {
-        serde_json::Value::String(rendered)
+        if !self.native {
+            return serde_json::Value::String(rendered);
+        }
+        // A nested empty string renders to no node at all: `None` natively.
+        if rendered.is_empty() {
+            return serde_json::Value::Null;
+        }
+        native::literal_eval(&rendered).unwrap_or(serde_json::Value::String(rendered))
     }
 
     fn template_error(&self, path: &str, name: Option<&str>, err: &minijinja::Error) -> Error {
@@ -203,6 +230,26 @@ impl Renderer {
     }
 }
 
+/// Jinja normalises newlines to `\n`; Python operators and mutable literals
+/// are rewritten into the environment's helper calls.
+fn prepare_source(source: &str) -> String {
+    let source = if source.contains('\r') {
+        source.replace("\r\n", "\n").replace('\r', "\n")
+    } else {
+        source.to_string()
+    };
+    if let Some(rewritten) = rewrite::rewrite(&source) {
+        return rewritten;
+    }
+    // minijinja has no unary `+` (`relativedelta(months=+1)`); Python ignores it.
+    if source.contains('+')
+        && let Some(stripped) = rewrite::strip_unary_plus(&source)
+    {
+        return rewrite::rewrite(&stripped).unwrap_or(stripped);
+    }
+    source
+}
+
 fn err_detail(err: &minijinja::Error) -> String {
     let mut s = err.kind().to_string();
     if let Some(detail) = err.detail() {
@@ -224,7 +271,7 @@ fn is_falsy(v: &serde_json::Value) -> bool {
     }
 }
 
-fn environment(searchpath: Vec<PathBuf>) -> Environment<'static> {
+fn environment(searchpath: Vec<PathBuf>, native: bool) -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_auto_escape_callback(|_| AutoEscape::None);
@@ -237,7 +284,7 @@ fn environment(searchpath: Vec<PathBuf>) -> Environment<'static> {
         }
         Ok(())
     });
-    env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+    env.set_unknown_method_callback(pyfmt::unknown_method);
     env.set_loader(move |name| {
         for dir in &searchpath {
             if let Some(source) = minijinja::path_loader(dir)(name)? {
@@ -247,6 +294,7 @@ fn environment(searchpath: Vec<PathBuf>) -> Environment<'static> {
         Ok(None)
     });
     filters::register(&mut env);
+    pyops::register(&mut env, native);
     for (name, f) in macros::date_filters() {
         env.add_filter(name, move |value: Value| {
             macros::apply_date_filter(f, &value)
@@ -255,11 +303,57 @@ fn environment(searchpath: Vec<PathBuf>) -> Environment<'static> {
     env
 }
 
+/// An object that prints as Python's repr of the Airflow object it stands
+/// for (`<DAG: sales>`) and has a few attributes.
+#[derive(Debug)]
+struct Described {
+    repr: String,
+    attrs: BTreeMap<&'static str, Value>,
+}
+
+impl Object for Described {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Plain
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        self.attrs.get(key.as_str()?).cloned()
+    }
+
+    fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.repr)
+    }
+}
+
+/// Airflow 3's lazy `prev_*_success` values when there is no such run: they
+/// print `None` and are falsy, but are not `None` to a filter.
+#[derive(Debug)]
+struct NoneProxy;
+
+impl Object for NoneProxy {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Plain
+    }
+
+    fn is_true(self: &Arc<Self>) -> bool {
+        false
+    }
+
+    fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("None")
+    }
+}
+
 /// The template context: every key Airflow gives a template.
-fn globals(ctx: &Context, store: Arc<Store>, misses: Arc<Misses>) -> Value {
+fn globals(ctx: &Context, store: Arc<Store>, misses: Arc<Misses>, task_type: &str) -> Value {
     let mut g: BTreeMap<&str, Value> = BTreeMap::new();
     let date = |d: Option<DateTime>| d.map_or(Value::from(()), DateTimeObj::value);
     let airflow2 = ctx.profile == Profile::Airflow2;
+    let success = |d: Option<DateTime>| match (d, airflow2) {
+        (Some(d), _) => DateTimeObj::value(d),
+        (None, true) => Value::from(()),
+        (None, false) => Value::from_object(NoneProxy),
+    };
 
     if let Some(ld) = ctx.logical_date {
         let ds = ld.strftime("%Y-%m-%d");
@@ -296,8 +390,20 @@ fn globals(ctx: &Context, store: Arc<Store>, misses: Arc<Misses>) -> Value {
             // Airflow 2 (TaskInstance._get_template_context): a manual run's
             // previous and next logical dates are its own; a scheduled run's are
             // one data interval away.
+            let cron = ctx
+                .schedule
+                .as_deref()
+                .and_then(crate::context::schedule::Cron::parse);
+            let utc = |n: chrono::NaiveDateTime| DateTime::from_local(n, crate::context::Zone::Utc);
+            let around = cron.as_ref().and_then(|c| {
+                let t = ld.utc().naive_utc();
+                Some((utc(c.prev_before(t)?)?, utc(c.next_after(t)?)?))
+            });
             let (prev, next) = if ctx.run_type == "manual" {
                 (ld, ld)
+            } else if let Some(around) = around {
+                // `dag.previous_schedule` / `following_schedule` of the cron.
+                around
             } else {
                 let interval = match (ctx.data_interval_start, ctx.data_interval_end) {
                     (Some(s), Some(e)) => e.since(&s),
@@ -325,11 +431,11 @@ fn globals(ctx: &Context, store: Arc<Store>, misses: Arc<Misses>) -> Value {
         }
         g.insert(
             "prev_data_interval_start_success",
-            date(ctx.prev_data_interval_start_success),
+            success(ctx.prev_data_interval_start_success),
         );
         g.insert(
             "prev_data_interval_end_success",
-            date(ctx.prev_data_interval_end_success),
+            success(ctx.prev_data_interval_end_success),
         );
     } else {
         g.insert(
@@ -337,8 +443,11 @@ fn globals(ctx: &Context, store: Arc<Store>, misses: Arc<Misses>) -> Value {
             format!("{}__{}__{}", ctx.dag_id, ctx.task_id, ctx.run_id).into(),
         );
     }
-    g.insert("prev_start_date_success", date(ctx.prev_start_date_success));
-    g.insert("prev_end_date_success", date(ctx.prev_end_date_success));
+    g.insert(
+        "prev_start_date_success",
+        success(ctx.prev_start_date_success),
+    );
+    g.insert("prev_end_date_success", success(ctx.prev_end_date_success));
     g.insert("run_id", ctx.run_id.clone().into());
 
     let mut dag_run: BTreeMap<&str, Value> = BTreeMap::new();
@@ -353,20 +462,55 @@ fn globals(ctx: &Context, store: Arc<Store>, misses: Arc<Misses>) -> Value {
     if airflow2 {
         dag_run.insert("execution_date", date(ctx.logical_date));
         dag_run.insert("external_trigger", (ctx.run_type == "manual").into());
+    } else {
+        dag_run.insert(
+            "run_after",
+            date(ctx.run_after.or(ctx.data_interval_end).or(ctx.logical_date)),
+        );
     }
     g.insert("dag_run", Value::from(dag_run));
 
-    let mut dag: BTreeMap<&str, Value> = BTreeMap::new();
-    dag.insert("dag_id", ctx.dag_id.clone().into());
-    g.insert("dag", Value::from(dag));
-    let mut task: BTreeMap<&str, Value> = BTreeMap::new();
-    task.insert("task_id", ctx.task_id.clone().into());
-    task.insert("dag_id", ctx.dag_id.clone().into());
-    task.insert(
-        "owner",
-        ctx.owner.clone().unwrap_or_else(|| "airflow".into()).into(),
+    let owner: Value = ctx.owner.clone().unwrap_or_else(|| "airflow".into()).into();
+    let mut dag_attrs = BTreeMap::from([
+        ("dag_id", ctx.dag_id.clone().into()),
+        ("owner", owner.clone()),
+    ]);
+    if airflow2
+        && let Some(cron) = ctx
+            .schedule
+            .as_deref()
+            .and_then(crate::context::schedule::Cron::parse)
+    {
+        let summary = cron.summary().to_string();
+        dag_attrs.insert(
+            "timetable",
+            Value::from_object(Described {
+                repr: "<airflow.timetables.interval.CronDataIntervalTimetable>".into(),
+                attrs: BTreeMap::from([("summary", summary.into())]),
+            }),
+        );
+    }
+    g.insert(
+        "dag",
+        Value::from_object(Described {
+            repr: format!("<DAG: {}>", ctx.dag_id),
+            attrs: dag_attrs,
+        }),
     );
-    g.insert("task", Value::from(task));
+    g.insert(
+        "task",
+        Value::from_object(Described {
+            repr: format!("<Task({task_type}): {}>", ctx.task_id),
+            attrs: BTreeMap::from([
+                ("task_id", ctx.task_id.clone().into()),
+                ("dag_id", ctx.dag_id.clone().into()),
+                ("owner", owner),
+                ("task_type", task_type.into()),
+                ("retries", 0.into()),
+                ("map_index", ctx.map_index.into()),
+            ]),
+        }),
+    );
 
     let ti = Value::from_object(TaskInstanceObj {
         dag_id: ctx.dag_id.clone(),
@@ -376,35 +520,38 @@ fn globals(ctx: &Context, store: Arc<Store>, misses: Arc<Misses>) -> Value {
         max_tries: ctx.max_tries,
         map_index: ctx.map_index,
         xcom: ctx.xcom.clone(),
+        airflow3: !airflow2,
     });
     g.insert("ti", ti.clone());
     g.insert("task_instance", ti);
     g.insert("params", to_value(&ctx.params));
 
+    let accessor = |json: bool| {
+        Value::from_object(VarAccessor {
+            store: store.clone(),
+            json,
+            misses: misses.clone(),
+            airflow3: !airflow2,
+        })
+    };
     let mut var: BTreeMap<&str, Value> = BTreeMap::new();
-    var.insert(
-        "value",
-        Value::from_object(VarAccessor {
-            store: store.clone(),
-            json: false,
-            misses: misses.clone(),
-        }),
-    );
-    var.insert(
-        "json",
-        Value::from_object(VarAccessor {
-            store: store.clone(),
-            json: true,
-            misses: misses.clone(),
-        }),
-    );
+    var.insert("value", accessor(false));
+    var.insert("json", accessor(true));
     g.insert("var", Value::from(var));
-    g.insert("conn", Value::from_object(ConnAccessor { store, misses }));
+    g.insert(
+        "conn",
+        Value::from_object(ConnAccessor {
+            store: store.clone(),
+            misses,
+            airflow3: !airflow2,
+        }),
+    );
     g.insert("macros", Value::from_object(macros::Macros));
     if airflow2 {
         g.insert("test_mode", ctx.test_mode.into());
     }
     g.insert("inlets", Value::from(Vec::<Value>::new()));
     g.insert("outlets", Value::from(Vec::<Value>::new()));
+    g.insert("map_index_template", Value::from(()));
     Value::from(g)
 }

@@ -5,8 +5,26 @@ use std::fmt::Write;
 
 use minijinja::value::{Value, ValueKind};
 
+/// Sequences that print as something other than a list in Python.
+fn custom_render(value: &Value) -> Option<String> {
+    if value
+        .downcast_object_ref::<crate::template::objects::LazySeq>()
+        .is_some()
+        || value.downcast_object_ref::<DictView>().is_some()
+        || value
+            .downcast_object_ref::<crate::template::pyops::PyRange>()
+            .is_some()
+    {
+        return Some(value.to_string());
+    }
+    None
+}
+
 /// `str(value)`: strings as they are, everything else as Python shows it.
 pub fn py_str(value: &Value) -> String {
+    if let Some(s) = custom_render(value) {
+        return s;
+    }
     match value.kind() {
         ValueKind::String => value.as_str().unwrap_or_default().to_string(),
         ValueKind::Plain if value.as_object().is_some() => value.to_string(),
@@ -24,6 +42,10 @@ pub fn py_repr(value: &Value) -> String {
 fn write_repr(out: &mut String, value: &Value, depth: usize) {
     if depth > 64 {
         out.push_str("...");
+        return;
+    }
+    if let Some(s) = custom_render(value) {
+        out.push_str(&s);
         return;
     }
     match value.kind() {
@@ -95,6 +117,132 @@ fn write_repr(out: &mut String, value: &Value, depth: usize) {
             let _ = write!(out, "{value}");
         }
     }
+}
+
+/// `dict.keys()`, `.values()`, `.items()`: iterate as lists, print as
+/// `dict_keys([...])`.
+#[derive(Debug)]
+pub struct DictView {
+    kind: &'static str,
+    items: Vec<Value>,
+}
+
+impl minijinja::value::Object for DictView {
+    fn repr(self: &std::sync::Arc<Self>) -> minijinja::value::ObjectRepr {
+        minijinja::value::ObjectRepr::Seq
+    }
+
+    fn get_value(self: &std::sync::Arc<Self>, key: &Value) -> Option<Value> {
+        self.items
+            .get(usize::try_from(key.as_i64()?).ok()?)
+            .cloned()
+    }
+
+    fn enumerate(self: &std::sync::Arc<Self>) -> minijinja::value::Enumerator {
+        minijinja::value::Enumerator::Seq(self.items.len())
+    }
+
+    fn render(self: &std::sync::Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}({})",
+            self.kind,
+            py_repr(&Value::from(self.items.clone()))
+        )
+    }
+}
+
+/// Python methods minijinja's values lack: dict views as Python prints them,
+/// then minijinja-contrib's pycompat for the rest (`str.upper()`, ...).
+pub fn unknown_method(
+    state: &mut minijinja::State,
+    value: &Value,
+    method: &str,
+    args: &[Value],
+) -> Result<Value, minijinja::Error> {
+    if value.kind() == ValueKind::Map
+        && args.is_empty()
+        && matches!(method, "keys" | "values" | "items")
+    {
+        let keys: Vec<Value> = value.try_iter()?.collect();
+        let items = keys
+            .into_iter()
+            .map(|k| {
+                let v = value.get_item(&k).unwrap_or_default();
+                match method {
+                    "keys" => k,
+                    "values" => v,
+                    _ => Value::from(minijinja::value::Tuple::from(vec![k, v])),
+                }
+            })
+            .collect();
+        let kind = match method {
+            "keys" => "dict_keys",
+            "values" => "dict_values",
+            _ => "dict_items",
+        };
+        return Ok(Value::from_object(DictView { kind, items }));
+    }
+    if method == "format"
+        && let Some(fmt) = value.as_str()
+        && args.iter().any(|a| {
+            a.downcast_object_ref::<crate::template::dates::DateTimeObj>()
+                .is_some()
+        })
+    {
+        return str_format_dates(fmt, args);
+    }
+    minijinja_contrib::pycompat::unknown_method_callback(state, value, method, args)
+}
+
+/// `str.format` where an argument is a date-time, whose format spec is a
+/// `strftime` format (`'{:%Y/%m/%d}'.format(logical_date)`).
+fn str_format_dates(fmt: &str, args: &[Value]) -> Result<Value, minijinja::Error> {
+    let bad = || {
+        minijinja::Error::new(
+            minijinja::ErrorKind::InvalidOperation,
+            format!("invalid format string {}", quote(fmt)),
+        )
+    };
+    let mut out = String::new();
+    let mut auto = 0usize;
+    let mut chars = fmt.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '{' if chars.peek() == Some(&'{') => {
+                chars.next();
+                out.push('{');
+            }
+            '}' if chars.peek() == Some(&'}') => {
+                chars.next();
+                out.push('}');
+            }
+            '{' => {
+                let mut field = String::new();
+                for c in chars.by_ref() {
+                    if c == '}' {
+                        break;
+                    }
+                    field.push(c);
+                }
+                let (name, spec) = field.split_once(':').unwrap_or((&field, ""));
+                let index = if name.is_empty() {
+                    auto += 1;
+                    auto - 1
+                } else {
+                    name.parse().map_err(|_| bad())?
+                };
+                let arg = args.get(index).ok_or_else(bad)?;
+                match arg.downcast_object_ref::<crate::template::dates::DateTimeObj>() {
+                    Some(d) if !spec.is_empty() => out.push_str(&d.dt.strftime(spec)),
+                    _ if spec.is_empty() => out.push_str(&py_str(arg)),
+                    _ => return Err(bad()),
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    Ok(Value::from(out))
 }
 
 /// Python's float repr: shortest round-trip digits, `1.0`, `1e+16`, `inf`, `nan`.
