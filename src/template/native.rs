@@ -191,7 +191,7 @@ impl Parser<'_> {
             }
             items.extend(self.seq(b'}')?);
         }
-        items.sort_by(|a, b| a.to_string().cmp(&b.to_string()));
+        items.sort_by_key(|a| a.to_string());
         items.dedup();
         Some(Value::Array(items))
     }
