@@ -419,7 +419,7 @@ pub fn pendulum_format(dt: DateTime, fmt: &str) -> String {
             continue;
         };
         let micros = l.nanosecond() / 1000;
-        let h12 = if l.hour() % 12 == 0 {
+        let h12 = if l.hour().is_multiple_of(12) {
             12
         } else {
             l.hour() % 12
