@@ -12,18 +12,18 @@ f-strings, no keyword-only arguments, `%` formatting, and bare `except:` where P
 user code could raise old-style class instances that `except Exception` would miss.
 """
 import datetime
-import decimal
 import importlib
-import inspect
 import io
 import json
-import linecache
 import os
 import re
 import sys
-import textwrap
-import traceback
 import types
+
+# decimal, inspect, linecache, textwrap and traceback are imported where they are
+# needed: a trivial callable never needs them, and on Python 3 they cost several
+# milliseconds of start-up (inspect alone ~4 ms), a large share of the runner's
+# overhead (bench/python.sh).
 
 PY2 = sys.version_info[0] == 2
 if PY2:  # pragma: no cover - exercised by the python2.7 test run
@@ -112,6 +112,7 @@ def _err(text):
 
 def _print_traceback(exc_info):
     """Print the traceback without the shim's own leading frames (they are noise)."""
+    import traceback
     exc_type, exc_value, tb = exc_info
     while tb is not None and tb.tb_frame.f_code.co_filename == SHIM_FILE:
         tb = tb.tb_next
@@ -367,8 +368,12 @@ def _load_from_source(name, source, source_name):
     if ':' in name:
         raise ShimError(EXIT_LOAD, u'ValueError: python_callable `%s` must be a plain '
                         u'function name when python_source is given' % name)
-    # Airflow dedents the source of nested functions the same way.
-    source = textwrap.dedent(_text(source))
+    import linecache
+    source = _text(source)
+    if source.lstrip('\r\n')[:1] in (u' ', u'\t'):  # indented: skip textwrap's import otherwise
+        import textwrap
+        # Airflow dedents the source of nested functions the same way.
+        source = textwrap.dedent(source)
     if PY2:
         # Python 2 compiles bytes as Latin-1 (mangling u"é") and refuses a `# coding:`
         # line in unicode text. The source is already text: blank any such line
@@ -447,8 +452,98 @@ def load_callable(spec):
 # Arguments: Airflow's KeywordParameters.determine (airflow/utils/operator_helpers.py).
 
 
+def _is_plain_function(fn):
+    """A `def`/lambda whose code object is its signature (nothing re-declares it)."""
+    if type(fn) is not types.FunctionType or hasattr(fn, '__wrapped__') \
+            or hasattr(fn, '__signature__'):
+        return False
+    # Python 2 tuple parameters (`def f(a, (b, c))`) get hidden names like `.1`.
+    return not any(name.startswith('.') for name in fn.__code__.co_varnames)
+
+
+def _code_signature(fn):
+    """[(name, kind, has_default)] of a plain function in signature order, kind in
+    posonly/pos/varpos/kwonly/varkw: what inspect.signature would say, from the code object."""
+    code = fn.__code__
+    n, k = code.co_argcount, getattr(code, 'co_kwonlyargcount', 0)  # 0 on Python 2
+    names = code.co_varnames
+    posonly = getattr(code, 'co_posonlyargcount', 0)  # 3.8+
+    first_default = n - len(fn.__defaults__ or ())
+    kwdefaults = getattr(fn, '__kwdefaults__', None) or {}
+    params = [(name, 'posonly' if i < posonly else 'pos', i >= first_default)
+              for i, name in enumerate(names[:n])]
+    i = n + k
+    if code.co_flags & 0x04:  # CO_VARARGS: listed after the keyword-only names
+        params.append((names[i], 'varpos', False))
+        i += 1
+    params += [(name, 'kwonly', name in kwdefaults) for name in names[n:n + k]]
+    if code.co_flags & 0x08:  # CO_VARKEYWORDS
+        params.append((names[i], 'varkw', False))
+    return params
+
+
+def _code_parameters(fn):
+    """_parameters of a plain function (positional-only counted as `pos`, as inspect's are)."""
+    return [(name, 'pos' if kind == 'posonly' else kind) for name, kind, _ in _code_signature(fn)]
+
+
+def _code_bind_error(fn, args, kwargs):
+    """Why fn(*args, **kwargs) would not bind, in Signature.bind's words and order
+    (a port of inspect.Signature._bind); None if it would."""
+    params = _code_signature(fn)
+    kwargs = dict(kwargs)
+    i = 0
+    while True:  # positional arguments against parameters, in order
+        if i < len(args):
+            if i >= len(params) or params[i][1] in ('kwonly', 'varkw'):
+                return 'too many positional arguments'
+            name, kind, _ = params[i]
+            if kind == 'varpos':
+                rest = params[i + 1:]
+                break
+            if name in kwargs and kind != 'posonly':
+                return 'multiple values for argument %r' % name
+            i += 1
+            continue
+        if i >= len(params):
+            rest = []
+            break
+        name, kind, has_default = params[i]
+        if kind == 'varpos':
+            rest = params[i + 1:]
+            break
+        if name in kwargs:
+            if kind == 'posonly':
+                return '%r parameter is positional only, but was passed as a keyword' % name
+            rest = params[i:]
+            break
+        if kind == 'varkw' or has_default:
+            rest = params[i:]
+            break
+        return 'missing a required argument: %r' % name
+    has_varkw = False
+    for name, kind, has_default in rest:  # then keyword arguments
+        if kind == 'varkw':
+            has_varkw = True
+        elif kind == 'varpos':
+            continue
+        elif name not in kwargs:
+            if not has_default:
+                return 'missing a required argument: %r' % name
+        elif kind == 'posonly':
+            return '%r parameter is positional only, but was passed as a keyword' % name
+        else:
+            del kwargs[name]
+    if kwargs and not has_varkw:
+        return 'got an unexpected keyword argument %r' % next(iter(kwargs))
+    return None
+
+
 def _parameters(fn):
     """[(name, kind)] in signature order, kind in pos/kwonly/varpos/varkw; None if opaque."""
+    if _is_plain_function(fn):
+        return _code_parameters(fn)
+    import inspect
     if not PY2:
         try:
             sig = inspect.signature(fn)
@@ -478,6 +573,12 @@ def _parameters(fn):
 
 def _check_bindable(fn, args, kwargs):
     """Raise TypeError now if the call can't bind, so it isn't mistaken for a task error."""
+    if _is_plain_function(fn):
+        error = _code_bind_error(fn, args, kwargs)
+        if error:
+            raise TypeError(error)
+        return
+    import inspect
     if PY2:
         if inspect.isfunction(fn) or inspect.ismethod(fn):  # all getcallargs understands
             inspect.getcallargs(fn, *args, **kwargs)
@@ -586,6 +687,12 @@ def _encode_key(key, path):
                     u'(at `%s`)' % (_type_name(type(key)), path))
 
 
+def _is_decimal(value):
+    # Only a loaded `decimal` module can have made a Decimal; don't import it to check.
+    module = sys.modules.get('decimal')
+    return module is not None and isinstance(value, module.Decimal)
+
+
 def _encode(value, path, out, active):
     if value is None:
         out.append(u'null')
@@ -597,7 +704,7 @@ def _encode(value, path, out, active):
         out.append(u'%d' % value)
     elif isinstance(value, float):
         out.append(_encode_float(value, path))
-    elif isinstance(value, decimal.Decimal):
+    elif _is_decimal(value):
         out.append(_encode_decimal(value, path))
     elif isinstance(value, (datetime.date, datetime.time)):  # datetime is a date
         out.append(u'"%s"' % value.isoformat())

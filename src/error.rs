@@ -122,7 +122,11 @@ pub enum Error {
     Database { what: String, message: String },
 
     #[error("SQL statement {statement} of {total} failed: {message}")]
-    Sql { statement: usize, total: usize, message: String },
+    Sql {
+        statement: usize,
+        total: usize,
+        message: String,
+    },
 
     #[error("the return value cannot be pushed as an XCom: {message}")]
     XComValue { message: String },

@@ -10,16 +10,16 @@ mod context;
 mod docker;
 /// Secrets never reach the output, the logs or the termination message.
 mod masking;
-/// Spec sources (file, stdin, env, base64, gzip), strictness, and the
-/// `validate`/`encode`/`render` subcommands.
-mod spec_input;
-/// Signals, timeouts, misbehaving children, orphans, PID 1.
-mod supervision;
-/// SQL tasks against real PostgreSQL, MariaDB and SQLite.
-mod sql;
 /// Python (3 and 2.7) callables through the shim.
 mod python;
 /// Ruby scripts through the shim.
 mod ruby;
+/// Spec sources (file, stdin, env, base64, gzip), strictness, and the
+/// `validate`/`encode`/`render` subcommands.
+mod spec_input;
+/// SQL tasks against real PostgreSQL, MariaDB and SQLite.
+mod sql;
+/// Signals, timeouts, misbehaving children, orphans, PID 1.
+mod supervision;
 /// Template rendering checked against real Airflow's renderings.
 mod templates;

@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value, json};
 use tempfile::TempDir;
 
-use crate::context::{Context, DateTime, Profile, TimeDelta};
+use crate::context::schedule::Cron;
+use crate::context::{Context, DateTime, Profile, TimeDelta, Zone};
 use crate::error::{Error, Result};
 use crate::runner::ReturnValue;
 use crate::supervise::ProcessEnd;
@@ -175,10 +176,18 @@ pub fn context_json(ctx: &Context) -> (Map<String, Value>, Vec<String>) {
         if airflow2 {
             // Airflow 2 (TaskInstance._get_template_context): a manual run's
             // previous and next logical dates are its own; a scheduled run's
-            // are one data interval away. Same rule as template::globals.
+            // are the cron's previous and following schedule, else one data
+            // interval away. The same rule as template::globals.
             let shift = |d: DateTime, micros: i64| d.add(TimeDelta { micros }).unwrap_or(d);
+            let around = ctx.schedule.as_deref().and_then(Cron::parse).and_then(|c| {
+                let t = ld.utc().naive_utc();
+                let utc = |n| DateTime::from_local(n, Zone::Utc);
+                Some((utc(c.prev_before(t)?)?, utc(c.next_after(t)?)?))
+            });
             let (prev, next) = if ctx.run_type == "manual" {
                 (ld, ld)
+            } else if let Some(around) = around {
+                around
             } else {
                 let interval = match (ctx.data_interval_start, ctx.data_interval_end) {
                     (Some(s), Some(e)) => e.since(&s).micros,
@@ -218,7 +227,11 @@ pub fn context_json(ctx: &Context) -> (Map<String, Value>, Vec<String>) {
             format!("{}__{}__{}", ctx.dag_id, ctx.task_id, ctx.run_id).into(),
         );
     }
-    date(&mut c, "prev_start_date_success", ctx.prev_start_date_success);
+    date(
+        &mut c,
+        "prev_start_date_success",
+        ctx.prev_start_date_success,
+    );
     date(&mut c, "prev_end_date_success", ctx.prev_end_date_success);
     c.insert("run_id".into(), ctx.run_id.clone().into());
 
@@ -233,13 +246,21 @@ pub fn context_json(ctx: &Context) -> (Map<String, Value>, Vec<String>) {
         "dag_run.data_interval_start",
         ctx.data_interval_start,
     );
-    date(&mut dag_run, "dag_run.data_interval_end", ctx.data_interval_end);
+    date(
+        &mut dag_run,
+        "dag_run.data_interval_end",
+        ctx.data_interval_end,
+    );
     date(&mut dag_run, "dag_run.start_date", ctx.start_date);
     if airflow2 {
         date(&mut dag_run, "dag_run.execution_date", ctx.logical_date);
-        dag_run.insert(
-            "external_trigger".into(),
-            (ctx.run_type == "manual").into(),
+        dag_run.insert("external_trigger".into(), (ctx.run_type == "manual").into());
+    } else {
+        // Airflow 3: when the run was due, with the template context's fallbacks.
+        date(
+            &mut dag_run,
+            "dag_run.run_after",
+            ctx.run_after.or(ctx.data_interval_end).or(ctx.logical_date),
         );
     }
     c.insert("dag_run".into(), Value::Object(dag_run));
@@ -366,10 +387,7 @@ mod tests {
         assert!(e.to_string().contains("ValueError: bad input"), "{e}");
         // The task's own sys.exit(3/4/5): no error.txt, the code passes through.
         for code in [3, 4, 5] {
-            assert_eq!(
-                run(&[], ProcessEnd::Exited(code)).unwrap(),
-                ShimEnd::Exited
-            );
+            assert_eq!(run(&[], ProcessEnd::Exited(code)).unwrap(), ShimEnd::Exited);
             assert_eq!(
                 run(&[(ERROR, " \n")], ProcessEnd::Exited(code)).unwrap(),
                 ShimEnd::Exited
@@ -391,10 +409,7 @@ mod tests {
                 summary: "SystemExit: msg".into()
             }
         );
-        assert_eq!(
-            run(&[], ProcessEnd::Exited(99)).unwrap(),
-            ShimEnd::Exited
-        );
+        assert_eq!(run(&[], ProcessEnd::Exited(99)).unwrap(), ShimEnd::Exited);
     }
 
     #[test]
@@ -461,6 +476,60 @@ mod tests {
         }
     }
 
+    /// Every plain value the task gets is what a template renders for the same
+    /// name, across run types, schedules and profiles: the two derivations of
+    /// the context must not drift apart.
+    #[test]
+    fn context_values_match_what_templates_render() {
+        use crate::environ::Environ;
+        use crate::store::Store;
+        use crate::template::Renderer;
+        let payloads = [
+            r#"{"logical_date": "2024-06-01T00:00:00+00:00", "run_id": "scheduled__x",
+                "data_interval_start": "2024-06-01T00:00:00+00:00",
+                "data_interval_end": "2024-06-02T00:00:00+00:00"}"#,
+            r#"{"logical_date": "2024-06-03T06:00:00+00:00", "run_id": "scheduled__x",
+                "schedule": "0 6 * * 1"}"#,
+            r#"{"logical_date": "2024-06-03T06:00:00+02:00", "run_id": "manual__x"}"#,
+            r#"{"logical_date": "2024-06-01T00:00:00Z", "airflow_version": "3.0.2",
+                "run_after": "2024-06-02T00:00:00Z"}"#,
+        ];
+        for payload in payloads {
+            let ctx = context(payload);
+            let store = Store::new(
+                &Environ::from_pairs::<&str, &str>([]),
+                Map::new(),
+                Map::new(),
+                vec![],
+            )
+            .unwrap();
+            let renderer = Renderer::new(
+                &ctx,
+                std::sync::Arc::new(store),
+                vec![],
+                false,
+                "PythonOperator",
+            );
+            let (c, keys) = context_json(&ctx);
+            let mut checked = 0;
+            for (key, value) in &c {
+                // A date renders as `str()` of the datetime: isoformat with a space.
+                let expected = match value {
+                    Value::Null => "None".to_string(),
+                    Value::String(s) if keys.contains(key) => s.replacen('T', " ", 1),
+                    Value::String(s) => s.clone(),
+                    _ => continue,
+                };
+                let rendered = renderer
+                    .render_source(key, &format!("{{{{ {key} }}}}"))
+                    .unwrap();
+                assert_eq!(rendered, expected, "{key} for {payload}");
+                checked += 1;
+            }
+            assert!(checked >= 4, "{checked} keys checked for {payload}");
+        }
+    }
+
     #[test]
     fn airflow3_without_logical_date_has_no_ds() {
         let ctx = context(r#"{"logical_date": null, "airflow_version": "3.0.2", "run_id": "r1"}"#);
@@ -482,7 +551,10 @@ mod tests {
             .mode();
         assert_eq!(mode & 0o777, 0o700);
         assert!(staged.args.iter().all(|p| p.is_absolute()));
-        assert_eq!(std::fs::read_to_string(&staged.args[0]).unwrap(), "print(1)\n");
+        assert_eq!(
+            std::fs::read_to_string(&staged.args[0]).unwrap(),
+            "print(1)\n"
+        );
         assert_eq!(
             std::fs::read_to_string(&staged.args[1]).unwrap(),
             r#"{"kind":"python"}"#
