@@ -263,3 +263,18 @@ fn values_keep_their_exact_json_shape() {
     }
     let _: Value = serde_json::from_str(text).unwrap();
 }
+
+#[test]
+fn a_template_file_names_itself_in_backtraces() {
+    Task::new()
+        .spec(&format!(
+            "operator: ruby\nruby: {}\nruby_script: failing.rb\n",
+            ruby()
+        ))
+        .file("failing.rb", "# {{ ds }}\nraise 'boom on ' + '{{ ds }}'\n")
+        .context(context())
+        .run()
+        .exit(1)
+        .stdout_has("failing.rb:2")
+        .termination_has("boom on 2024-06-01");
+}

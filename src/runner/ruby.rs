@@ -34,9 +34,11 @@ pub fn prepare(
     };
     let mut input = shim::common_input("ruby", ctx, do_xcom_push);
     input.insert("script".into(), script.into());
-    // The rendered spec no longer says which `*.rb` file the source came from,
-    // so backtraces name the script `<inline>` (the protocol's default).
-    input.insert("script_name".into(), "<inline>".into());
+    // Backtraces name the template file the script came from, else `<inline>`.
+    input.insert(
+        "script_name".into(),
+        task.script_name.as_deref().unwrap_or("<inline>").into(),
+    );
     // Strings as they are, other values as their JSON text (PROTOCOL §2.3).
     input.insert("args".into(), Value::Array(args.clone()));
     let staged = shim::stage("ruby", SHIM, &input)?;

@@ -89,6 +89,8 @@ pub struct PythonTask {
 #[derive(Debug, Clone)]
 pub struct RubyTask {
     pub ruby_script: Value,
+    /// The `*.rb` template file the script came from, for backtraces.
+    pub script_name: Option<String>,
     pub ruby: String,
     pub args: Value,
     pub env: EnvSpec,
@@ -548,8 +550,13 @@ impl Checker<'_> {
                     Some(v @ Value::Array(_)) => v,
                     Some(_) => return Err(self.err("args", "`args` must be a list")),
                 };
+                let script_name = ruby_script
+                    .as_str()
+                    .filter(|s| s.ends_with(".rb"))
+                    .map(str::to_owned);
                 Operator::Ruby(RubyTask {
                     ruby_script,
+                    script_name,
                     ruby: raw.ruby.unwrap_or_else(|| "ruby".into()),
                     args,
                     env,
