@@ -8,6 +8,8 @@ mod bash;
 mod context;
 /// The static binary as a container ENTRYPOINT under the real Docker engine.
 mod docker;
+/// Every file under fixtures/ is used by a test.
+mod fixtures;
 /// Secrets never reach the output, the logs or the termination message.
 mod masking;
 /// Python (3 and 2.7) callables through the shim.
