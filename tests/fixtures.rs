@@ -49,7 +49,7 @@ fn every_fixture_is_used_by_a_test() {
         let named = |hay: &str| hay.contains(&rel) || hay.contains(&name) || hay.contains(&module);
         let by_fixture = fixtures.iter().filter(|o| *o != f).any(|o| {
             let t = text(o);
-            named(&t) || (rel.starts_with("python/include/") && t.contains(&format!("{stem}")))
+            named(&t) || (rel.starts_with("python/include/") && t.contains(stem.as_str()))
         });
         if !(named(&test_text) || by_fixture || named(&readme)) {
             unused.push(rel);
