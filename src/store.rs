@@ -65,6 +65,7 @@ impl Store {
     pub fn connection(&self, conn_id: &str) -> Result<Connection> {
         let raw = self
             .raw_connection(conn_id)
+            .or_else(|| default_connection(conn_id))
             .ok_or_else(|| Error::UnknownConnection {
                 conn_id: conn_id.into(),
             })?;
@@ -134,6 +135,19 @@ impl Store {
             }
         }
         out
+    }
+}
+
+/// Airflow's default connections that need no server, used when not defined
+/// elsewhere: `sqlite_default`, a database file in the temp dir, as
+/// `airflow db init` creates it (utils/db.py `create_default_connections`).
+fn default_connection(conn_id: &str) -> Option<String> {
+    match conn_id {
+        "sqlite_default" => {
+            let path = std::env::temp_dir().join("sqlite_default.db");
+            Some(serde_json::json!({"conn_type": "sqlite", "host": path.display().to_string()}).to_string())
+        }
+        _ => None,
     }
 }
 
@@ -218,5 +232,16 @@ mod tests {
             assert!(secrets.iter().any(|x| x == s), "{s} not in {secrets:?}");
         }
         assert!(!secrets.iter().any(|x| x == "payload-y"));
+    }
+
+    #[test]
+    fn sqlite_default_exists_unless_defined() {
+        let store = Store::new(&Environ::default(), Map::new(), Map::new(), vec![]).unwrap();
+        let c = store.connection("sqlite_default").unwrap();
+        assert_eq!(c.conn_type.as_deref(), Some("sqlite"));
+        assert!(c.host.unwrap().ends_with("sqlite_default.db"));
+        let env = Environ::from_pairs([("AIRFLOW_CONN_SQLITE_DEFAULT", "sqlite:////data/x.db")]);
+        let store = Store::new(&env, Map::new(), Map::new(), vec![]).unwrap();
+        assert_eq!(store.connection("sqlite_default").unwrap().schema.as_deref(), Some("/data/x.db"));
     }
 }
