@@ -35,6 +35,25 @@ pub enum Command {
     Validate(SpecArgs),
     /// Print the spec (and context) as base64+gzip payloads for `env_vars`.
     Encode(EncodeArgs),
+    /// Install the Python shim into the image, compiled for the given
+    /// interpreters, so Python tasks start without compiling it (Dockerfile step).
+    InstallShims(InstallShimsArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct InstallShimsArgs {
+    /// The folder (the runner looks in `TASK_RUNNER_SHIM_DIR`, default `/usr/local/lib/task-runner`).
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "TASK_RUNNER_SHIM_DIR",
+        default_value = "/usr/local/lib/task-runner"
+    )]
+    pub dir: PathBuf,
+
+    /// An interpreter to compile the shim for (repeat for each: python3, python2.7).
+    #[arg(long = "python", value_name = "PYTHON")]
+    pub pythons: Vec<String>,
 }
 
 #[derive(Debug, Clone, Args, Default)]

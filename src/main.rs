@@ -40,6 +40,10 @@ fn main() -> ExitCode {
             task_runner::validate_command(&args, &env).map(|line| print(&line))
         }
         Command::Encode(args) => task_runner::encode_command(&args, &env).map(|text| print(&text)),
+        Command::InstallShims(args) => {
+            task_runner::runner::python::install(&args.dir, &args.pythons)
+                .map(|done| print(&done.join("\n")))
+        }
     };
     ExitCode::from(match result {
         Ok(TaskEnd::Success { .. }) => exit_code::SUCCESS,

@@ -701,3 +701,77 @@ def fn():
     let folder = got[0].as_str().unwrap();
     assert!(!Path::new(folder).exists(), "{folder} left behind");
 }
+
+/// `task-runner install-shims` (a Dockerfile step) puts the shim and its
+/// bytecode where runs find it; runs then import it instead of compiling it.
+#[test]
+fn an_installed_shim_is_imported_with_its_bytecode() {
+    let shims = tempfile::tempdir().unwrap();
+    let dir = shims.path().display().to_string();
+    let out = std::process::Command::new(crate::harness::BIN)
+        .args([
+            "install-shims",
+            "--dir",
+            &dir,
+            "--python",
+            &py3(),
+            "--python",
+            &py27(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let files: Vec<String> = walk(shims.path());
+    assert!(files.iter().any(|f| f.ends_with(".py")), "{files:?}");
+    assert!(
+        files
+            .iter()
+            .any(|f| f.contains("__pycache__") && f.ends_with(".pyc")),
+        "python3 bytecode: {files:?}"
+    );
+    assert!(
+        files
+            .iter()
+            .any(|f| !f.contains("__pycache__") && f.ends_with(".pyc")),
+        "python2.7 bytecode: {files:?}"
+    );
+    for python in pythons() {
+        Task::new()
+            .spec(&format!(
+                "operator: python\npython: {python}\npython_callable: fn\npython_source: |\n  def fn(ds):\n      import sys\n      return [ds, any(k.startswith('task_runner_shim_') for k in sys.modules)]\n"
+            ))
+            .context(context())
+            .env("TASK_RUNNER_SHIM_DIR", &dir)
+            .run()
+            .exit(0)
+            .xcom(json!(["2024-06-01", true]));
+    }
+    // Without the folder the embedded shim runs as a script, as before.
+    Task::new()
+        .spec(&format!(
+            "operator: python\npython: {}\npython_callable: fn\npython_source: |\n  def fn():\n      import sys\n      return any(k.startswith('task_runner_shim_') for k in sys.modules)\n",
+            py3()
+        ))
+        .context(context())
+        .env("TASK_RUNNER_SHIM_DIR", "/nonexistent")
+        .run()
+        .exit(0)
+        .xcom(json!(false));
+}
+
+fn walk(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p.display().to_string());
+        }
+    }
+    out
+}
