@@ -29,25 +29,66 @@ fn main() {
     }))
     .expect("payload");
     let today = DateTime::parse("2024-06-01").expect("date");
-    let ctx = Context::build(payload, Overrides { today: Some(today), origin: "bench", ..Overrides::default() }).expect("context");
-    let store = Arc::new(Store::new(&Environ::default(), Default::default(), Default::default(), vec![]).expect("store"));
+    let ctx = Context::build(
+        payload,
+        Overrides {
+            today: Some(today),
+            origin: "bench",
+            ..Overrides::default()
+        },
+    )
+    .expect("context");
+    let store = Arc::new(
+        Store::new(
+            &Environ::default(),
+            Default::default(),
+            Default::default(),
+            vec![],
+        )
+        .expect("store"),
+    );
 
     let n = 20_000;
     let t = Instant::now();
-    let renderer = Renderer::new(&ctx, store.clone(), vec![], false, "SQLExecuteQueryOperator");
+    let renderer = Renderer::new(
+        &ctx,
+        store.clone(),
+        vec![],
+        false,
+        "SQLExecuteQueryOperator",
+    );
     let setup = t.elapsed();
     let t = Instant::now();
     let mut bytes = 0;
     for _ in 0..n {
-        bytes += renderer.render_source("sql", SQL).expect("render").as_str().map_or(0, str::len);
+        bytes += renderer
+            .render_source("sql", SQL)
+            .expect("render")
+            .as_str()
+            .map_or(0, str::len);
     }
     let per = t.elapsed() / n;
     let t = Instant::now();
     for _ in 0..1000 {
-        let r = Renderer::new(&ctx, store.clone(), vec![], false, "SQLExecuteQueryOperator");
-        bytes += r.render_source("sql", SQL).expect("render").as_str().map_or(0, str::len);
+        let r = Renderer::new(
+            &ctx,
+            store.clone(),
+            vec![],
+            false,
+            "SQLExecuteQueryOperator",
+        );
+        bytes += r
+            .render_source("sql", SQL)
+            .expect("render")
+            .as_str()
+            .map_or(0, str::len);
     }
     let cold = t.elapsed() / 1000;
-    println!("typical SQL template ({} bytes out): {:.1} µs per render; {:.1} µs including environment setup (first setup {:.1} µs)",
-        bytes / (n as usize + 1000), per.as_secs_f64() * 1e6, cold.as_secs_f64() * 1e6, setup.as_secs_f64() * 1e6);
+    println!(
+        "typical SQL template ({} bytes out): {:.1} µs per render; {:.1} µs including environment setup (first setup {:.1} µs)",
+        bytes / (n as usize + 1000),
+        per.as_secs_f64() * 1e6,
+        cold.as_secs_f64() * 1e6,
+        setup.as_secs_f64() * 1e6
+    );
 }

@@ -145,7 +145,10 @@ fn default_connection(conn_id: &str) -> Option<String> {
     match conn_id {
         "sqlite_default" => {
             let path = std::env::temp_dir().join("sqlite_default.db");
-            Some(serde_json::json!({"conn_type": "sqlite", "host": path.display().to_string()}).to_string())
+            Some(
+                serde_json::json!({"conn_type": "sqlite", "host": path.display().to_string()})
+                    .to_string(),
+            )
         }
         _ => None,
     }
@@ -242,6 +245,13 @@ mod tests {
         assert!(c.host.unwrap().ends_with("sqlite_default.db"));
         let env = Environ::from_pairs([("AIRFLOW_CONN_SQLITE_DEFAULT", "sqlite:////data/x.db")]);
         let store = Store::new(&env, Map::new(), Map::new(), vec![]).unwrap();
-        assert_eq!(store.connection("sqlite_default").unwrap().schema.as_deref(), Some("/data/x.db"));
+        assert_eq!(
+            store
+                .connection("sqlite_default")
+                .unwrap()
+                .schema
+                .as_deref(),
+            Some("/data/x.db")
+        );
     }
 }
