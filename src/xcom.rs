@@ -63,6 +63,137 @@ pub fn check_raw(bytes: Vec<u8>, max_bytes: u64) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// The size-cap message, naming both ways out.
+fn over_cap(size: &str, max_bytes: u64) -> Error {
+    Error::XComValue {
+        message: format!(
+            "it is {size} bytes, over the limit of {max_bytes} bytes: raise `max_xcom_bytes` in the spec, or write the full result to a file (`output_path` for SQL tasks, e.g. on a mounted volume) and return its path"
+        ),
+    }
+}
+
+/// A streaming writer of one JSON value: bytes go to a temp file in the
+/// target's folder as they come; [`Writer::commit`] fsyncs and renames it
+/// into place; dropping it uncommitted deletes the temp file, so a failure,
+/// a signal or the size cap never leaves a partial file behind.
+pub struct Writer {
+    path: PathBuf,
+    dir: PathBuf,
+    file: Option<std::io::BufWriter<std::fs::File>>,
+    temp: Option<tempfile::TempPath>,
+    written: u64,
+    max_bytes: Option<u64>,
+    over: bool,
+}
+
+impl Writer {
+    /// Starts writing towards `path` (its folder is created, as `mkdir -p`);
+    /// `max_bytes: None` means no cap (an `output_path` file).
+    pub fn create(path: &Path, max_bytes: Option<u64>) -> Result<Writer> {
+        let fail = |source: std::io::Error| Error::XComWrite {
+            path: path.to_path_buf(),
+            source,
+        };
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        std::fs::create_dir_all(&dir).map_err(fail)?;
+        let name = path.file_name().map_or_else(
+            || "return.json".into(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        let tmp = tempfile::Builder::new()
+            .prefix(&format!(".{name}."))
+            .suffix(".tmp")
+            .tempfile_in(&dir)
+            .map_err(fail)?;
+        let (file, temp) = tmp.into_parts();
+        Ok(Writer {
+            path: path.to_path_buf(),
+            dir,
+            file: Some(std::io::BufWriter::with_capacity(256 * 1024, file)),
+            temp: Some(temp),
+            written: 0,
+            max_bytes,
+            over: false,
+        })
+    }
+
+    /// Bytes accepted so far.
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+
+    /// The final path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Turns an I/O error from this writer into the runner's error: the size
+    /// cap (with its remedy) or a write failure naming the file.
+    pub fn error(&self, source: std::io::Error) -> Error {
+        match self.max_bytes {
+            Some(max) if self.over => over_cap("more than", max),
+            _ => Error::XComWrite {
+                path: self.path.clone(),
+                source,
+            },
+        }
+    }
+
+    /// Flushes and fsyncs the temp file, then renames it into place.
+    pub fn commit(mut self) -> Result<()> {
+        let path = self.path.clone();
+        let fail = |source: std::io::Error| Error::XComWrite {
+            path: path.clone(),
+            source,
+        };
+        let Some(file) = self.file.take() else {
+            return Err(fail(std::io::Error::other("the writer was already closed")));
+        };
+        let file = file.into_inner().map_err(|e| fail(e.into_error()))?;
+        file.sync_all().map_err(fail)?;
+        drop(file);
+        if let Some(temp) = self.temp.take() {
+            temp.persist(&self.path).map_err(|e| fail(e.error))?;
+        }
+        // The rename is durable once the folder's entry is.
+        if let Ok(d) = std::fs::File::open(&self.dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    }
+}
+
+impl Write for Writer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Some(max) = self.max_bytes
+            && self.written + buf.len() as u64 > max
+        {
+            self.over = true;
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::FileTooLarge,
+                "over the XCom size limit",
+            ));
+        }
+        let file = self
+            .file
+            .as_mut()
+            .ok_or_else(|| std::io::Error::other("the writer is closed"))?;
+        file.write_all(buf)?;
+        self.written += buf.len() as u64;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self.file.as_mut() {
+            Some(f) => f.flush(),
+            None => Ok(()),
+        }
+    }
+}
+
 /// Writes `bytes` to `path` atomically, creating the folder as
 /// `@task.kubernetes` does (`mkdir -p /airflow/xcom`).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
@@ -104,6 +235,28 @@ mod tests {
             .unwrap()
             .collect();
         assert_eq!(leftovers.len(), 1);
+    }
+
+    #[test]
+    fn streaming_writer_commits_or_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x/return.json");
+        let mut w = Writer::create(&path, Some(10)).unwrap();
+        w.write_all(b"[1,2,").unwrap();
+        w.write_all(b"3]").unwrap();
+        w.commit().unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "[1,2,3]");
+
+        let mut w = Writer::create(&path, Some(4)).unwrap();
+        let err = w.write_all(b"[1,2,3]").unwrap_err();
+        let msg = w.error(err).to_string();
+        assert!(
+            msg.contains("max_xcom_bytes") && msg.contains("output_path"),
+            "{msg}"
+        );
+        drop(w);
+        let left: Vec<_> = std::fs::read_dir(dir.path().join("x")).unwrap().collect();
+        assert_eq!(left.len(), 1, "only the committed file remains");
     }
 
     #[test]

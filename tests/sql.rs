@@ -1,1 +1,588 @@
-//! See tests/lib.rs.
+//! SQL tasks against real PostgreSQL and MariaDB servers (started by
+//! scripts/test-deps.sh) and SQLite: result shapes, every type, parameters,
+//! splitting, transactions and rollback, TLS, cancellation, every error.
+//! Each test uses its own tables, so the tests run in parallel.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::harness::{Outcome, Task, context, fixture, test_env};
+
+fn pg() -> String {
+    test_env("TR_PG_URL")
+}
+
+fn my() -> String {
+    test_env("TR_MYSQL_URL")
+}
+
+const MEMORY: &str = "sqlite:///:memory:";
+
+/// A SQL task on connection `db` = `url`, with the shared context.
+fn sql(url: &str, yaml: &str) -> Task {
+    Task::new()
+        .env("AIRFLOW_CONN_DB", url)
+        .spec(&format!("operator: sql\nconn_id: db\n{yaml}"))
+        .context(context())
+}
+
+/// Runs `query` and returns its XCom, `null` when there is none (for setup
+/// and for checking what the database holds).
+#[track_caller]
+fn query(url: &str, query: &str) -> Value {
+    let out = sql(url, &format!("sql: {}\n", json!(query))).run();
+    out.exit(0);
+    out.xcom
+        .as_deref()
+        .map_or(Value::Null, |x| serde_json::from_str(x).expect("json"))
+}
+
+#[test]
+fn postgres_types_become_lossless_json() {
+    sql(
+        &pg(),
+        r#"sql: |
+  DROP TYPE IF EXISTS tr_types_mood CASCADE;
+  CREATE TYPE tr_types_mood AS ENUM ('happy', 'sad');
+  SELECT 1::int2, 2::int4, 9223372036854775807::int8, 1.5::float4, 0.1::float8,
+         'NaN'::float8, '-Infinity'::float8,
+         123456789012345678901234567890.123456789::numeric, 1.50::numeric(5,2), 'NaN'::numeric,
+         'text', 'x'::varchar, 'ab'::char(3), true, false,
+         date '2024-06-01', time '13:45:00.25', timetz '13:45:00+02',
+         timestamp '2024-06-01 13:45:00', timestamptz '2024-06-01 13:45:00.000001+02',
+         'infinity'::timestamp, interval '1 year 2 months 3 days 04:05:06.5',
+         'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::uuid,
+         '{"a": [1, 2.5, null], "b": {"c": "d"}}'::json, '{"k": true}'::jsonb,
+         '\xdeadbeef'::bytea, ARRAY[1, 2, NULL], ARRAY[['a', 'b'], ['c', 'd']], '{}'::int4[],
+         'happy'::tr_types_mood, NULL::int, NULL::text, '192.168.0.1/24'::inet, pg_sleep(0)
+split_statements: true
+"#,
+    )
+    .run()
+    .exit(0)
+    .xcom(json!([[
+        1,
+        2,
+        9223372036854775807i64,
+        1.5,
+        0.1,
+        "NaN",
+        "-Infinity",
+        123456789012345678901234567890.123456789f64,
+        1.50,
+        "NaN",
+        "text",
+        "x",
+        "ab ",
+        true,
+        false,
+        "2024-06-01",
+        "13:45:00.250000",
+        "13:45:00+02:00",
+        "2024-06-01T13:45:00",
+        "2024-06-01T11:45:00.000001+00:00",
+        "infinity",
+        "P1Y2M3DT4H5M6.5S",
+        "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11",
+        {"a": [1, 2.5, null], "b": {"c": "d"}},
+        {"k": true},
+        "3q2+7w==",
+        [1, 2, null],
+        [["a", "b"], ["c", "d"]],
+        [],
+        "happy",
+        null,
+        null,
+        "192.168.0.1/24",
+        null
+    ]]));
+}
+
+#[test]
+fn postgres_numeric_keeps_every_digit_in_the_file() {
+    // serde_json would round these through f64; the file must not.
+    let out = sql(
+        &pg(),
+        "sql: SELECT 123456789012345678901234567890.123456789::numeric, 1.50::numeric(5,2), 18446744073709551616::numeric\n",
+    )
+    .run();
+    out.exit(0);
+    assert_eq!(
+        out.xcom.as_deref().unwrap(),
+        "[[123456789012345678901234567890.123456789,1.50,18446744073709551616]]"
+    );
+}
+
+#[test]
+fn mysql_types_become_json() {
+    let out = sql(
+        &my(),
+        r#"sql: |
+  CREATE TEMPORARY TABLE tr_my_types (
+    i INT, u BIGINT UNSIGNED, t TINYINT(1), f FLOAT, d DOUBLE, n DECIMAL(40,10), s VARCHAR(10),
+    b VARBINARY(4), bl BLOB, j JSON, dt DATETIME(6), ts TIMESTAMP NULL, da DATE, tm TIME, y YEAR,
+    bi BIT(3), e ENUM('a','b'), z INT NULL);
+  INSERT INTO tr_my_types VALUES (-1, 18446744073709551615, 1, 1.5, 0.1,
+    123456789012345678901234567890.0123456789, 'héllo', X'DEADBEEF', 'plain text', '{"a": [1, 2]}',
+    '2024-06-01 13:45:00.5', '2024-06-01 13:45:00', '2024-06-01', '-12:30:00', 2024, b'101', 'b', NULL);
+  SELECT * FROM tr_my_types
+split_statements: true
+"#,
+    )
+    .run();
+    out.exit(0);
+    assert_eq!(
+        out.xcom.as_deref().unwrap(),
+        r#"[[-1,18446744073709551615,1,1.5,0.1,123456789012345678901234567890.0123456789,"héllo","3q2+7w==","plain text","{\"a\": [1, 2]}","2024-06-01T13:45:00.500000","2024-06-01T13:45:00+00:00","2024-06-01","-12:30:00",2024,5,"b",null]]"#
+    );
+}
+
+#[test]
+fn sqlite_values_follow_their_storage_class() {
+    sql(
+        MEMORY,
+        "sql: \"SELECT 1, 2.5, 'x', X'DEADBEEF', NULL, 9223372036854775807, 1e308 * 10\"\n",
+    )
+    .run()
+    .exit(0)
+    .xcom(json!([[
+        1,
+        2.5,
+        "x",
+        "3q2+7w==",
+        null,
+        9223372036854775807i64,
+        "Infinity"
+    ]]));
+}
+
+#[test]
+fn result_shapes_match_sql_execute_query_operator() {
+    let two = "sql: SELECT 1 AS a; SELECT 2 AS b UNION ALL SELECT 3\n";
+    let cases: [(&str, Option<Value>); 8] = [
+        // str, split unset, return_last: the last result
+        (two, Some(json!([[2], [3]]))),
+        // str, split, return_last: the last result
+        (
+            "sql: SELECT 1; SELECT 2\nsplit_statements: true\n",
+            Some(json!([[2]])),
+        ),
+        // str, split, not return_last: every result
+        (
+            "sql: SELECT 1; SELECT 2\nsplit_statements: true\nreturn_last: false\n",
+            Some(json!([[[1]], [[2]]])),
+        ),
+        // str, no split, not return_last: the single statement's result
+        (
+            "sql: SELECT 1\nsplit_statements: false\nreturn_last: false\n",
+            Some(json!([[1]])),
+        ),
+        // list: a list of results, return_last ignored; DDL gives null
+        (
+            "sql: ['CREATE TEMP TABLE t (a)', 'INSERT INTO t VALUES (1)', 'SELECT a FROM t', 'SELECT a FROM t WHERE 0']\n",
+            Some(json!([null, null, [[1]], []])),
+        ),
+        (
+            "sql: ['SELECT 1']\nreturn_last: true\n",
+            Some(json!([[[1]]])),
+        ),
+        // a single statement without a result set returns None: no XCom
+        ("sql: CREATE TEMP TABLE t (a)\n", None),
+        // the last of several statements has no result set
+        (
+            "sql: SELECT 1; CREATE TEMP TABLE t (a)\nsplit_statements: true\n",
+            None,
+        ),
+    ];
+    for (yaml, expected) in cases {
+        let out = sql(MEMORY, yaml).run();
+        out.exit(0);
+        match expected {
+            Some(v) => {
+                out.xcom(v);
+            }
+            None => {
+                out.no_xcom();
+            }
+        }
+    }
+}
+
+#[test]
+fn do_xcom_push_false_writes_nothing() {
+    sql(MEMORY, "sql: SELECT 1\ndo_xcom_push: false\n")
+        .run()
+        .exit(0)
+        .no_xcom();
+}
+
+#[test]
+fn named_and_positional_parameters_are_bound_not_pasted() {
+    // The server infers each parameter's type; rendered templates give strings.
+    sql(
+        &pg(),
+        r#"sql: "SELECT %(day)s::date + 1, :n + 1, %(n)s, %(name)s, :name || '%%', '%%(day)s', x::text FROM (SELECT 1 AS x) s WHERE %(day)s = date '2024-06-01' AND x = ANY(%(ids)s)"
+parameters: {day: "{{ ds }}", n: "41", name: "O'Reilly; DROP TABLE x", ids: [1, 2]}
+"#,
+    )
+    .run()
+    .exit(0)
+    .xcom(json!([[
+        "2024-06-02",
+        42,
+        41,
+        "O'Reilly; DROP TABLE x",
+        "O'Reilly; DROP TABLE x%",
+        "%(day)s",
+        "1"
+    ]]));
+    sql(
+        &pg(),
+        "sql: SELECT %s::int * 2, %s::text\nparameters: ['21', 7]\n",
+    )
+    .run()
+    .exit(0)
+    .xcom(json!([[42, "7"]]));
+    sql(&my(), "sql: SELECT %s + 1, %(x)s\nparameters: [1]\n")
+        .run()
+        .exit(71)
+        .stderr_has("`parameters` is a list");
+    sql(
+        &my(),
+        "sql: SELECT %(a)s + 1, :b, CONCAT(%(c)s, '%%')\nparameters: {a: 41, b: null, c: \"it's\"}\n",
+    )
+    .run()
+    .exit(0)
+    .xcom(json!([[42, null, "it's%"]]));
+    sql(MEMORY, "sql: SELECT ? || ?, ?\nparameters: [a, b, true]\n")
+        .run()
+        .exit(0)
+        .xcom(json!([["ab", 1]]));
+    sql(MEMORY, "sql: SELECT :x, %(x)s\nparameters: {x: 5}\n")
+        .run()
+        .exit(0)
+        .xcom(json!([[5, 5]]));
+    // The same parameters go to every split statement, as in Airflow.
+    sql(
+        MEMORY,
+        "sql: SELECT :x; SELECT :x * 2\nsplit_statements: true\nreturn_last: false\nparameters: {x: 2}\n",
+    )
+    .run()
+    .exit(0)
+    .xcom(json!([[[2]], [[4]]]));
+    sql(MEMORY, "sql: SELECT ?, ?\nparameters: [1]\n")
+        .run()
+        .exit(71)
+        .stderr_has("2 positional placeholder(s) but `parameters` has 1 value(s)");
+}
+
+#[test]
+fn splitting_respects_quotes_dollar_quotes_and_comments() {
+    sql(
+        &pg(),
+        r#"sql: |
+  -- a comment; with a semicolon
+  CREATE TEMP TABLE tr_split (s text);
+  INSERT INTO tr_split VALUES ('a;b'), ($q$c;'d$q$), (E'e\';f');
+  /* block; comment */
+  DO $$ BEGIN PERFORM 1; END $$;
+  SELECT s FROM tr_split ORDER BY s;
+split_statements: true
+return_last: false
+"#,
+    )
+    .run()
+    .exit(0)
+    .xcom(json!([null, null, null, [["a;b"], ["c;'d"], ["e';f"]]]));
+    sql(
+        &my(),
+        "sql: \"SELECT 'it\\\\'s; fine', \\\"x;y\\\"; # comment; here\\nSELECT 2\"\nsplit_statements: true\nreturn_last: false\n",
+    )
+    .run()
+    .exit(0)
+    .xcom(json!([[["it's; fine", "x;y"]], [[2]]]));
+}
+
+#[test]
+fn a_failure_rolls_everything_back() {
+    let url = pg();
+    query(
+        &url,
+        "DROP TABLE IF EXISTS tr_rollback; CREATE TABLE tr_rollback (a int)",
+    );
+    let out = sql(
+        &url,
+        "sql: ['INSERT INTO tr_rollback VALUES (1)', 'INSERT INTO tr_rollback VALUES (2)', 'SELEC oops']\n",
+    )
+    .run();
+    out.exit(71)
+        .stderr_has("SQL statement 3 of 3 failed")
+        .stderr_has("syntax error at or near \"SELEC\"")
+        .stderr_has("rolled back")
+        .no_xcom();
+    assert_eq!(
+        query(&url, "SELECT count(*) FROM tr_rollback"),
+        json!([[0]])
+    );
+    // With autocommit, what ran before the failure stays.
+    sql(
+        &url,
+        "sql: ['INSERT INTO tr_rollback VALUES (1)', 'SELEC oops']\nautocommit: true\n",
+    )
+    .run()
+    .exit(71);
+    assert_eq!(
+        query(&url, "SELECT count(*) FROM tr_rollback"),
+        json!([[1]])
+    );
+    query(&url, "DROP TABLE tr_rollback");
+
+    let url = my();
+    query(
+        &url,
+        "DROP TABLE IF EXISTS tr_rollback; CREATE TABLE tr_rollback (a int) ENGINE=InnoDB",
+    );
+    sql(
+        &url,
+        "sql: ['INSERT INTO tr_rollback VALUES (1)', 'INSERT INTO tr_rollback VALUES (''x'', 2)']\n",
+    )
+    .run()
+    .exit(71)
+    .stderr_has("statement 2 of 2")
+    .stderr_has("Column count doesn't match");
+    assert_eq!(
+        query(&url, "SELECT count(*) FROM tr_rollback"),
+        json!([[0]])
+    );
+    query(&url, "DROP TABLE tr_rollback");
+
+    let t = Task::new();
+    let db = format!("sqlite:///{}", t.dir().join("x.db").display());
+    query(&db, "CREATE TABLE t (a)");
+    sql(&db, "sql: INSERT INTO t VALUES (1); SELECT nope FROM t\n")
+        .run()
+        .exit(71)
+        .stderr_has("no such column: nope");
+    assert_eq!(query(&db, "SELECT count(*) FROM t"), json!([[0]]));
+}
+
+/// Rows of `pg_stat_activity` (or the MySQL process list) running a query with `marker`.
+fn running(url: &str, marker: &str) -> i64 {
+    let q = if url.starts_with("mysql") {
+        format!(
+            "SELECT count(*) FROM information_schema.processlist WHERE info LIKE '%{marker}%' AND id <> CONNECTION_ID()"
+        )
+    } else {
+        format!(
+            "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%{marker}%' AND state = 'active' AND pid <> pg_backend_pid()"
+        )
+    };
+    query(url, &q)[0][0].as_i64().expect("count")
+}
+
+fn wait_until_running(url: &str, marker: &str) {
+    for _ in 0..200 {
+        if running(url, marker) == 1 {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("the query marked {marker} never showed up on the server");
+}
+
+#[test]
+fn sigterm_cancels_the_query_on_the_server_and_rolls_back() {
+    let url = pg();
+    query(
+        &url,
+        "DROP TABLE IF EXISTS tr_cancel; CREATE TABLE tr_cancel (a int)",
+    );
+    let running_task = sql(
+        &url,
+        "sql: ['INSERT INTO tr_cancel VALUES (1)', 'SELECT pg_sleep(60) /* tr-cancel-pg */']\n",
+    )
+    .spawn(Some("run"));
+    wait_until_running(&url, "tr-cancel-pg");
+    running_task.signal(nix::sys::signal::Signal::SIGTERM);
+    let out: Outcome = running_task.wait();
+    out.exit(143)
+        .stderr_has("cancelling the running statement on the server")
+        .stderr_has("stopped by SIGTERM")
+        .no_xcom();
+    assert_eq!(running(&url, "tr-cancel-pg"), 0, "query still running");
+    assert_eq!(query(&url, "SELECT count(*) FROM tr_cancel"), json!([[0]]));
+    query(&url, "DROP TABLE tr_cancel");
+}
+
+#[test]
+fn execution_timeout_cancels_the_query_on_the_server() {
+    let url = my();
+    let out = sql(
+        &url,
+        "sql: SELECT SLEEP(60) /* tr-cancel-my */\nexecution_timeout: 2s\n",
+    )
+    .run();
+    out.exit(124)
+        .stderr_has("execution_timeout expired")
+        .termination_has("timed out after 2s")
+        .no_xcom();
+    assert_eq!(running(&url, "tr-cancel-my"), 0, "query still running");
+    // SQLite runs in-process: the progress handler interrupts it.
+    sql(
+        MEMORY,
+        "sql: WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c\nexecution_timeout: 1s\n",
+    )
+    .run()
+    .exit(124)
+    .no_xcom();
+}
+
+#[test]
+fn connection_errors_are_clear_and_never_show_the_password() {
+    Task::new()
+        .spec("operator: sql\nconn_id: nowhere\nsql: SELECT 1\n")
+        .context(context())
+        .run()
+        .exit(68)
+        .stderr_has("connection `nowhere` is not defined")
+        .stderr_has("AIRFLOW_CONN_NOWHERE");
+    // Refused at once: retried, then a clear message (no timing asserted).
+    sql(
+        "postgres://u:Unreach-Pass-1@127.0.0.1:1/db",
+        "sql: SELECT 1\n",
+    )
+    .run()
+    .exit(69)
+    .stderr_has("failed to connect to PostgreSQL at 127.0.0.1:1/db (connection `db`)")
+    .stderr_has("after 3 attempts")
+    .never_shows("Unreach-Pass-1");
+    let bad = pg().replace("tr-pg-Secret-42", "Wrong-Pass-99");
+    sql(&bad, "sql: SELECT 1\n")
+        .run()
+        .exit(69)
+        .stderr_has("password authentication failed")
+        .never_shows("Wrong-Pass-99");
+    let bad = my().replace("tr-my-Secret-42", "Wrong-Pass-98");
+    sql(&bad, "sql: SELECT 1\n")
+        .run()
+        .exit(69)
+        .stderr_has("Access denied")
+        .never_shows("Wrong-Pass-98");
+    sql("http://example.com", "sql: SELECT 1\n")
+        .run()
+        .exit(78)
+        .stderr_has("conn_type is `http`");
+}
+
+#[test]
+fn syntax_errors_name_the_statement_and_the_server_message() {
+    sql(
+        &pg(),
+        "sql: SELECT 1; SELECT 2; SELEC 3\nsplit_statements: true\n",
+    )
+    .run()
+    .exit(71)
+    .stderr_has("SQL statement 3 of 3 failed")
+    .stderr_has("syntax error at or near \"SELEC\"")
+    .stderr_has("SQLSTATE 42601")
+    .termination_has("statement 3 of 3");
+    sql(&my(), "sql: SELEC 1\n")
+        .run()
+        .exit(71)
+        .stderr_has("SQL statement 1 of 1 failed")
+        .stderr_has("MySQL error 1064");
+    sql(MEMORY, "sql: '  -- nothing here'\n")
+        .run()
+        .exit(78)
+        .stderr_has("List of SQL statements is empty");
+}
+
+#[test]
+fn tls_options_come_from_the_connection_extra() {
+    let url = pg();
+    sql(
+        &format!("{url}?sslmode=require"),
+        "sql: SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()\n",
+    )
+    .run()
+    .exit(0)
+    .xcom(json!([[true]]));
+    sql(
+        &format!("{url}?sslmode=disable"),
+        "sql: SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()\n",
+    )
+    .run()
+    .exit(0)
+    .xcom(json!([[false]]));
+    // The server's certificate is self-signed: verification must fail, clearly.
+    sql(
+        &format!("{url}?sslmode=verify-full&sslrootcert=/nonexistent/root.crt"),
+        "sql: SELECT 1\n",
+    )
+    .run()
+    .exit(69)
+    .stderr_has("failed to connect to PostgreSQL");
+    sql(&format!("{url}?sslmode=sometimes"), "sql: SELECT 1\n")
+        .run()
+        .exit(78)
+        .stderr_has("unknown `sslmode` `sometimes`");
+}
+
+#[test]
+fn the_size_cap_fails_cleanly_and_output_path_takes_the_full_result() {
+    let big = "sql: SELECT x, 'some padding text' FROM generate_series(1, 5000) x\n";
+    sql(&pg(), &format!("{big}max_xcom_bytes: 10000\n"))
+        .run()
+        .exit(73)
+        .stderr_has("over the limit of 10000 bytes")
+        .stderr_has("max_xcom_bytes")
+        .stderr_has("output_path")
+        .no_xcom();
+    let t = sql(
+        &pg(),
+        &format!("{big}max_xcom_bytes: 10000\noutput_path: out/rows.json\n"),
+    );
+    let file = t.dir().join("out/rows.json");
+    let out = t.run();
+    out.exit(0).xcom(json!("out/rows.json"));
+    let rows: Value = serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+    assert_eq!(rows.as_array().unwrap().len(), 5000);
+    assert_eq!(rows[4999], json!([5000, "some padding text"]));
+}
+
+#[test]
+fn a_templated_sql_file_runs_with_its_rows_affected_logged() {
+    let text = std::fs::read_to_string(fixture("sql/daily_sales.sql")).unwrap();
+    sql(
+        MEMORY,
+        "sql: daily_sales.sql\nparams: {region: emea}\nsplit_statements: true\n",
+    )
+    .file("daily_sales.sql", &text)
+    .run()
+    .exit(0)
+    .stderr_has("Rows affected: 3")
+    .xcom(json!([["2024-06-01", "emea", 2, 30.75]]));
+}
+
+#[test]
+fn the_quick_start_runs_on_sqlite_with_no_server() {
+    // Exactly the README's command: no context, no connection defined.
+    let t = Task::new();
+    let xcom = t.xcom_path().display().to_string();
+    let tmp = t.dir().display().to_string();
+    let out = t
+        .env("TMPDIR", &tmp)
+        .args(&[
+            "--config",
+            &fixture("quickstart.yaml").display().to_string(),
+            "--xcom-path",
+            &xcom,
+        ])
+        .run();
+    out.exit(0);
+    let value: Value = serde_json::from_str(out.xcom.as_deref().unwrap()).unwrap();
+    let rows = value.as_array().expect("rows");
+    assert_eq!(rows.len(), 2, "{value}");
+    assert_eq!(rows[0][1], json!("emea"));
+}

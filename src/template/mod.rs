@@ -63,6 +63,9 @@ impl Renderer {
             if is_falsy(value) {
                 continue;
             }
+            // `output_path` is the runner's own field: a `.json` path there is
+            // where to write, never a template file to read.
+            let exts = if name == "output_path" { &[][..] } else { exts };
             *value = self.render_value(name, value, exts)?;
         }
         Ok(())

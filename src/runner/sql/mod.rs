@@ -1,0 +1,630 @@
+//! SQLExecuteQueryOperator through sqlx: PostgreSQL, MySQL/MariaDB, SQLite.
+//!
+//! Airflow's semantics (common/sql `DbApiHook.run` and `SQLExecuteQueryOperator`):
+//! every statement runs on one connection, with the same `parameters`, inside
+//! one transaction committed after the last statement unless `autocommit`; the
+//! result shape follows `return_single_query_results`. On top of that, this
+//! runner streams rows straight into the XCom temp file (flat memory, a size
+//! cap that fails before anything is renamed into place), rolls back on any
+//! failure, and cancels a running statement on the server when the task is
+//! stopped or times out.
+//!
+//! Submodules: [`split`] (lexing, splitting, placeholders), [`params`] (bind
+//! values), [`types`] (values to JSON), [`backend`] (connections, execution,
+//! cancellation).
+
+pub mod backend;
+pub mod params;
+pub mod split;
+pub mod types;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::time::Instant;
+
+use self::backend::{Canceller, Conn, StepError, Target, Values};
+use self::split::{Dialect, ParamRef, Style};
+use crate::TaskEnd;
+use crate::connection::Connection;
+use crate::error::{Error, Result};
+use crate::spec::SqlTask;
+use crate::supervise::{Received, Signals, signal_name};
+use crate::xcom;
+
+/// What the SQL runner needs to know besides the task.
+pub struct Limits<'a> {
+    pub xcom_path: &'a Path,
+    pub do_xcom_push: bool,
+    pub max_xcom_bytes: u64,
+    pub timeout: Option<Duration>,
+}
+
+/// Connection attempts before giving up on an unreachable server; only the
+/// connection is retried, never a statement.
+pub const CONNECT_ATTEMPTS: u32 = 3;
+/// How long a cancelled statement may take to give up, and a rollback to
+/// finish, before the connection is simply dropped (the server then rolls
+/// back on its own). Shorter than Docker's 10 s stop timeout.
+const CANCEL_GRACE: Duration = Duration::from_secs(5);
+
+/// One statement as it is sent to the server.
+#[derive(Debug)]
+pub struct Piece {
+    /// With the server's own bind markers.
+    pub sql: String,
+    /// As written (for logs and messages).
+    pub text: String,
+    pub params: Vec<ParamRef>,
+    /// 1-based, over the whole task.
+    pub number: usize,
+}
+
+/// One entry of Airflow's `sql_list`: what `cursor.execute` gets once. A
+/// script with several statements (a string with `split_statements` off, or
+/// one list item) is several pieces whose result is the last one's.
+#[derive(Debug)]
+struct Unit {
+    pieces: Vec<Piece>,
+}
+
+/// The statements of a task, bound, with the XCom shape.
+#[derive(Debug)]
+struct Plan {
+    units: Vec<Unit>,
+    /// Airflow's `return_single_query_results`: the XCom is the last result
+    /// alone, not a list of results.
+    single: bool,
+    total: usize,
+}
+
+fn plan(task: &SqlTask, d: Dialect) -> Result<Plan> {
+    let config = |message: String| Error::Config { message };
+    let (texts, is_str) = match &task.sql {
+        Value::String(s) => (vec![s.clone()], true),
+        Value::Array(items) => (
+            items
+                .iter()
+                .map(|v| match v {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                })
+                .collect(),
+            false,
+        ),
+        other => {
+            return Err(config(format!(
+                "`sql` must be a string or a list, got {other}"
+            )));
+        }
+    };
+    let split_statements = task.split_statements.unwrap_or(false);
+    // Airflow: common/sql hooks/sql.py `return_single_query_results`.
+    let single = match task.split_statements {
+        Some(split) => is_str && (task.return_last || !split),
+        None => is_str && task.return_last,
+    };
+    let scripts: Vec<Vec<String>> = if is_str && split_statements {
+        split::split(&texts[0], d)
+            .into_iter()
+            .map(|s| vec![s])
+            .collect()
+    } else {
+        texts.iter().map(|t| split::split(t, d)).collect()
+    };
+    if scripts.iter().all(Vec::is_empty) {
+        // Airflow: `ValueError("List of SQL statements is empty")`.
+        return Err(config(
+            "`sql` holds no statement (List of SQL statements is empty)".into(),
+        ));
+    }
+    if let Some(i) = scripts.iter().position(Vec::is_empty) {
+        return Err(config(format!(
+            "`sql[{i}]` holds no statement (psycopg2: can't execute an empty query)"
+        )));
+    }
+    let total = scripts.iter().map(Vec::len).sum();
+    let mut number = 0;
+    let mut units = Vec::new();
+    for script in scripts {
+        let mut pieces = Vec::new();
+        // Within one script, `%s` placeholders take consecutive values (one
+        // `execute` call); each script starts again from the first, as every
+        // `cursor.execute` gets the same `parameters`.
+        let mut offset = 0;
+        for text in script {
+            number += 1;
+            let style = match &task.parameters {
+                None | Some(Value::Null) => Style::None,
+                Some(Value::Object(m)) => Style::Named(m),
+                Some(Value::Array(_)) => Style::Positional { offset },
+                Some(other) => {
+                    return Err(config(format!(
+                        "`parameters` must be an object (named) or a list (positional), got {other}"
+                    )));
+                }
+            };
+            let bound = split::bind(&text, d, style).map_err(|message| Error::Sql {
+                statement: number,
+                total,
+                message,
+            })?;
+            offset += bound.consumed;
+            pieces.push(Piece {
+                sql: bound.sql,
+                text,
+                params: bound.params,
+                number,
+            });
+        }
+        if let Some(Value::Array(values)) = &task.parameters
+            && offset != values.len()
+        {
+            // psycopg2/mysqlclient: "not all arguments converted during string formatting".
+            let n = number;
+            return Err(Error::Sql {
+                statement: n,
+                total,
+                message: format!(
+                    "the statement has {offset} positional placeholder(s) but `parameters` has {} value(s)",
+                    values.len()
+                ),
+            });
+        }
+        units.push(Unit { pieces });
+    }
+    Ok(Plan {
+        units,
+        single,
+        total,
+    })
+}
+
+/// Rows of one result on their way into the output file, one JSON array per row.
+pub struct RowSink<'w> {
+    out: &'w mut xcom::Writer,
+    buf: Vec<u8>,
+    rows: u64,
+}
+
+impl<'w> RowSink<'w> {
+    fn new(out: &'w mut xcom::Writer) -> Self {
+        RowSink {
+            out,
+            buf: Vec::with_capacity(4096),
+            rows: 0,
+        }
+    }
+
+    /// The buffer for the next row's column values, comma-separated.
+    pub fn start_row(&mut self) -> &mut Vec<u8> {
+        self.buf.clear();
+        self.buf
+            .extend_from_slice(if self.rows == 0 { b"[[" } else { b",[" });
+        &mut self.buf
+    }
+
+    pub fn end_row(&mut self) -> std::io::Result<()> {
+        self.buf.push(b']');
+        self.rows += 1;
+        self.out.write_all(&self.buf)
+    }
+
+    pub fn finish(&mut self) -> std::io::Result<()> {
+        self.out
+            .write_all(if self.rows == 0 { b"[]" } else { b"]" })
+    }
+}
+
+/// Where the result goes.
+struct Output {
+    writer: xcom::Writer,
+    /// `output_path` given: the XCom is this path, the file holds the result.
+    file: Option<String>,
+}
+
+/// Why execution stopped early.
+enum Interrupt {
+    Signal(i32),
+    Timeout,
+}
+
+impl Interrupt {
+    fn error(&self, after: Option<Duration>) -> Error {
+        match self {
+            Interrupt::Signal(signal) => Error::Stopped {
+                signal: *signal,
+                name: signal_name(*signal),
+            },
+            Interrupt::Timeout => Error::TimedOut {
+                after: after.unwrap_or_default(),
+            },
+        }
+    }
+}
+
+/// Waits for a stop signal or the deadline; forwarded signals are ignored
+/// (there is no child process to forward them to).
+async fn interrupted(signals: &mut Signals, deadline: Option<Instant>) -> Interrupt {
+    let sleep = async {
+        match deadline {
+            Some(d) => tokio::time::sleep_until(d).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(sleep);
+    loop {
+        tokio::select! {
+            r = signals.recv() => if let Received::Stop(n) = r { return Interrupt::Signal(n) },
+            () = &mut sleep => return Interrupt::Timeout,
+        }
+    }
+}
+
+/// Runs the task's SQL and writes its XCom.
+pub async fn run(
+    task: &SqlTask,
+    conn: &Connection,
+    limits: &Limits<'_>,
+    signals: &mut Signals,
+) -> Result<TaskEnd> {
+    let deadline = limits.timeout.map(|t| Instant::now() + t);
+    let target = Target::from_connection(conn).map_err(|message| Error::Config { message })?;
+    let plan = plan(task, target.dialect)?;
+    let values = match &task.parameters {
+        Some(Value::Object(m)) => Values::Named(m),
+        Some(Value::Array(l)) => Values::List(l),
+        _ => Values::None,
+    };
+    let output_file = match &task.output_path {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+        Some(other) => {
+            return Err(Error::Config {
+                message: format!("`output_path` must be a file path, got {other}"),
+            });
+        }
+    };
+    let mut output = match (&output_file, limits.do_xcom_push) {
+        (Some(file), _) => Some(Output {
+            writer: xcom::Writer::create(Path::new(file), None)?,
+            file: Some(file.clone()),
+        }),
+        (None, true) => Some(Output {
+            writer: xcom::Writer::create(limits.xcom_path, Some(limits.max_xcom_bytes))?,
+            file: None,
+        }),
+        // Airflow: no handler without `do_xcom_push`, so nothing is fetched.
+        (None, false) => None,
+    };
+
+    let mut db = tokio::select! {
+        r = connect(&target) => r?,
+        i = interrupted(signals, deadline) => return Err(i.error(limits.timeout)),
+    };
+    let canceller = tokio::select! {
+        r = db.canceller(&target) => r.map_err(|e| Error::Database {
+            what: target.describe.clone(),
+            message: backend::db_message(&e),
+        })?,
+        i = interrupted(signals, deadline) => return Err(i.error(limits.timeout)),
+    };
+
+    let (result, interrupt) = {
+        let work = execute(&mut db, &plan, values, task.autocommit, output.as_mut());
+        tokio::pin!(work);
+        let first = tokio::select! {
+            r = &mut work => Ok(r),
+            i = interrupted(signals, deadline) => Err(i),
+        };
+        match first {
+            Ok(r) => (Some(r), None),
+            Err(interrupt) => {
+                tracing::warn!(
+                    "{}: cancelling the running statement on the server",
+                    match interrupt {
+                        Interrupt::Signal(n) => format!("stopped by {}", signal_name(n)),
+                        Interrupt::Timeout => "execution_timeout expired".into(),
+                    }
+                );
+                cancel(&canceller).await;
+                // The statement now fails on the server; wait for that (bounded).
+                let _ = tokio::time::timeout(CANCEL_GRACE, &mut work).await;
+                (None, Some(interrupt))
+            }
+        }
+    };
+    let result = match (result, interrupt) {
+        (Some(r), _) => r,
+        (None, interrupt) => {
+            rollback(db, task.autocommit).await;
+            return Err(interrupt.map_or_else(
+                || Error::Internal {
+                    message: "SQL execution ended without a result".into(),
+                },
+                |i| i.error(limits.timeout),
+            ));
+        }
+    };
+    match result {
+        Ok(finished) => {
+            if !task.autocommit
+                && let Err(e) = db.control("COMMIT").await
+            {
+                rollback(db, task.autocommit).await;
+                return Err(Error::Sql {
+                    statement: plan.total,
+                    total: plan.total,
+                    message: format!("the final COMMIT failed: {}", backend::db_message(&e)),
+                });
+            }
+            db.close().await;
+            finish(output, finished, limits)
+        }
+        Err(e) => {
+            rollback(db, task.autocommit).await;
+            Err(e)
+        }
+    }
+}
+
+async fn connect(target: &Target) -> Result<Conn> {
+    let mut delay = Duration::from_secs(1);
+    for attempt in 1..=CONNECT_ATTEMPTS {
+        match target.connect().await {
+            Ok(c) => return Ok(c),
+            Err(e) if e.retry && attempt < CONNECT_ATTEMPTS => {
+                tracing::warn!(
+                    "connection attempt {attempt} of {CONNECT_ATTEMPTS} to {} failed: {}; retrying in {}",
+                    target.describe,
+                    e.message,
+                    humantime::format_duration(delay)
+                );
+                tokio::time::sleep(delay).await;
+                delay *= 2;
+            }
+            Err(e) => {
+                let tries = if e.retry {
+                    format!(" (after {CONNECT_ATTEMPTS} attempts)")
+                } else {
+                    String::new()
+                };
+                return Err(Error::Database {
+                    what: target.describe.clone(),
+                    message: format!("{}{tries}", e.message),
+                });
+            }
+        }
+    }
+    unreachable!("the last attempt returns")
+}
+
+async fn cancel(canceller: &Canceller) {
+    match tokio::time::timeout(CANCEL_GRACE, canceller.cancel()).await {
+        Ok(Ok(())) => tracing::info!("cancel request sent"),
+        Ok(Err(e)) => tracing::warn!("could not cancel the statement: {e}"),
+        Err(_) => tracing::warn!("could not cancel the statement: no answer"),
+    }
+}
+
+/// Rolls back what the task did (bounded); if the server does not answer,
+/// closing the connection makes it roll back by itself.
+async fn rollback(mut db: Conn, autocommit: bool) {
+    if autocommit {
+        db.close().await;
+        return;
+    }
+    match tokio::time::timeout(CANCEL_GRACE, db.control("ROLLBACK")).await {
+        Ok(Ok(())) => {
+            tracing::info!("rolled back: nothing of this task was committed");
+            db.close().await;
+        }
+        Ok(Err(e)) => tracing::warn!(
+            "ROLLBACK failed ({}); closing the connection, which rolls back",
+            backend::db_message(&e)
+        ),
+        Err(_) => tracing::warn!("ROLLBACK did not answer; closing the connection"),
+    }
+}
+
+/// Whether the pushed value is Airflow's `None` (no XCom).
+struct Finished {
+    null: bool,
+}
+
+/// Runs every statement, in a transaction unless `autocommit`; rows of the
+/// results that make up the XCom are streamed into `output`.
+async fn execute(
+    db: &mut Conn,
+    plan: &Plan,
+    values: Values<'_>,
+    autocommit: bool,
+    mut output: Option<&mut Output>,
+) -> Result<Finished> {
+    if !autocommit {
+        db.control("BEGIN").await.map_err(|e| Error::Sql {
+            statement: 1,
+            total: plan.total,
+            message: format!("BEGIN failed: {}", backend::db_message(&e)),
+        })?;
+    }
+    let nunits = plan.units.len();
+    let io = |w: &xcom::Writer, e: std::io::Error| w.error(e);
+    if !plan.single
+        && let Some(out) = output.as_deref_mut()
+    {
+        out.writer.write_all(b"[").map_err(|e| io(&out.writer, e))?;
+    }
+    let mut null = false;
+    for (u, unit) in plan.units.iter().enumerate() {
+        let keep = !plan.single || u + 1 == nunits;
+        if keep
+            && !plan.single
+            && u > 0
+            && let Some(out) = output.as_deref_mut()
+        {
+            out.writer.write_all(b",").map_err(|e| io(&out.writer, e))?;
+        }
+        for (p, piece) in unit.pieces.iter().enumerate() {
+            let last = p + 1 == unit.pieces.len();
+            let shown = match values {
+                Values::None => "None".to_string(),
+                Values::Named(m) => Value::Object(m.clone()).to_string(),
+                Values::List(l) => Value::Array(l.to_vec()).to_string(),
+            };
+            // Airflow: `DbApiHook._run_command` logs "Running statement: %s, parameters: %s".
+            tracing::info!(
+                "Running statement {} of {}: {}, parameters: {shown}",
+                piece.number,
+                plan.total,
+                piece.text,
+            );
+            let out = output.as_deref_mut().filter(|_| keep && last);
+            let before = out.as_ref().map_or(0, |o| o.writer.written());
+            let result = match out {
+                Some(out) => {
+                    let mut sink = RowSink::new(&mut out.writer);
+                    let r = db.exec(piece, values, Some(&mut sink)).await;
+                    // A statement without a result set: Airflow's handler gives None.
+                    if r.is_ok() && out.writer.written() == before {
+                        out.writer
+                            .write_all(b"null")
+                            .map_err(|e| io(&out.writer, e))?;
+                        null = true;
+                    } else {
+                        null = false;
+                    }
+                    r.map_err(|e| step_error(e, piece, plan.total, &out.writer))
+                }
+                None => db
+                    .exec(piece, values, None)
+                    .await
+                    .map_err(|e| step_error_plain(e, piece, plan.total)),
+            };
+            let rows = result?;
+            // Airflow: `DbApiHook._run_command` logs `cursor.rowcount`.
+            tracing::info!("Rows affected: {rows}");
+        }
+    }
+    if !plan.single
+        && let Some(out) = output.as_deref_mut()
+    {
+        out.writer.write_all(b"]").map_err(|e| io(&out.writer, e))?;
+        null = false;
+    }
+    if let Some(out) = output {
+        out.writer.flush().map_err(|e| out.writer.error(e))?;
+    }
+    Ok(Finished { null })
+}
+
+fn excerpt(sql: &str) -> String {
+    let one_line = sql.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one_line.chars().count() > 200 {
+        format!("{}...", one_line.chars().take(200).collect::<String>())
+    } else {
+        one_line
+    }
+}
+
+fn step_error_plain(e: StepError, piece: &Piece, total: usize) -> Error {
+    let message = match e {
+        StepError::Db(m) | StepError::Value(m) => m,
+        StepError::Output(e) => e.to_string(),
+    };
+    Error::Sql {
+        statement: piece.number,
+        total,
+        message: format!("{message}; statement: {}", excerpt(&piece.text)),
+    }
+}
+
+fn step_error(e: StepError, piece: &Piece, total: usize, w: &xcom::Writer) -> Error {
+    match e {
+        StepError::Output(e) => w.error(e),
+        other => step_error_plain(other, piece, total),
+    }
+}
+
+/// Renames the result into place and says where the XCom is.
+fn finish(output: Option<Output>, finished: Finished, limits: &Limits<'_>) -> Result<TaskEnd> {
+    let Some(output) = output else {
+        return Ok(TaskEnd::Success { xcom: None });
+    };
+    let bytes = output.writer.written();
+    match output.file {
+        Some(file) => {
+            output.writer.commit()?;
+            tracing::info!(path = %file, bytes, "wrote the result file (`output_path`)");
+            if !limits.do_xcom_push {
+                return Ok(TaskEnd::Success { xcom: None });
+            }
+            let value = xcom::encode(&Value::String(file), limits.max_xcom_bytes)?;
+            xcom::write_atomic(limits.xcom_path, &value)?;
+        }
+        // Airflow pushes no XCom for a `None` return value.
+        None if finished.null => return Ok(TaskEnd::Success { xcom: None }),
+        None => {
+            output.writer.commit()?;
+            tracing::info!(path = %limits.xcom_path.display(), bytes, "wrote XCom");
+        }
+    }
+    Ok(TaskEnd::Success {
+        xcom: Some(PathBuf::from(limits.xcom_path)),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn task(sql: Value, split: Option<bool>, return_last: bool) -> SqlTask {
+        SqlTask {
+            conn_id: "x".into(),
+            sql,
+            parameters: None,
+            autocommit: false,
+            split_statements: split,
+            return_last,
+            output_path: None,
+        }
+    }
+
+    #[test]
+    fn result_shape_follows_airflow() {
+        let shape = |sql: Value, split, last| {
+            plan(&task(sql, split, last), Dialect::Postgres)
+                .unwrap()
+                .single
+        };
+        let s = json!("select 1; select 2");
+        let l = json!(["select 1", "select 2"]);
+        assert!(shape(s.clone(), None, true));
+        assert!(shape(s.clone(), Some(true), true));
+        assert!(shape(s.clone(), Some(false), false));
+        assert!(!shape(s.clone(), Some(true), false));
+        assert!(!shape(s, None, false));
+        assert!(!shape(l.clone(), None, true));
+        assert!(!shape(l, Some(true), true));
+    }
+
+    #[test]
+    fn units_and_pieces() {
+        let p = plan(
+            &task(json!("select 1; select 2"), Some(true), true),
+            Dialect::Sqlite,
+        )
+        .unwrap();
+        assert_eq!(p.units.len(), 2);
+        let p = plan(
+            &task(json!("select 1; select 2"), None, true),
+            Dialect::Sqlite,
+        )
+        .unwrap();
+        assert_eq!((p.units.len(), p.units[0].pieces.len(), p.total), (1, 2, 2));
+        assert!(plan(&task(json!(" -- nothing\n"), None, true), Dialect::Sqlite).is_err());
+    }
+}
