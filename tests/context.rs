@@ -126,3 +126,15 @@ fn bad_connection_uri_is_explained() {
         .exit(67)
         .stderr_has("invalid connection `broken`");
 }
+
+#[test]
+fn an_upstream_xcom_with_a_huge_integer_still_reaches_the_task() {
+    // Python tasks return integers of any size; the payload carries them on.
+    let raw = r#"{"logical_date": "2024-06-01", "xcom": [{"task_id": "big", "value": 1267650600228229401496703205376}]}"#;
+    render_one("{{ ti.xcom_pull(task_ids='big') > 10 ** 29 }}")
+        .file("big.json", raw)
+        .args(&["--context", "big.json"])
+        .run()
+        .exit(0)
+        .xcom(json!("True"));
+}

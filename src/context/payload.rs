@@ -84,10 +84,7 @@ fn explicit<'de, D: serde::Deserializer<'de>>(
 impl Payload {
     /// Parses a payload document (JSON, or YAML for hand-written local files).
     pub fn parse(doc: &Document) -> Result<Payload> {
-        let de = serde_yaml::Deserializer::from_str(&doc.text);
-        serde_path_to_error::deserialize(de).map_err(|err| {
-            let path = err.path().to_string();
-            let inner = err.into_inner().to_string();
+        let fail = |path: String, inner: String| {
             let inner = inner
                 .split(" at line ")
                 .next()
@@ -95,13 +92,25 @@ impl Payload {
                 .to_string();
             Error::Context {
                 origin: doc.origin.clone(),
-                message: if path == "." {
+                message: if path == "." || path.is_empty() {
                     inner
                 } else {
                     format!("key `{path}`: {inner}")
                 },
             }
-        })
+        };
+        // JSON (what the Airflow side sends) through serde_json: it reads any
+        // number, where YAML's integers stop at 64 bits (an upstream XCom may
+        // hold 2**100; it arrives as the nearest float rather than failing).
+        if doc.text.trim_start().starts_with('{') {
+            let mut de = serde_json::Deserializer::from_str(&doc.text);
+            de.disable_recursion_limit();
+            return serde_path_to_error::deserialize(&mut de)
+                .map_err(|err| fail(err.path().to_string(), err.into_inner().to_string()));
+        }
+        let de = serde_yaml::Deserializer::from_str(&doc.text);
+        serde_path_to_error::deserialize(de)
+            .map_err(|err| fail(err.path().to_string(), err.into_inner().to_string()))
     }
 
     /// The payload `AIRFLOW_CTX_*` env vars describe, as Airflow exports them to
