@@ -192,7 +192,7 @@ impl Connection {
             }
             Some(match query.get(EXTRA_KEY) {
                 Some(Value::String(raw)) => raw.clone(),
-                _ => py_json_dumps(&Value::Object(query)),
+                _ => crate::json::python_dumps(&Value::Object(query)),
             })
         };
         Ok(Self {
@@ -223,7 +223,7 @@ impl Connection {
         let mut has_kwargs = false;
         let extra = match fields.shift_remove("extra") {
             Some(Value::String(raw)) if !raw.is_empty() => Some(raw),
-            Some(value) if py_truthy(&value) => Some(py_json_dumps(&value)),
+            Some(value) if py_truthy(&value) => Some(crate::json::python_dumps(&value)),
             _ => None,
         };
         has_kwargs |= extra.is_some();
@@ -396,7 +396,9 @@ impl Connection {
         let password = self.password.as_deref().filter(|p| !p.is_empty());
         let blank = |s: &str| password.map_or_else(|| s.to_owned(), |p| s.replace(p, "***"));
         Some(match serde_json::from_str::<Value>(extra) {
-            Ok(object @ Value::Object(_)) => py_json_dumps(&redact_value(object, "", &blank)),
+            Ok(object @ Value::Object(_)) => {
+                crate::json::python_dumps(&redact_value(object, "", &blank))
+            }
             _ => blank(extra),
         })
     }
@@ -517,7 +519,7 @@ fn py_str_of_scalar(key: &'static str, value: &Value) -> Result<Option<String>, 
         Value::Null => Ok(None),
         Value::String(s) => Ok(Some(s.clone())),
         Value::Bool(b) => Ok(Some(if *b { "True" } else { "False" }.to_owned())),
-        Value::Number(_) => Ok(Some(py_json_dumps(value))),
+        Value::Number(_) => Ok(Some(crate::json::python_dumps(value))),
         Value::Array(_) | Value::Object(_) => Err(JsonError::NotString {
             key,
             got: json_type(value),
@@ -570,155 +572,6 @@ fn port_from_digits(negative: bool, digits: &str) -> Option<u16> {
         return None;
     }
     significant.parse::<u32>().ok()?.try_into().ok()
-}
-
-/// Python `json.dumps(value)` with default settings: `", "` and `": "` separators, non-ASCII and
-/// DEL escaped as lowercase `\uXXXX`, floats as `repr()`.
-fn py_json_dumps(value: &Value) -> String {
-    let mut out = String::new();
-    write_py_json(&mut out, value);
-    out
-}
-
-fn write_py_json(out: &mut String, value: &Value) {
-    match value {
-        Value::Null => out.push_str("null"),
-        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Number(n) => match n.as_f64() {
-            Some(f) if n.is_f64() => out.push_str(&py_float_repr(f)),
-            _ => out.push_str(&n.to_string()),
-        },
-        Value::String(s) => write_py_str(out, s),
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                write_py_json(out, item);
-            }
-            out.push(']');
-        }
-        Value::Object(map) => {
-            out.push('{');
-            for (i, (key, item)) in map.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                write_py_str(out, key);
-                out.push_str(": ");
-                write_py_json(out, item);
-            }
-            out.push('}');
-        }
-    }
-}
-
-fn write_py_str(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            ' '..='~' => out.push(c),
-            _ => {
-                let mut units = [0u16; 2];
-                for unit in c.encode_utf16(&mut units) {
-                    out.push_str(&format!("\\u{unit:04x}"));
-                }
-            }
-        }
-    }
-    out.push('"');
-}
-
-/// Python `float.__repr__`: shortest round-trip digits, scientific notation when the decimal
-/// exponent is < -4 or >= 16, `.0` on integral values, at least two exponent digits.
-fn py_float_repr(f: f64) -> String {
-    if f.is_nan() {
-        return "NaN".to_owned();
-    }
-    if f.is_infinite() {
-        return if f > 0.0 { "Infinity" } else { "-Infinity" }.to_owned();
-    }
-    let (digits, exp) = if f == 0.0 {
-        ("0".to_owned(), 0)
-    } else {
-        shortest_digits(f.abs())
-    };
-    let ndigits = digits.len() as i32;
-    let decpt = exp + 1;
-    let body = if !(-3..=16).contains(&decpt) {
-        let (first, tail) = digits.split_at(1);
-        let sign = if exp < 0 { '-' } else { '+' };
-        let dot = if tail.is_empty() { "" } else { "." };
-        format!("{first}{dot}{tail}e{sign}{:02}", exp.abs())
-    } else if decpt <= 0 {
-        format!("0.{}{digits}", "0".repeat(decpt.unsigned_abs() as usize))
-    } else if decpt >= ndigits {
-        format!("{digits}{}.0", "0".repeat((decpt - ndigits) as usize))
-    } else {
-        let (int, frac) = digits.split_at(decpt as usize);
-        format!("{int}.{frac}")
-    };
-    if f.is_sign_negative() {
-        format!("-{body}")
-    } else {
-        body
-    }
-}
-
-/// Shortest round-trip significant digits of a positive finite `f` and its decimal exponent.
-/// Rust's `{:e}` gives them, except that when `f` lies exactly halfway between two shortest
-/// candidates Rust rounds up while CPython's dtoa rounds to the even digit.
-fn shortest_digits(f: f64) -> (String, i32) {
-    let (digits, exp) = sci_parts(&format!("{f:e}"));
-    // 800 digits cover the exact binary expansion of any double.
-    let (exact, exact_exp) = sci_parts(&format!("{f:.800e}"));
-    let exact = exact.trim_end_matches('0');
-    if exact_exp == exp && exact.len() == digits.len() + 1 && exact.ends_with('5') {
-        let down = &exact[..digits.len()];
-        for candidate in [Some(down.to_owned()), decimal_increment(down)]
-            .into_iter()
-            .flatten()
-        {
-            let even = candidate
-                .bytes()
-                .last()
-                .is_some_and(|d| matches!(d, b'0' | b'2' | b'4' | b'6' | b'8'));
-            let (first, tail) = candidate.split_at(1);
-            if even && format!("{first}.{tail}0e{exp}").parse::<f64>() == Ok(f) {
-                return (candidate, exp);
-            }
-        }
-    }
-    (digits, exp)
-}
-
-/// `"1.2345e-7"` -> (`"12345"`, -7).
-fn sci_parts(sci: &str) -> (String, i32) {
-    let (mantissa, exp) = sci.split_once('e').unwrap_or((sci, "0"));
-    let digits = mantissa.chars().filter(char::is_ascii_digit).collect();
-    (digits, exp.parse().unwrap_or(0))
-}
-
-/// Adds one to the last digit; `None` when that would carry into a new leading digit.
-fn decimal_increment(digits: &str) -> Option<String> {
-    let mut bytes = digits.as_bytes().to_vec();
-    for b in bytes.iter_mut().rev() {
-        if *b == b'9' {
-            *b = b'0';
-        } else {
-            *b += 1;
-            return String::from_utf8(bytes).ok();
-        }
-    }
-    None
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1731,22 +1584,6 @@ mod tests {
 
     #[test]
     fn python_helpers() {
-        assert_eq!(py_float_repr(0.0), "0.0");
-        assert_eq!(py_float_repr(-0.0), "-0.0");
-        assert_eq!(py_float_repr(1.0), "1.0");
-        assert_eq!(py_float_repr(1e15), "1000000000000000.0");
-        assert_eq!(py_float_repr(1e16), "1e+16");
-        assert_eq!(py_float_repr(0.1), "0.1");
-        assert_eq!(py_float_repr(1.5e-5), "1.5e-05");
-        assert_eq!(py_float_repr(0.00015), "0.00015");
-        assert_eq!(
-            py_float_repr(1.7976931348623157e308),
-            "1.7976931348623157e+308"
-        );
-        assert_eq!(py_float_repr(5e-324), "5e-324");
-        // Exactly halfway between two 16-digit candidates: Python picks the even one.
-        assert_eq!(py_float_repr(694789595660970.2), "694789595660970.2");
-        assert_eq!(py_float_repr(-88978591943781.62), "-88978591943781.62");
         assert_eq!(quote_plus("a b+c/é"), "a+b%2Bc%2F%C3%A9");
         assert_eq!(quote("a~b_c.d-e f", QUOTE_SAFE_NONE), "a~b_c.d-e%20f");
         assert_eq!(unquote("%41%4g%%e2%82%ac%E2%82"), "A%4g%€\u{fffd}");

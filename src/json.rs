@@ -23,6 +23,11 @@ fn write_value(out: &mut String, value: &Value) {
             (_, Some(u), _) => {
                 let _ = write!(out, "{u}");
             }
+            // serde_json holds no NaN; Python would write these tokens.
+            (_, _, Some(f)) if f.is_nan() => out.push_str("NaN"),
+            (_, _, Some(f)) if f.is_infinite() => {
+                out.push_str(if f > 0.0 { "Infinity" } else { "-Infinity" })
+            }
             (_, _, Some(f)) => out.push_str(&crate::template::pyfmt::py_float(f)),
             _ => out.push_str("null"),
         },

@@ -300,10 +300,6 @@ fn write_json_str(out: &mut String, s: &str, ensure_ascii: bool) {
             '\u{08}' => out.push_str("\\b"),
             '\u{0c}' => out.push_str("\\f"),
             c if (c as u32) < 0x20 || (ensure_ascii && (c as u32) > 0x7e) => {
-                if (c as u32) == 0x7f {
-                    out.push(c);
-                    continue;
-                }
                 let mut buf = [0u16; 2];
                 for unit in c.encode_utf16(&mut buf) {
                     let _ = write!(out, "\\u{unit:04x}");
