@@ -43,7 +43,7 @@ EXIT_LOAD = 3
 EXIT_RESULT = 4
 EXIT_PROTOCOL = 5
 
-SUMMARY_MAX_CHARS = 1000  # error.txt feeds /dev/termination-log (4 KiB) via the Rust side
+SUMMARY_MAX_CHARS = 6000  # the Rust side masks secrets, then cuts to the 4 KiB termination message
 SHIM_FILE = os.path.abspath(__file__)
 
 

@@ -21,7 +21,7 @@ module TaskRunner
   EXIT_RESULT = 4
   EXIT_PROTOCOL = 5
 
-  SUMMARY_MAX_CHARS = 1000 # error.txt feeds /dev/termination-log (4 KiB) via the Rust side
+  SUMMARY_MAX_CHARS = 6000 # the Rust side masks secrets, then cuts to the 4 KiB termination message
   SHIM_FILE = __FILE__ # backtraces name files as they were given to ruby
   RETURN_TAG = Object.new.freeze # thrown by xcom_return
   UNSET = Object.new.freeze

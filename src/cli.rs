@@ -7,12 +7,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// Runs one Apache Airflow task inside its container: SQL, bash, Python or Ruby,
 /// with Airflow's templates, connections and XComs, as the image's PID 1.
 #[derive(Debug, Parser)]
-#[command(
-    name = "task-runner",
-    version,
-    about,
-    args_conflicts_with_subcommands = true
-)]
+#[command(name = "task-runner", version, about, subcommand_negates_reqs = true)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,

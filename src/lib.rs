@@ -137,6 +137,15 @@ pub async fn run(args: &RunArgs, env: &Environ, today: DateTime) -> Result<TaskE
     let mut loaded = load(&args.input, env, today)?;
     render(&mut loaded)?;
     let spec = &loaded.spec;
+    if spec.do_xcom_push {
+        xcom::check_writable(&xcom_path)?;
+    }
+    if spec.grace_period >= std::time::Duration::from_secs(10) {
+        tracing::warn!(
+            "grace_period is {:?}: Docker kills the container 10 s after `docker stop` (Kubernetes after terminationGracePeriodSeconds), so the runner may not get to report",
+            spec.grace_period
+        );
+    }
     tracing::info!(operator = spec.operator.name(), dag_id = %loaded.context.dag_id, task_id = %loaded.context.task_id, run_id = %loaded.context.run_id, "running task");
 
     let policy = Policy {
@@ -245,12 +254,20 @@ async fn run_process(
         (_, Some(ShimEnd::Returned(payload))) => Ok((payload, TaskEnd::Success { xcom: None })),
         (_, Some(ShimEnd::Exited)) => Ok((None, TaskEnd::Success { xcom: None })),
         // BashOperator returns "" when there was no output.
-        (_, None) => Ok((
-            Some(ReturnValue::Value(Value::String(
-                supervised.last_line.unwrap_or_default(),
-            ))),
-            TaskEnd::Success { xcom: None },
-        )),
+        (_, None) => match supervised.last_line {
+            Some(last) if !last.whole => Err(Error::XComValue {
+                message: format!(
+                    "the last line of output (the bash XCom) is longer than {} bytes: print a shorter last line, or write the result to a file and print its path",
+                    supervise::output::MAX_LINE
+                ),
+            }),
+            last => Ok((
+                Some(ReturnValue::Value(Value::String(
+                    last.map(|l| l.text).unwrap_or_default(),
+                ))),
+                TaskEnd::Success { xcom: None },
+            )),
+        },
     }
 }
 

@@ -40,6 +40,14 @@ impl Masker {
             if secret.contains('\n') {
                 secret.lines().map(str::trim).for_each(&mut add);
             }
+            // The forms a secret takes on its way to a log line: escaped in
+            // JSON (JSON logs, `render`, SQL parameter logs), whitespace folded
+            // (one-line error summaries), upper-cased (env var names in hints).
+            if let Ok(json) = serde_json::to_string(secret) {
+                add(&json[1..json.len() - 1]);
+            }
+            add(&secret.split_whitespace().collect::<Vec<_>>().join(" "));
+            add(&secret.to_uppercase());
         }
         if patterns.is_empty() {
             return Masker { matcher: None };
@@ -102,6 +110,20 @@ mod tests {
     fn multi_line_secrets_mask_per_line() {
         let m = Masker::new(["-----BEGIN KEY-----\nAAAAbbbbCCCC\n-----END KEY-----"]);
         assert_eq!(m.mask("key line: AAAAbbbbCCCC"), "key line: ***");
+    }
+
+    #[test]
+    fn escaped_folded_and_upper_cased_forms_are_masked() {
+        let m = Masker::new(["ab\"cd\\ef99", "open  sesame99", "tr-pg-secret"]);
+        assert_eq!(m.mask(r#"{"k":"ab\"cd\\ef99"}"#), r#"{"k":"***"}"#);
+        assert_eq!(
+            m.mask("login failed with open sesame99"),
+            "login failed with ***"
+        );
+        assert_eq!(
+            m.mask("set AIRFLOW_VAR_TR-PG-SECRET"),
+            "set AIRFLOW_VAR_***"
+        );
     }
 
     #[test]

@@ -107,9 +107,14 @@ impl Store {
     /// A connection that does not parse is masked whole.
     pub fn secrets(&self) -> Vec<String> {
         let mut out = Vec::new();
-        let mut conn = |id: &str, raw: &str| match Connection::parse(id, raw) {
-            Ok(c) => out.extend(c.secrets_with(&self.sensitive_names)),
-            Err(_) => out.push(raw.trim().to_string()),
+        let mut conn = |id: &str, raw: &str| {
+            match Connection::parse(id, raw) {
+                Ok(c) => out.extend(c.secrets_with(&self.sensitive_names)),
+                Err(_) => out.push(raw.trim().to_string()),
+            }
+            // The password as the URI spells it (`p%40ss%2fw`: any case of hex,
+            // any choice of escapes), for a task that prints its environment.
+            out.extend(raw_uri_password(raw).map(str::to_owned));
         };
         for (name, raw) in &self.named {
             if let Some(id) = name.strip_prefix("AIRFLOW_CONN_") {
@@ -136,6 +141,21 @@ impl Store {
         }
         out
     }
+}
+
+/// The password of a connection URI exactly as written in it.
+fn raw_uri_password(raw: &str) -> Option<&str> {
+    let raw = raw.trim();
+    if raw.starts_with('{') {
+        return None;
+    }
+    let rest = &raw[raw.rfind("://")? + 3..];
+    let netloc = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    let userinfo = &netloc[..netloc.rfind('@')?];
+    userinfo
+        .split_once(':')
+        .map(|(_, pw)| pw)
+        .filter(|pw| !pw.is_empty())
 }
 
 /// Airflow's default connections that need no server, used when not defined
@@ -235,6 +255,19 @@ mod tests {
             assert!(secrets.iter().any(|x| x == s), "{s} not in {secrets:?}");
         }
         assert!(!secrets.iter().any(|x| x == "payload-y"));
+    }
+
+    #[test]
+    fn the_password_as_written_in_the_uri_is_a_secret() {
+        let env =
+            Environ::from_pairs([("AIRFLOW_CONN_X", "postgres://u:p%40ss%2fw%20rd@h:5432/db")]);
+        let store = Store::new(&env, Map::new(), Map::new(), vec![]).unwrap();
+        assert!(store.secrets().iter().any(|s| s == "p%40ss%2fw%20rd"));
+        assert_eq!(
+            raw_uri_password("http://https://u:pw123@x/y"),
+            Some("pw123")
+        );
+        assert_eq!(raw_uri_password("{\"password\": \"x\"}"), None);
     }
 
     #[test]

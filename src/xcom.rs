@@ -134,7 +134,7 @@ impl Writer {
     /// cap (with its remedy) or a write failure naming the file.
     pub fn error(&self, source: std::io::Error) -> Error {
         match self.max_bytes {
-            Some(max) if self.over => over_cap("more than", max),
+            Some(max) if self.over => over_cap(&format!("more than {max}"), max),
             _ => Error::XComWrite {
                 path: self.path.clone(),
                 source,
@@ -153,6 +153,11 @@ impl Writer {
             return Err(fail(std::io::Error::other("the writer was already closed")));
         };
         let file = file.into_inner().map_err(|e| fail(e.into_error()))?;
+        {
+            use std::os::unix::fs::PermissionsExt;
+            file.set_permissions(std::fs::Permissions::from_mode(0o644))
+                .map_err(fail)?;
+        }
         file.sync_all().map_err(fail)?;
         drop(file);
         if let Some(temp) = self.temp.take() {
@@ -194,6 +199,26 @@ impl Write for Writer {
     }
 }
 
+/// Checks, before the task runs, that the XCom can be written: a task whose
+/// result cannot be saved should fail before its side effects, not after.
+pub fn check_writable(path: &Path) -> Result<()> {
+    let fail = |source: std::io::Error| Error::XComWrite {
+        path: path.to_path_buf(),
+        source,
+    };
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&dir).map_err(fail)?;
+    tempfile::Builder::new()
+        .prefix(".return.json.")
+        .suffix(".probe")
+        .tempfile_in(&dir)
+        .map_err(fail)?;
+    Ok(())
+}
+
 /// Writes `bytes` to `path` atomically, creating the folder as
 /// `@task.kubernetes` does (`mkdir -p /airflow/xcom`).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
@@ -212,6 +237,12 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         .tempfile_in(&dir)
         .map_err(fail)?;
     tmp.write_all(bytes).map_err(fail)?;
+    // Readable by the KPO sidecar and by other users of a mounted volume, as
+    // `@task.kubernetes` leaves it (tempfile creates 0600).
+    use std::os::unix::fs::PermissionsExt;
+    tmp.as_file()
+        .set_permissions(std::fs::Permissions::from_mode(0o644))
+        .map_err(fail)?;
     tmp.as_file().sync_all().map_err(fail)?;
     tmp.persist(path).map_err(|e| fail(e.error))?;
     // The rename is durable once the folder's entry is.

@@ -201,3 +201,57 @@ fn missing_bash_is_127() {
         .exit(127)
         .stderr_has("failed to start `bash`");
 }
+
+#[test]
+fn the_xcom_file_is_readable_by_the_sidecar_and_others() {
+    use std::os::unix::fs::PermissionsExt;
+    let out = Task::new()
+        .spec("operator: bash\nbash_command: echo hi\n")
+        .context(context())
+        .run();
+    out.exit(0);
+    let mode = std::fs::metadata(out.dir.path().join("xcom/return.json"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o644);
+}
+
+#[test]
+fn an_unwritable_xcom_path_fails_before_the_task_runs() {
+    let t = Task::new().spec(
+        "operator: bash\nbash_command: 'touch ran-marker; echo hi'\ncwd: '{{ params.dir }}'\n",
+    );
+    let dir = t.dir().display().to_string();
+    let out = t
+        .context(json!({"logical_date": "2024-06-01", "params": {"dir": dir}}))
+        .args(&["--xcom-path", "/proc/nope/return.json"])
+        .run();
+    out.exit(74).stderr_has("/proc/nope/return.json");
+    assert!(
+        !out.dir.path().join("ran-marker").exists(),
+        "the task ran although its XCom could not be written"
+    );
+}
+
+#[test]
+fn a_last_line_too_long_for_an_xcom_fails_cleanly() {
+    // 17 MiB without a newline: forwarded in pieces, but no piece is the XCom.
+    Task::new()
+        .spec("operator: bash\nbash_command: 'head -c 17825792 /dev/zero | tr \"\\\\0\" x'\n")
+        .context(context())
+        .run()
+        .exit(73)
+        .stderr_has("last line of output")
+        .no_xcom();
+}
+
+#[test]
+fn a_zero_execution_timeout_means_none() {
+    Task::new()
+        .spec("operator: bash\nbash_command: echo done\nexecution_timeout: 0\n")
+        .context(context())
+        .run()
+        .exit(0)
+        .xcom(json!("done"));
+}

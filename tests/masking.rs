@@ -72,3 +72,42 @@ fn secrets_from_a_mounted_folder_are_masked() {
         .exit(0)
         .never_shows("Mounted-Secret-7");
 }
+
+#[test]
+fn escaped_folded_and_raw_uri_forms_of_secrets_never_show() {
+    // A quote and a backslash: JSON logs and `render` escape them.
+    Task::new()
+        .spec("operator: bash\nbash_command: |\n  cat <<'EOF'\n  {{ var.value.api_key }}\n  EOF\n  exit 3\n")
+        .context(context())
+        .env("AIRFLOW_VAR_API_KEY", r#"ab"cd\ef99"#)
+        .args(&["--log-format", "json"])
+        .run()
+        .exit(3)
+        .never_shows(r#"ab"cd\ef99"#)
+        .never_shows(r#"ab\"cd\\ef99"#);
+    Task::new()
+        .spec("operator: bash\nbash_command: 'echo {{ var.value.api_key }}'\n")
+        .context(context())
+        .env("AIRFLOW_VAR_API_KEY", r#"ab"cd\ef99"#)
+        .render()
+        .exit(0)
+        .stdout_has("echo ***")
+        .never_shows(r#"ab\"cd\\ef99"#);
+    // The URI as written (lower-case hex) when a task prints its environment.
+    Task::new()
+        .spec("operator: bash\nbash_command: 'echo \"$AIRFLOW_CONN_X\"'\n")
+        .context(context())
+        .env("AIRFLOW_CONN_X", "postgres://u:p%40ss%2fw%20rd99@h:5432/db")
+        .run()
+        .exit(0)
+        .never_shows("p%40ss%2fw%20rd99");
+    // Whitespace folded into one-line summaries, and an upper-cased key in a hint.
+    Task::new()
+        .spec("operator: bash\nbash_command: 'echo {{ var.value[var.value.api_secret] }}'\n")
+        .context(context())
+        .env("AIRFLOW_VAR_API_SECRET", "open  sesame99")
+        .run()
+        .exit(67)
+        .never_shows("open  sesame99")
+        .never_shows("OPEN  SESAME99");
+}

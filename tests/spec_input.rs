@@ -207,3 +207,34 @@ fn render_prints_rendered_spec_masked() {
         .render();
     shown.exit(0).stdout_has("echo Wh-Pass-123");
 }
+
+#[test]
+fn global_options_go_before_or_after_the_subcommand() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("spec.yaml");
+    std::fs::write(&spec, ECHO).unwrap();
+    let xcom = dir.path().join("x.json");
+    let out = std::process::Command::new(crate::harness::BIN)
+        .args([
+            "--log-format",
+            "json",
+            "--log-level",
+            "info",
+            "run",
+            "--logical-date",
+            "2024-06-01",
+            "--config",
+        ])
+        .arg(&spec)
+        .arg("--xcom-path")
+        .arg(&xcom)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("\"level\":\"INFO\""));
+    assert_eq!(std::fs::read_to_string(xcom).unwrap(), "\"hello world\"");
+}

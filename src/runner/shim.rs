@@ -37,7 +37,7 @@ const ERROR: &str = "error.txt";
 
 /// The shims cut `error.txt` at 1000 characters (PROTOCOL §4.2); reading a
 /// little more than that much UTF-8 is enough and bounds a misbehaving task.
-const ERROR_MAX_BYTES: u64 = 8 * 1024;
+const ERROR_MAX_BYTES: u64 = 64 * 1024;
 
 /// Interprets a finished shim (PROTOCOL §7). Failures the shim classified as
 /// the runner's (the callable could not be loaded, the value is not JSON, a
@@ -89,11 +89,12 @@ fn read_error(dir: &Path) -> Option<String> {
         .take(ERROR_MAX_BYTES)
         .read_to_end(&mut bytes)
         .ok()?;
-    let text = String::from_utf8_lossy(&bytes);
+    // The task may have put a secret in its exception message (§4.2): mask
+    // before folding, so the folded text cannot dodge the masker.
+    let text = crate::mask::redact(&String::from_utf8_lossy(&bytes));
     // One line by protocol; fold anyway so a message never spans lines.
     let line = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    // The task may have put a secret in its exception message (§4.2).
-    (!line.is_empty()).then(|| crate::mask::redact(&line))
+    (!line.is_empty()).then_some(line)
 }
 
 /// The task input's common fields (PROTOCOL §2.1) for `kind`; each runner adds

@@ -412,6 +412,8 @@ impl Checker<'_> {
             .as_ref()
             .map(|v| self.duration("execution_timeout", v))
             .transpose()?;
+        // Airflow treats a zero `execution_timeout` (a falsy timedelta) as none.
+        let execution_timeout = execution_timeout.filter(|t| !t.is_zero());
         let grace_period = match raw.grace_period.as_ref() {
             Some(v) => self.duration("grace_period", v)?,
             None => DEFAULT_GRACE,

@@ -45,7 +45,7 @@ pub enum Outcome {
 pub struct Supervised {
     pub outcome: Outcome,
     /// The last output line, if there was any output.
-    pub last_line: Option<String>,
+    pub last_line: Option<crate::supervise::output::LastLine>,
 }
 
 /// How long to wait for the output pipe to close after the task and its group

@@ -6,8 +6,9 @@
 use std::io::{BufRead, BufReader, Read, Write};
 
 /// A line longer than this is forwarded in pieces, so a child that never
-/// prints a newline cannot make the runner buffer without bound.
-pub const MAX_LINE: usize = 1024 * 1024;
+/// prints a newline cannot make the runner buffer without bound. It matches
+/// the default XCom cap: a last line this long could not be the XCom anyway.
+pub const MAX_LINE: usize = 16 * 1024 * 1024;
 
 /// Decodes output bytes as Python's `bytes.decode(enc, "backslashreplace")`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,15 +82,20 @@ pub fn forward_lines(
     reader: impl Read,
     decoder: Decoder,
     mut print: impl FnMut(&str),
-) -> Option<String> {
+) -> Option<LastLine> {
     let mut reader = BufReader::with_capacity(64 * 1024, reader);
     let mut line: Vec<u8> = Vec::new();
-    let mut last: Option<String> = None;
-    let mut emit = |bytes: &[u8], last: &mut Option<String>| {
+    let mut last: Option<LastLine> = None;
+    // Whether the line being read had an earlier piece printed already.
+    let mut continued = false;
+    let mut emit = |bytes: &[u8], whole: bool, last: &mut Option<LastLine>| {
         let text = decoder.decode(bytes);
         let text = py_rstrip(&text);
         print(text);
-        *last = Some(text.to_string());
+        *last = Some(LastLine {
+            text: text.to_string(),
+            whole,
+        });
     };
     loop {
         let buf = match reader.fill_buf() {
@@ -104,15 +110,36 @@ pub fn forward_lines(
         };
         line.extend_from_slice(chunk);
         reader.consume(consumed);
-        if complete || line.len() >= MAX_LINE {
-            emit(&line, &mut last);
+        if complete {
+            emit(&line, !continued, &mut last);
             line.clear();
+            continued = false;
+        } else if line.len() >= MAX_LINE {
+            // Cut on a character boundary, so no character is split in two.
+            let mut cut = line.len();
+            while cut > line.len() - 4 && cut > 0 && (line[cut - 1] & 0xc0) == 0x80 {
+                cut -= 1;
+            }
+            if cut > 0 && line[cut - 1] >= 0xc0 {
+                cut -= 1;
+            }
+            let cut = if cut == 0 { line.len() } else { cut };
+            emit(&line[..cut], false, &mut last);
+            line.drain(..cut);
+            continued = true;
         }
     }
     if !line.is_empty() {
-        emit(&line, &mut last);
+        emit(&line, !continued, &mut last);
     }
     last
+}
+
+/// The last line of output, and whether it came whole (not cut at [`MAX_LINE`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LastLine {
+    pub text: String,
+    pub whole: bool,
 }
 
 fn memchr(needle: u8, haystack: &[u8]) -> Option<usize> {
@@ -152,17 +179,27 @@ mod tests {
             seen.push(l.to_string())
         });
         assert_eq!(seen, vec!["one", "two", "", "last"]);
-        assert_eq!(last.as_deref(), Some("last"));
+        assert_eq!(
+            last,
+            Some(LastLine {
+                text: "last".into(),
+                whole: true
+            })
+        );
         let last = forward_lines(&b"x\n\n"[..], Decoder::Utf8, |_| {});
-        assert_eq!(last.as_deref(), Some(""));
+        assert_eq!(last.map(|l| l.text).as_deref(), Some(""));
         assert_eq!(forward_lines(&b""[..], Decoder::Utf8, |_| {}), None);
     }
 
     #[test]
     fn splits_endless_lines() {
-        let data = vec![b'a'; MAX_LINE * 2 + 10];
-        let mut n = 0;
-        forward_lines(&data[..], Decoder::Utf8, |_| n += 1);
-        assert_eq!(n, 3);
+        let mut data = vec![b'a'; MAX_LINE - 1];
+        data.extend_from_slice("é".as_bytes());
+        data.extend_from_slice(b"tail");
+        let mut pieces = Vec::new();
+        let last = forward_lines(&data[..], Decoder::Utf8, |p| pieces.push(p.len())).unwrap();
+        assert_eq!(pieces.len(), 2);
+        assert_eq!(last.text, "étail", "no character split at the cut");
+        assert!(!last.whole);
     }
 }

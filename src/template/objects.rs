@@ -268,7 +268,12 @@ impl Object for VarAccessor {
         let name = key.as_str()?;
         match self.lookup(name) {
             Some(Ok(v)) => Some(v),
-            Some(Err(_)) | None => {
+            Some(Err(e)) => {
+                self.misses
+                    .record(e.detail().unwrap_or("invalid JSON").to_string());
+                None
+            }
+            None => {
                 self.misses.record(format!(
                     "variable `{name}` does not exist (set `AIRFLOW_VAR_{}` or the context's `variables`)",
                     name.to_uppercase()

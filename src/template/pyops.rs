@@ -102,12 +102,20 @@ fn int_value(n: i128) -> Value {
     i64::try_from(n).map_or_else(|_| Value::from(n), Value::from)
 }
 
-fn binop(state: &State, op: &str, a: Value, b: Value) -> Result<Value, JinjaError> {
-    for v in [&a, &b] {
+fn binop(
+    state: &State,
+    op: &str,
+    a: Value,
+    b: Value,
+    sources: minijinja::value::Rest<String>,
+) -> Result<Value, JinjaError> {
+    for (i, v) in [&a, &b].into_iter().enumerate() {
+        let src = sources.get(i);
         if v.is_undefined() {
+            let what = src.map_or_else(|| format!("an operand of `{op}`"), |s| format!("'{s}'"));
             return Err(JinjaError::new(
                 ErrorKind::UndefinedError,
-                "an operand of `{op}` is undefined",
+                format!("{what} is undefined"),
             ));
         }
     }

@@ -115,6 +115,18 @@ impl Rewriter<'_> {
         self.splice(s, end, &inner)
     }
 
+    /// An expression's original source as a string literal.
+    fn literal(&self, e: &Expr<'_>) -> String {
+        let (s, end) = extent(e);
+        let src = self.src.get(s..end).unwrap_or_default();
+        format!(
+            "'{}'",
+            src.replace('\\', "\\\\")
+                .replace('\'', "\\'")
+                .replace('\n', " ")
+        )
+    }
+
     /// The replacement text of a target.
     fn render(&self, e: &Expr<'_>) -> String {
         match e {
@@ -124,10 +136,13 @@ impl Rewriter<'_> {
                     BinOpKind::Sub => "-",
                     _ => "%",
                 };
+                // The operands' source goes along, to name an undefined one.
                 format!(
-                    "__tr_binop('{op}', {}, {})",
+                    "__tr_binop('{op}', {}, {}, {}, {})",
                     self.text(&b.left),
-                    self.text(&b.right)
+                    self.text(&b.right),
+                    self.literal(&b.left),
+                    self.literal(&b.right)
                 )
             }
             Expr::List(l) => {
@@ -315,15 +330,15 @@ mod tests {
         assert_eq!(rewrite("{{ ds }}"), None);
         assert_eq!(
             rewrite("{{ (logical_date - macros.timedelta(days=1)).strftime('%Y-%m') }}").unwrap(),
-            "{{ (__tr_binop('-', logical_date, macros.timedelta(days=1))).strftime('%Y-%m') }}"
+            "{{ (__tr_binop('-', logical_date, macros.timedelta(days=1), 'logical_date', 'macros.timedelta(days=1)')).strftime('%Y-%m') }}"
         );
         assert_eq!(
             rewrite("{{ a + b - c }}").unwrap(),
-            "{{ __tr_binop('-', __tr_binop('+', a, b), c) }}"
+            "{{ __tr_binop('-', __tr_binop('+', a, b, 'a', 'b'), c, 'a + b', 'c') }}"
         );
         assert_eq!(
             rewrite("{{ '%02d' % m }}").unwrap(),
-            "{{ __tr_binop('%', '%02d', m) }}"
+            "{{ __tr_binop('%', '%02d', m, '\\'%02d\\'', 'm') }}"
         );
         assert_eq!(
             rewrite("{% set l = [] %}{% do l.append(x) %}").unwrap(),
@@ -331,7 +346,7 @@ mod tests {
         );
         assert_eq!(
             rewrite("{{ {'a': [1, n + 1]} | tojson }}").unwrap(),
-            "{{ __tr_dict('a', __tr_list(1, __tr_binop('+', n, 1))) | tojson }}"
+            "{{ __tr_dict('a', __tr_list(1, __tr_binop('+', n, 1, 'n', '1'))) | tojson }}"
         );
         assert_eq!(
             rewrite("{% for x in [1, 2] %}{{ x }}{% endfor %}").unwrap(),
@@ -339,7 +354,7 @@ mod tests {
         );
         assert_eq!(
             rewrite("{{ x | default(y - 1) if z else -1 }}").unwrap(),
-            "{{ x | default(__tr_binop('-', y, 1)) if z else -1 }}"
+            "{{ x | default(__tr_binop('-', y, 1, 'y', '1')) if z else -1 }}"
         );
         assert_eq!(
             rewrite("{{ ',' if not loop.last }}").unwrap(),

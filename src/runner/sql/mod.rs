@@ -521,6 +521,8 @@ async fn execute(
 }
 
 fn excerpt(sql: &str) -> String {
+    // Mask before folding and cutting, or a cut secret would no longer match.
+    let sql = crate::mask::redact(sql);
     let one_line = sql.split_whitespace().collect::<Vec<_>>().join(" ");
     if one_line.chars().count() > 200 {
         format!("{}...", one_line.chars().take(200).collect::<String>())
