@@ -211,3 +211,37 @@ fn as_pid_1_sigterm_stops_the_task() {
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(runner), Signal::SIGTERM).unwrap();
     running.wait().exit(143).stdout_has("got SIGTERM");
 }
+
+/// Outside a container, a runner killed with SIGKILL takes its task along
+/// (PR_SET_PDEATHSIG), rather than leaving it running unsupervised.
+#[test]
+fn a_killed_runner_does_not_leave_its_task_running() {
+    let running = Task::new()
+        .spec(&child_spec("forever.sh", ""))
+        .context(context())
+        .spawn(Some("run"));
+    std::thread::sleep(Duration::from_millis(500));
+    let children =
+        std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", running.pid())).unwrap();
+    let task: i32 = children
+        .split_whitespace()
+        .next()
+        .expect("the task process")
+        .parse()
+        .unwrap();
+    running.signal(Signal::SIGKILL);
+    let out = running.wait();
+    assert_eq!(out.code, -1, "killed by a signal");
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while std::path::Path::new(&format!("/proc/{task}/stat")).exists()
+        && !std::fs::read_to_string(format!("/proc/{task}/stat"))
+            .unwrap_or_default()
+            .contains(") Z ")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "task {task} still running after its runner was killed"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

@@ -280,8 +280,26 @@ fn parse_raw(doc: &Document) -> Result<RawSpec> {
         let key = err.path().to_string();
         let key = if key == "." { String::new() } else { key };
         let inner = err.into_inner();
-        let line = inner.location().map(|l| l.line()).filter(|_| doc.has_lines);
+        let mut line = inner.location().map(|l| l.line()).filter(|_| doc.has_lines);
         let message = friendly_serde_message(&inner.to_string());
+        // serde reports a duplicate at the mapping's start; point at the repeat.
+        if let Some(dup) = message
+            .strip_prefix("duplicate key `")
+            .and_then(|r| r.split('`').next())
+            && doc.has_lines
+        {
+            line = doc
+                .text
+                .lines()
+                .enumerate()
+                .filter(|(_, l)| {
+                    l.trim_start().starts_with(&format!("{dup}:"))
+                        || l.trim_start().starts_with(&format!("\"{dup}\""))
+                })
+                .nth(1)
+                .map(|(i, _)| i + 1)
+                .or(line);
+        }
         Error::Spec {
             origin: doc.origin.clone(),
             key,
@@ -313,6 +331,18 @@ fn friendly_serde_message(message: &str) -> String {
             Some(k) => format!("unknown key `{name}` (did you mean `{k}`?)"),
             None => format!("unknown key `{name}`"),
         };
+    }
+    if let Some(rest) = message.strip_prefix("duplicate field `") {
+        let name = rest.split('`').next().unwrap_or_default();
+        return format!("duplicate key `{name}`");
+    }
+    if message.contains("expected struct RawSpec") {
+        let got = message
+            .split("invalid type: ")
+            .nth(1)
+            .and_then(|r| r.split(',').next())
+            .unwrap_or("something else");
+        return format!("the spec must be a mapping of keys (`operator`, ...), got {got}");
     }
     if message.starts_with("invalid type") {
         return message.replace("invalid type: ", "wrong type: got ");
@@ -779,6 +809,16 @@ mod tests {
         assert!(err("operator: bash\n").contains("missing required key `bash_command`"));
         assert!(err("operator: sql\nsql: x\n").contains("missing required key `conn_id`"));
         assert!(err("operator: nope\n").contains("unknown operator `nope`"));
+    }
+
+    #[test]
+    fn not_a_mapping_and_duplicate_keys() {
+        assert!(err("- a\n- b\n").contains("must be a mapping of keys"));
+        let e = err("operator: bash\nbash_command: x\nbash_command: y\n");
+        assert!(
+            e.contains("duplicate key `bash_command`") && e.contains("line 3"),
+            "{e}"
+        );
     }
 
     #[test]

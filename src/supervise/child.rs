@@ -64,6 +64,15 @@ pub async fn supervise(
         .stdout(writer.try_clone()?)
         .stderr(writer)
         .process_group(0);
+    // If the runner itself is SIGKILLed (outside a container, where no PID 1
+    // takes the task down with it), the task must not run on unsupervised.
+    // SAFETY: the closure runs in the forked child before exec and only makes
+    // an async-signal-safe `prctl` call; it touches no memory of the parent.
+    unsafe {
+        cmd.pre_exec(|| {
+            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from)
+        });
+    }
     let child = cmd.spawn()?;
     // The command holds our copies of the pipe's write end; drop them so EOF
     // comes when the task's processes close theirs.
