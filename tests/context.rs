@@ -138,3 +138,14 @@ fn an_upstream_xcom_with_a_huge_integer_still_reaches_the_task() {
         .exit(0)
         .xcom(json!("True"));
 }
+
+#[test]
+fn airflow_3_ctx_env_selects_the_airflow_3_context() {
+    // Airflow 3 exports AIRFLOW_CTX_LOGICAL_DATE; its context has no `execution_date`.
+    render_one("{{ ds }} {{ execution_date is defined }}")
+        .env("AIRFLOW_CTX_DAG_ID", "d")
+        .env("AIRFLOW_CTX_LOGICAL_DATE", "2024-06-01T00:00:00+00:00")
+        .run()
+        .exit(0)
+        .xcom(json!("2024-06-01 False"));
+}

@@ -122,6 +122,9 @@ impl Payload {
                 .map(str::to_owned)
         };
         let logical = get("LOGICAL_DATE").or_else(|| get("EXECUTION_DATE"));
+        // Airflow 3 exports AIRFLOW_CTX_LOGICAL_DATE, Airflow 2 EXECUTION_DATE.
+        let airflow_version = (get("LOGICAL_DATE").is_some() && get("EXECUTION_DATE").is_none())
+            .then(|| "3".to_string());
         Payload {
             dag_id: get("DAG_ID"),
             task_id: get("TASK_ID"),
@@ -130,6 +133,7 @@ impl Payload {
             try_number: get("TRY_NUMBER").and_then(|v| v.parse().ok()),
             owner: get("DAG_OWNER"),
             email: get("DAG_EMAIL").map(Value::String),
+            airflow_version,
             ..Payload::default()
         }
     }
