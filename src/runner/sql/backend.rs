@@ -236,7 +236,14 @@ impl Target {
         match tokio::time::timeout(self.connect_timeout, attempt).await {
             Ok(Ok(conn)) => Ok(conn),
             Ok(Err(e)) => Err(ConnectError {
-                retry: matches!(e, sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut),
+                // Only a server that cannot be reached is retried; a TLS
+                // verification failure surfaces as `InvalidData` and would
+                // fail the same way every time.
+                retry: match &e {
+                    sqlx::Error::Io(io) => io.kind() != std::io::ErrorKind::InvalidData,
+                    sqlx::Error::PoolTimedOut => true,
+                    _ => false,
+                },
                 message: db_message(&e),
             }),
             Err(_) => Err(ConnectError {
