@@ -121,8 +121,33 @@ fn render(loaded: &mut Loaded) -> Result<()> {
     renderer.render_operator(&mut loaded.spec.operator)
 }
 
-/// `task-runner run`: the whole pipeline.
+/// `task-runner run`: the whole pipeline; with `TASK_RUNNER_XCOM_STDOUT=1` the
+/// XCom is also printed as the last line of stdout, which is what
+/// DockerOperator's `do_xcom_push` takes (it cannot read the file).
 pub async fn run(args: &RunArgs, env: &Environ, today: DateTime) -> Result<TaskEnd> {
+    let end = run_task(args, env, today).await?;
+    let echo = env
+        .get(XCOM_STDOUT_ENV)
+        .is_some_and(|v| !matches!(v.trim(), "" | "0" | "false" | "False"));
+    if echo && let TaskEnd::Success { xcom: Some(path) } = &end {
+        let bytes = std::fs::read(path).map_err(|source| Error::XComWrite {
+            path: path.clone(),
+            source,
+        })?;
+        // JSON has no raw newline inside a string: folding keeps one line.
+        let line = String::from_utf8_lossy(&bytes).replace(['\n', '\r'], " ");
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{line}");
+        let _ = out.flush();
+    }
+    Ok(end)
+}
+
+/// The env var that asks for the XCom on stdout too (DockerOperator).
+pub const XCOM_STDOUT_ENV: &str = "TASK_RUNNER_XCOM_STDOUT";
+
+async fn run_task(args: &RunArgs, env: &Environ, today: DateTime) -> Result<TaskEnd> {
     let mut signals = Signals::install().map_err(|e| Error::Internal {
         message: format!("cannot install signal handlers: {e}"),
     })?;

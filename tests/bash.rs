@@ -255,3 +255,19 @@ fn a_zero_execution_timeout_means_none() {
         .exit(0)
         .xcom(json!("done"));
 }
+
+#[test]
+fn the_xcom_can_also_be_the_last_stdout_line_for_docker_operator() {
+    let out = Task::new()
+        .spec("operator: bash\nbash_command: 'echo working; echo {{ ds }}'\n")
+        .context(context())
+        .env("TASK_RUNNER_XCOM_STDOUT", "1")
+        .run();
+    out.exit(0).xcom(json!("2024-06-01"));
+    assert_eq!(
+        out.stdout.lines().last(),
+        Some("\"2024-06-01\""),
+        "{}",
+        out.stdout
+    );
+}
