@@ -271,3 +271,21 @@ fn the_xcom_can_also_be_the_last_stdout_line_for_docker_operator() {
         out.stdout
     );
 }
+
+#[test]
+fn template_files_and_includes_get_python_operators_too() {
+    Task::new()
+        .spec("operator: bash\nbash_command: run.sh\n")
+        .file(
+            "run.sh",
+            "echo {% include 'month.txt' %} {{ '%02d' % logical_date.month }}\r\n",
+        )
+        .file(
+            "month.txt",
+            "{{ (logical_date - macros.timedelta(days=1)).strftime('%Y-%m') }}",
+        )
+        .context(context())
+        .run()
+        .exit(0)
+        .stdout_has("2024-05 06");
+}

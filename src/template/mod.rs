@@ -288,10 +288,14 @@ fn environment(searchpath: Vec<PathBuf>, native: bool) -> Environment<'static> {
         Ok(())
     });
     env.set_unknown_method_callback(pyfmt::unknown_method);
+    // Template files (and what they `include`) get the same preparation as
+    // inline templates: newlines normalised, Python operators rewritten.
     env.set_loader(move |name| {
         for dir in &searchpath {
             if let Some(source) = minijinja::path_loader(dir)(name)? {
-                return Ok(Some(source));
+                return Ok(Some(minijinja::TemplateSource::new(prepare_source(
+                    source.source(),
+                ))));
             }
         }
         Ok(None)
