@@ -3,7 +3,7 @@
 
 use std::process::Command;
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::harness::{context, fixture, test_env};
 
@@ -126,15 +126,13 @@ fn docker_stop_stops_the_task_within_the_grace_period() {
         String::from_utf8_lossy(&started.stderr)
     );
     std::thread::sleep(Duration::from_millis(800));
-    let t = Instant::now();
     let stop = docker(&["stop", "-t", "10", &name]);
-    let took = t.elapsed();
     let code = docker(&["inspect", "-f", "{{.State.ExitCode}}", &name]);
     let logs = docker(&["logs", &name]);
     docker(&["rm", "-f", &name]);
     assert!(stop.status.success());
+    // 143, not 137: PID 1 handled SIGTERM; Docker did not have to SIGKILL it
+    // after its 10 s.
     assert_eq!(String::from_utf8_lossy(&code.stdout).trim(), "143");
     assert!(String::from_utf8_lossy(&logs.stdout).contains("got SIGTERM"));
-    // Docker would SIGKILL after 10 s; PID 1 handled SIGTERM long before.
-    assert!(took < Duration::from_secs(8), "docker stop took {took:?}");
 }

@@ -230,7 +230,6 @@ impl Running {
             }
             std::thread::sleep(Duration::from_millis(5));
         };
-        let elapsed = self.started.elapsed();
         let xcom = std::fs::read_to_string(self.task.xcom_path()).ok();
         let termination =
             std::fs::read_to_string(self.task.dir().join("termination-log")).unwrap_or_default();
@@ -240,7 +239,6 @@ impl Running {
             stderr: err.join().expect("stderr thread"),
             xcom,
             termination,
-            elapsed,
             dir: self.task.dir,
         }
     }
@@ -259,7 +257,6 @@ pub struct Outcome {
     pub stderr: String,
     pub xcom: Option<String>,
     pub termination: String,
-    pub elapsed: Duration,
     pub dir: tempfile::TempDir,
 }
 
@@ -316,6 +313,16 @@ impl Outcome {
         assert!(
             self.stderr.contains(text),
             "stderr lacks {text:?}\n--- stderr:\n{}",
+            self.stderr
+        );
+        self
+    }
+
+    #[track_caller]
+    pub fn stderr_lacks(&self, text: &str) -> &Outcome {
+        assert!(
+            !self.stderr.contains(text),
+            "stderr has {text:?}\n--- stderr:\n{}",
             self.stderr
         );
         self

@@ -24,12 +24,9 @@ fn sigterm_is_forwarded_and_the_task_stops() {
     out.exit(143)
         .stdout_has("got SIGTERM, cleaning up")
         .termination_has("stopped by SIGTERM")
-        .no_xcom();
-    assert!(
-        out.elapsed < Duration::from_secs(4),
-        "stopped promptly: {:?}",
-        out.elapsed
-    );
+        .no_xcom()
+        // It ended on the forwarded SIGTERM, not on the grace period's SIGKILL.
+        .stderr_lacks("sending SIGKILL");
 }
 
 #[test]
@@ -54,12 +51,9 @@ fn a_child_that_ignores_sigterm_is_killed_after_the_grace_period() {
     std::thread::sleep(Duration::from_millis(400));
     running.signal(Signal::SIGTERM);
     let out = running.wait();
-    out.exit(143).stderr_has("sending SIGKILL").no_xcom();
-    assert!(
-        out.elapsed >= Duration::from_secs(1),
-        "waited for the grace period: {:?}",
-        out.elapsed
-    );
+    out.exit(143)
+        .stderr_has("did not exit within 1s of SIGTERM: sending SIGKILL")
+        .no_xcom();
 }
 
 #[test]
@@ -73,12 +67,8 @@ fn a_second_signal_kills_at_once() {
     std::thread::sleep(Duration::from_millis(200));
     running.signal(Signal::SIGTERM);
     let out = running.wait();
-    out.exit(143);
-    assert!(
-        out.elapsed < Duration::from_secs(30),
-        "did not wait for the 60 s grace: {:?}",
-        out.elapsed
-    );
+    // Killed on the second signal, not after the 60 s grace period.
+    out.exit(143).stderr_lacks("did not exit within");
 }
 
 #[test]
@@ -118,11 +108,6 @@ fn a_grandchild_left_running_does_not_keep_the_task_alive() {
         ))
         .run();
     out.exit(0).xcom(json!("left a grandchild behind"));
-    assert!(
-        out.elapsed < Duration::from_secs(4),
-        "exited promptly: {:?}",
-        out.elapsed
-    );
     let pid: i32 = std::fs::read_to_string(&pidfile)
         .unwrap()
         .trim()
