@@ -149,3 +149,13 @@ fn airflow_3_ctx_env_selects_the_airflow_3_context() {
         .exit(0)
         .xcom(json!("2024-06-01 False"));
 }
+
+#[test]
+fn macros_reach_the_clock_and_dateutil_parser() {
+    // As Python prints them in a container (UTC, naive unless a tz is given).
+    render_one("{{ macros.dateutil.parser.parse('2024/06/01') }}|{{ macros.dateutil.parser.parse('2024-06-01T10:00:00+02:00').hour }}|{{ macros.datetime.fromtimestamp(86400) }}|{{ macros.datetime.utcfromtimestamp(0).isoformat() }}|{{ macros.datetime.now().year > 2000 }}|{{ macros.datetime.now('UTC').tzinfo }}")
+        .context(context())
+        .run()
+        .exit(0)
+        .xcom(json!("2024-06-01 00:00:00|10|1970-01-02 00:00:00|1970-01-01T00:00:00|True|UTC"));
+}

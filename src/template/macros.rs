@@ -179,6 +179,31 @@ impl Object for DateTimeClass {
                 let (text, fmt): (&str, &str) = from_args(args)?;
                 Ok(DateTimeObj::stdlib(strptime_aware(text, fmt)?))
             }
+            // The clock: Python's `datetime.now()` is naive local time, which
+            // in a container is UTC; `now(tz)` is aware.
+            "now" | "today" | "utcnow" => {
+                let (tz,): (Option<Value>,) = from_args(args)?;
+                let now = chrono::Utc::now();
+                let zone = match tz.filter(|t| !t.is_none()) {
+                    Some(tz) => crate::template::dates::zone_arg(&tz)?,
+                    None => Zone::Naive,
+                };
+                Ok(DateTimeObj::stdlib(
+                    DateTime::from_utc(now, Zone::Utc).in_zone(zone),
+                ))
+            }
+            "fromtimestamp" | "utcfromtimestamp" => {
+                let (ts, tz): (f64, Option<Value>) = from_args(args)?;
+                let utc = chrono::DateTime::from_timestamp_micros((ts * 1e6).round() as i64)
+                    .ok_or_else(|| invalid("timestamp out of range"))?;
+                let zone = match tz.filter(|t| !t.is_none()) {
+                    Some(tz) => crate::template::dates::zone_arg(&tz)?,
+                    None => Zone::Naive,
+                };
+                Ok(DateTimeObj::stdlib(
+                    DateTime::from_utc(utc, Zone::Utc).in_zone(zone),
+                ))
+            }
             "fromisoformat" => {
                 let (text,): (&str,) = from_args(args)?;
                 Ok(DateTimeObj::stdlib(

@@ -1117,12 +1117,70 @@ impl Object for DateutilModule {
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         match key.as_str()? {
             "relativedelta" => Some(Value::from_object(RelativeDeltaModule)),
+            "parser" => Some(Value::from_object(DateutilParser)),
             _ => None,
         }
     }
 
     fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("<module 'dateutil'>")
+    }
+}
+
+/// `dateutil.parser`: `parse` and `isoparse` for the forms DAGs feed it
+/// (ISO 8601 dates and date-times, `2024/06/01`, `01 Jun 2024`); naive unless
+/// the text has an offset, as dateutil returns.
+#[derive(Debug)]
+struct DateutilParser;
+
+impl Object for DateutilParser {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Plain
+    }
+
+    fn call_method(
+        self: &Arc<Self>,
+        _: &mut State<'_, '_>,
+        method: &str,
+        args: &[Value],
+    ) -> Result<Value, Error> {
+        match method {
+            "parse" | "isoparse" => {
+                let (text, _kwargs): (&str, Kwargs) = from_args(args)?;
+                let t = text.trim();
+                if let Ok(dt) = DateTime::parse_python(t) {
+                    return Ok(crate::template::dates::DateTimeObj::stdlib(dt));
+                }
+                for fmt in [
+                    "%Y/%m/%d %H:%M:%S",
+                    "%Y/%m/%d",
+                    "%d %b %Y",
+                    "%d %B %Y",
+                    "%b %d %Y",
+                    "%B %d, %Y",
+                    "%Y%m%d",
+                ] {
+                    let parsed = chrono::NaiveDateTime::parse_from_str(t, fmt)
+                        .ok()
+                        .or_else(|| {
+                            chrono::NaiveDate::parse_from_str(t, fmt)
+                                .ok()
+                                .and_then(|d| d.and_hms_opt(0, 0, 0))
+                        });
+                    if let Some(naive) = parsed
+                        && let Some(dt) = DateTime::from_local(naive, crate::context::Zone::Naive)
+                    {
+                        return Ok(crate::template::dates::DateTimeObj::stdlib(dt));
+                    }
+                }
+                Err(invalid(format!("Unknown string format: {t}")))
+            }
+            _ => Err(Error::from(minijinja::ErrorKind::UnknownMethod)),
+        }
+    }
+
+    fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<module 'dateutil.parser'>")
     }
 }
 
