@@ -11,7 +11,6 @@ Constraints: one file, standard library only, valid Python 2.7 and 3.6+. Hence n
 f-strings, no keyword-only arguments, `%` formatting, and bare `except:` where Python 2
 user code could raise old-style class instances that `except Exception` would miss.
 """
-import datetime
 import importlib
 import io
 import json
@@ -149,35 +148,48 @@ def _write_error_file(path, summary):
 # Context: JSON in, Airflow-shaped objects out.
 
 
-class _FixedOffset(datetime.tzinfo):
+# `datetime` is imported only when a datetime is needed: a callable that takes
+# no date (most do not) starts ~2 ms sooner.
+_FIXED_OFFSET = []
+
+
+def _fixed_offset_class():
     """Python 2 has no datetime.timezone; this is the minimal equivalent."""
+    if _FIXED_OFFSET:
+        return _FIXED_OFFSET[0]
+    import datetime
 
-    def __init__(self, minutes):
-        self._minutes = minutes
-        self._offset = datetime.timedelta(minutes=minutes)
+    class _FixedOffset(datetime.tzinfo):
+        def __init__(self, minutes):
+            self._minutes = minutes
+            self._offset = datetime.timedelta(minutes=minutes)
 
-    def utcoffset(self, dt):
-        return self._offset
+        def utcoffset(self, dt):
+            return self._offset
 
-    def dst(self, dt):
-        return datetime.timedelta(0)
+        def dst(self, dt):
+            return datetime.timedelta(0)
 
-    def tzname(self, dt):
-        if self._minutes == 0:
-            return 'UTC'
-        sign = '-' if self._minutes < 0 else '+'
-        return '%s%02d:%02d' % (sign, abs(self._minutes) // 60, abs(self._minutes) % 60)
+        def tzname(self, dt):
+            if self._minutes == 0:
+                return 'UTC'
+            sign = '-' if self._minutes < 0 else '+'
+            return '%s%02d:%02d' % (sign, abs(self._minutes) // 60, abs(self._minutes) % 60)
 
-    def __getinitargs__(self):  # lets pickle/copy rebuild it
-        return (self._minutes,)
+        def __getinitargs__(self):  # lets pickle/copy rebuild it
+            return (self._minutes,)
 
-    def __repr__(self):
-        return '_FixedOffset(%d)' % self._minutes
+        def __repr__(self):
+            return '_FixedOffset(%d)' % self._minutes
+
+    _FIXED_OFFSET.append(_FixedOffset)
+    return _FixedOffset
 
 
 def _tz(minutes):
+    import datetime
     if PY2:
-        return _FixedOffset(minutes)
+        return _fixed_offset_class()(minutes)
     if minutes == 0:
         return datetime.timezone.utc
     return datetime.timezone(datetime.timedelta(minutes=minutes))
@@ -204,6 +216,7 @@ def parse_datetime(text):
         minutes = int(digits[:2]) * 60 + int(digits[2:4] or 0)
         if offset[0] == '-':
             minutes = -minutes
+    import datetime
     return datetime.datetime(
         int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0),
         micros, _tz(minutes))
@@ -315,12 +328,40 @@ def _convert_datetimes(context, paths):
                                 % (path, _text(e)))
 
 
+_DATETIME_PATHS = []
+
+
+def _pending_datetimes(context, keys):
+    """The datetime paths under the given top-level keys (all with None), each
+    converted only once."""
+    todo = [p for p in _DATETIME_PATHS if keys is None or p.split('.', 1)[0] in keys]
+    for p in todo:
+        _DATETIME_PATHS.remove(p)
+    return todo
+
+
+def _is_date_or_time(value):
+    # A value can only be a date if the datetime module was ever imported.
+    datetime = sys.modules.get('datetime')
+    return datetime is not None and isinstance(value, (datetime.date, datetime.time))
+
+
 def build_context(spec):
     """The context dict handed to the callable: datetimes, ti, dag_run, dag, task."""
     context = spec.get('context') or {}
     if not isinstance(context, dict):
         raise ShimError(EXIT_PROTOCOL, u'TypeError: input.json `context` must be an object')
-    _convert_datetimes(context, spec.get('datetime_keys') or [])
+    # Dates become datetimes when a callable is actually handed them (see main);
+    # they are checked now, so a bad input fails the same way either way.
+    _DATETIME_PATHS[:] = list(spec.get('datetime_keys') or [])
+    for path in _DATETIME_PATHS:
+        holder, parts = context, path.split('.')
+        for part in parts[:-1]:
+            holder = holder.get(part) if isinstance(holder, dict) else None
+        value = holder.get(parts[-1]) if isinstance(holder, dict) else None
+        if _is_str(value) and not _ISO_RE.match(value.strip()):
+            raise ShimError(EXIT_PROTOCOL, u'ValueError: input.json context `%s`: '
+                            u'not an ISO-8601 datetime: %r' % (path, value))
     ti_fields = context.get('ti') or context.get('task_instance') or {}
     ti = TaskInstance(ti_fields if isinstance(ti_fields, dict) else {}, spec.get('xcom') or [])
     context['ti'] = context['task_instance'] = ti
@@ -336,7 +377,11 @@ def _install_helper_module(context, ti):
     """`import task_runner` from task code: get_current_context() and xcom_pull()."""
     module = types.ModuleType('task_runner')
     module.__doc__ = 'Helpers injected by the task-runner Python shim.'
-    module.get_current_context = lambda: context
+    def get_current_context():
+        _convert_datetimes(context, _pending_datetimes(context, None))
+        return context
+
+    module.get_current_context = get_current_context
     module.xcom_pull = ti.xcom_pull
     sys.modules.setdefault('task_runner', module)
 
@@ -706,7 +751,7 @@ def _encode(value, path, out, active):
         out.append(_encode_float(value, path))
     elif _is_decimal(value):
         out.append(_encode_decimal(value, path))
-    elif isinstance(value, (datetime.date, datetime.time)):  # datetime is a date
+    elif _is_date_or_time(value):
         out.append(u'"%s"' % value.isoformat())
     elif isinstance(value, (dict, list, tuple)):
         if id(value) in active:
@@ -827,6 +872,13 @@ def main(argv):
         _install_helper_module(context, ti)
         fn = load_callable(spec)
         args, kwargs = determine_arguments(fn, spec, context)
+        # Turn into datetimes only the dates the callable is handed.
+        pending = _pending_datetimes(context, set(kwargs))
+        if pending:
+            from_context = [k for k in kwargs if k in context and kwargs[k] is context[k]]
+            _convert_datetimes(context, pending)
+            for k in from_context:
+                kwargs[k] = context[k]
         value = fn(*args, **kwargs)
     except ShimError as error:
         return _fail(error, error_path)
