@@ -56,6 +56,28 @@ pub struct Context {
     pub test_mode: bool,
 }
 
+/// The logical dates around a run's, for Airflow 2's deprecated keys.
+#[derive(Debug, Clone, Copy)]
+pub struct Neighbours {
+    pub prev: DateTime,
+    pub next: DateTime,
+    pub yesterday: DateTime,
+    pub tomorrow: DateTime,
+}
+
+impl Neighbours {
+    /// `prev_ds`, `next_ds`, `yesterday_ds`, `tomorrow_ds`, their `_nodash`
+    /// names and their dates.
+    pub fn ds_keys(&self) -> [(&'static str, &'static str, DateTime); 4] {
+        [
+            ("prev_ds", "prev_ds_nodash", self.prev),
+            ("next_ds", "next_ds_nodash", self.next),
+            ("yesterday_ds", "yesterday_ds_nodash", self.yesterday),
+            ("tomorrow_ds", "tomorrow_ds_nodash", self.tomorrow),
+        ]
+    }
+}
+
 /// What the context is built from besides the payload.
 #[derive(Debug, Default)]
 pub struct Overrides<'a> {
@@ -223,6 +245,69 @@ impl Context {
     /// `ds`: the logical date as `YYYY-MM-DD`.
     pub fn ds(&self) -> Option<String> {
         self.logical_date.map(|d| d.strftime("%Y-%m-%d"))
+    }
+
+    /// The string keys Airflow derives from the logical date: `ds`,
+    /// `ds_nodash`, `ts`, `ts_nodash`, `ts_nodash_with_tz`; none without one.
+    pub fn date_strings(&self) -> Vec<(&'static str, String)> {
+        let Some(ld) = self.logical_date else {
+            return vec![];
+        };
+        let ds = ld.strftime("%Y-%m-%d");
+        vec![
+            ("ds_nodash", ds.replace('-', "")),
+            ("ds", ds),
+            ("ts", ld.isoformat('T')),
+            ("ts_nodash", ld.strftime("%Y%m%dT%H%M%S")),
+            (
+                "ts_nodash_with_tz",
+                ld.isoformat('T').replace(['-', ':'], ""),
+            ),
+        ]
+    }
+
+    /// `task_instance_key_str`: `dag__task__ds_nodash` (Airflow 3 without a
+    /// logical date: `dag__task__run_id`).
+    pub fn task_instance_key_str(&self) -> String {
+        let tail = self
+            .logical_date
+            .map_or_else(|| self.run_id.clone(), |d| d.strftime("%Y%m%d"));
+        format!("{}__{}__{tail}", self.dag_id, self.task_id)
+    }
+
+    /// Airflow 2's neighbouring logical dates (TaskInstance._get_template_context):
+    /// a manual run's previous and next are its own; a scheduled run's are the
+    /// cron's previous and following schedule, else one data interval away.
+    pub fn neighbours(&self) -> Option<Neighbours> {
+        let ld = self.logical_date?;
+        let shift = |d: DateTime, micros: i64| d.add(TimeDelta { micros }).unwrap_or(d);
+        let around = self
+            .schedule
+            .as_deref()
+            .and_then(schedule::Cron::parse)
+            .and_then(|c| {
+                let t = ld.utc().naive_utc();
+                let utc = |n| DateTime::from_local(n, Zone::Utc);
+                Some((utc(c.prev_before(t)?)?, utc(c.next_after(t)?)?))
+            });
+        let (prev, next) = if self.run_type == "manual" {
+            (ld, ld)
+        } else if let Some(around) = around {
+            around
+        } else {
+            let interval = match (self.data_interval_start, self.data_interval_end) {
+                (Some(s), Some(e)) => e.since(&s).micros,
+                _ => 0,
+            };
+            (shift(ld, -interval), self.data_interval_end.unwrap_or(ld))
+        };
+        const DAY: i64 = 86_400_000_000;
+        Some(Neighbours {
+            prev,
+            next,
+            yesterday: shift(ld, -DAY),
+            tomorrow: shift(ld, DAY),
+        })
     }
 
     /// `AIRFLOW_CTX_*` as `context_to_airflow_vars` exports them to a task

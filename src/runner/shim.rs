@@ -11,8 +11,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value, json};
 use tempfile::TempDir;
 
-use crate::context::schedule::Cron;
-use crate::context::{Context, DateTime, Profile, TimeDelta, Zone};
+use crate::context::{Context, DateTime, Profile};
 use crate::error::{Error, Result};
 use crate::runner::ReturnValue;
 use crate::supervise::ProcessEnd;
@@ -156,58 +155,24 @@ pub fn context_json(ctx: &Context) -> (Map<String, Value>, Vec<String>) {
         datetime_keys.push(path.into());
     };
 
+    for (key, text) in ctx.date_strings() {
+        c.insert(key.into(), text.into());
+    }
+    c.insert(
+        "task_instance_key_str".into(),
+        ctx.task_instance_key_str().into(),
+    );
     if let Some(ld) = ctx.logical_date {
-        let ds = ld.strftime("%Y-%m-%d");
-        let ds_nodash = ds.replace('-', "");
-        c.insert("ds".into(), ds.into());
-        c.insert("ds_nodash".into(), ds_nodash.clone().into());
-        c.insert("ts".into(), ld.isoformat('T').into());
-        c.insert("ts_nodash".into(), ld.strftime("%Y%m%dT%H%M%S").into());
-        c.insert(
-            "ts_nodash_with_tz".into(),
-            ld.isoformat('T').replace(['-', ':'], "").into(),
-        );
         date(&mut c, "logical_date", Some(ld));
         date(&mut c, "data_interval_start", ctx.data_interval_start);
         date(&mut c, "data_interval_end", ctx.data_interval_end);
-        c.insert(
-            "task_instance_key_str".into(),
-            format!("{}__{}__{}", ctx.dag_id, ctx.task_id, ds_nodash).into(),
-        );
-        if airflow2 {
-            // Airflow 2 (TaskInstance._get_template_context): a manual run's
-            // previous and next logical dates are its own; a scheduled run's
-            // are the cron's previous and following schedule, else one data
-            // interval away. The same rule as template::globals.
-            let shift = |d: DateTime, micros: i64| d.add(TimeDelta { micros }).unwrap_or(d);
-            let around = ctx.schedule.as_deref().and_then(Cron::parse).and_then(|c| {
-                let t = ld.utc().naive_utc();
-                let utc = |n| DateTime::from_local(n, Zone::Utc);
-                Some((utc(c.prev_before(t)?)?, utc(c.next_after(t)?)?))
-            });
-            let (prev, next) = if ctx.run_type == "manual" {
-                (ld, ld)
-            } else if let Some(around) = around {
-                around
-            } else {
-                let interval = match (ctx.data_interval_start, ctx.data_interval_end) {
-                    (Some(s), Some(e)) => e.since(&s).micros,
-                    _ => 0,
-                };
-                (shift(ld, -interval), ctx.data_interval_end.unwrap_or(ld))
-            };
-            const DAY: i64 = 86_400_000_000;
+        if airflow2 && let Some(n) = ctx.neighbours() {
             date(&mut c, "execution_date", Some(ld));
-            date(&mut c, "prev_execution_date", Some(prev));
-            date(&mut c, "next_execution_date", Some(next));
-            for (name, d) in [
-                ("prev_ds", prev),
-                ("next_ds", next),
-                ("yesterday_ds", shift(ld, -DAY)),
-                ("tomorrow_ds", shift(ld, DAY)),
-            ] {
-                c.insert(name.into(), d.strftime("%Y-%m-%d").into());
-                c.insert(format!("{name}_nodash"), d.strftime("%Y%m%d").into());
+            date(&mut c, "prev_execution_date", Some(n.prev));
+            date(&mut c, "next_execution_date", Some(n.next));
+            for (key, nodash, d) in n.ds_keys() {
+                c.insert(key.into(), d.strftime("%Y-%m-%d").into());
+                c.insert(nodash.into(), d.strftime("%Y%m%d").into());
             }
             c.insert("prev_execution_date_success".into(), Value::Null);
         }
@@ -220,12 +185,6 @@ pub fn context_json(ctx: &Context) -> (Map<String, Value>, Vec<String>) {
             &mut c,
             "prev_data_interval_end_success",
             ctx.prev_data_interval_end_success,
-        );
-    } else {
-        // Airflow 3 run without a logical date: no ds/ts family.
-        c.insert(
-            "task_instance_key_str".into(),
-            format!("{}__{}__{}", ctx.dag_id, ctx.task_id, ctx.run_id).into(),
         );
     }
     date(

@@ -52,6 +52,14 @@ fn strptime_aware(text: &str, fmt: &str) -> Result<DateTime, JinjaError> {
         .ok_or_else(|| invalid("date value out of range"))
 }
 
+/// The `tz` argument of `datetime.now(tz)` and friends: naive without one.
+fn naive_or(tz: Option<Value>) -> Result<Zone, JinjaError> {
+    match tz.filter(|t| !t.is_none()) {
+        Some(tz) => crate::template::dates::zone_arg(&tz),
+        None => Ok(Zone::Naive),
+    }
+}
+
 /// `macros.ds_add(ds, days)`: `YYYY-MM-DD` shifted by whole days.
 fn ds_add(ds: &str, days: i64) -> Result<String, JinjaError> {
     let d = strptime(ds, "%Y-%m-%d")?;
@@ -152,10 +160,7 @@ impl Object for DateTimeClass {
                 )));
             }
         }
-        let zone = match kwargs.get::<Option<Value>>("tzinfo")? {
-            Some(z) if !z.is_none() => crate::template::dates::zone_arg(&z)?,
-            _ => Zone::Naive,
-        };
+        let zone = naive_or(kwargs.get::<Option<Value>>("tzinfo")?)?;
         kwargs.assert_all_used()?;
         let u = |x: i64| u32::try_from(x).unwrap_or(u32::MAX);
         let date =
@@ -184,10 +189,7 @@ impl Object for DateTimeClass {
             "now" | "today" | "utcnow" => {
                 let (tz,): (Option<Value>,) = from_args(args)?;
                 let now = chrono::Utc::now();
-                let zone = match tz.filter(|t| !t.is_none()) {
-                    Some(tz) => crate::template::dates::zone_arg(&tz)?,
-                    None => Zone::Naive,
-                };
+                let zone = naive_or(tz)?;
                 Ok(DateTimeObj::stdlib(
                     DateTime::from_utc(now, Zone::Utc).in_zone(zone),
                 ))
@@ -196,10 +198,7 @@ impl Object for DateTimeClass {
                 let (ts, tz): (f64, Option<Value>) = from_args(args)?;
                 let utc = chrono::DateTime::from_timestamp_micros((ts * 1e6).round() as i64)
                     .ok_or_else(|| invalid("timestamp out of range"))?;
-                let zone = match tz.filter(|t| !t.is_none()) {
-                    Some(tz) => crate::template::dates::zone_arg(&tz)?,
-                    None => Zone::Naive,
-                };
+                let zone = naive_or(tz)?;
                 Ok(DateTimeObj::stdlib(
                     DateTime::from_utc(utc, Zone::Utc).in_zone(zone),
                 ))

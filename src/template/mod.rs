@@ -21,7 +21,7 @@ use std::sync::Arc;
 use minijinja::value::{Object, ObjectRepr, Value};
 use minijinja::{AutoEscape, Environment, UndefinedBehavior};
 
-use crate::context::{Context, DateTime, Profile, TimeDelta};
+use crate::context::{Context, DateTime, Profile};
 use crate::error::{Error, Result};
 use crate::spec::Operator;
 use crate::store::Store;
@@ -362,78 +362,22 @@ fn globals(ctx: &Context, store: Arc<Store>, misses: Arc<Misses>, task_type: &st
         (None, false) => Value::from_object(NoneProxy),
     };
 
+    for (key, text) in ctx.date_strings() {
+        g.insert(key, text.into());
+    }
+    g.insert("task_instance_key_str", ctx.task_instance_key_str().into());
     if let Some(ld) = ctx.logical_date {
-        let ds = ld.strftime("%Y-%m-%d");
-        let ds_nodash = ds.replace('-', "");
-        g.insert("ds", ds.clone().into());
-        g.insert("ds_nodash", ds_nodash.clone().into());
-        g.insert("ts", ld.isoformat('T').into());
-        g.insert("ts_nodash", ld.strftime("%Y%m%dT%H%M%S").into());
-        g.insert(
-            "ts_nodash_with_tz",
-            ld.isoformat('T').replace(['-', ':'], "").into(),
-        );
         g.insert("logical_date", DateTimeObj::value(ld));
         g.insert("data_interval_start", date(ctx.data_interval_start));
         g.insert("data_interval_end", date(ctx.data_interval_end));
-        g.insert(
-            "task_instance_key_str",
-            format!("{}__{}__{}", ctx.dag_id, ctx.task_id, ds_nodash).into(),
-        );
-        if airflow2 {
-            let day = TimeDelta {
-                micros: 86_400_000_000,
-            };
-            let shift = |d: DateTime, delta: TimeDelta, neg: bool| {
-                d.add(if neg {
-                    TimeDelta {
-                        micros: -delta.micros,
-                    }
-                } else {
-                    delta
-                })
-                .unwrap_or(d)
-            };
-            // Airflow 2 (TaskInstance._get_template_context): a manual run's
-            // previous and next logical dates are its own; a scheduled run's are
-            // one data interval away.
-            let cron = ctx
-                .schedule
-                .as_deref()
-                .and_then(crate::context::schedule::Cron::parse);
-            let utc = |n: chrono::NaiveDateTime| DateTime::from_local(n, crate::context::Zone::Utc);
-            let around = cron.as_ref().and_then(|c| {
-                let t = ld.utc().naive_utc();
-                Some((utc(c.prev_before(t)?)?, utc(c.next_after(t)?)?))
-            });
-            let (prev, next) = if ctx.run_type == "manual" {
-                (ld, ld)
-            } else if let Some(around) = around {
-                // `dag.previous_schedule` / `following_schedule` of the cron.
-                around
-            } else {
-                let interval = match (ctx.data_interval_start, ctx.data_interval_end) {
-                    (Some(s), Some(e)) => e.since(&s),
-                    _ => TimeDelta { micros: 0 },
-                };
-                (
-                    shift(ld, interval, true),
-                    ctx.data_interval_end.unwrap_or(ld),
-                )
-            };
+        if airflow2 && let Some(n) = ctx.neighbours() {
             g.insert("execution_date", DateTimeObj::value(ld));
-            g.insert("prev_execution_date", DateTimeObj::value(prev));
-            g.insert("next_execution_date", DateTimeObj::value(next));
-            g.insert("prev_ds", prev.strftime("%Y-%m-%d").into());
-            g.insert("prev_ds_nodash", prev.strftime("%Y%m%d").into());
-            g.insert("next_ds", next.strftime("%Y-%m-%d").into());
-            g.insert("next_ds_nodash", next.strftime("%Y%m%d").into());
-            let yesterday = shift(ld, day, true);
-            let tomorrow = shift(ld, day, false);
-            g.insert("yesterday_ds", yesterday.strftime("%Y-%m-%d").into());
-            g.insert("yesterday_ds_nodash", yesterday.strftime("%Y%m%d").into());
-            g.insert("tomorrow_ds", tomorrow.strftime("%Y-%m-%d").into());
-            g.insert("tomorrow_ds_nodash", tomorrow.strftime("%Y%m%d").into());
+            g.insert("prev_execution_date", DateTimeObj::value(n.prev));
+            g.insert("next_execution_date", DateTimeObj::value(n.next));
+            for (key, nodash, d) in n.ds_keys() {
+                g.insert(key, d.strftime("%Y-%m-%d").into());
+                g.insert(nodash, d.strftime("%Y%m%d").into());
+            }
             g.insert("prev_execution_date_success", Value::from(()));
         }
         g.insert(
@@ -443,11 +387,6 @@ fn globals(ctx: &Context, store: Arc<Store>, misses: Arc<Misses>, task_type: &st
         g.insert(
             "prev_data_interval_end_success",
             success(ctx.prev_data_interval_end_success),
-        );
-    } else {
-        g.insert(
-            "task_instance_key_str",
-            format!("{}__{}__{}", ctx.dag_id, ctx.task_id, ctx.run_id).into(),
         );
     }
     g.insert(
