@@ -130,37 +130,21 @@ pub async fn supervise(
         }
     };
 
-    // Whatever the main process left behind in its group goes with it.
-    if killpg(pid, Signal::SIGTERM).is_ok() {
+    // Whatever the main process left behind in its group goes with it. The
+    // task has ended and the runtime has nothing else to run, so waiting for
+    // the output thread here blocks nothing.
+    let last_line = if killpg(pid, Signal::SIGTERM).is_ok() {
         tracing::debug!("terminating processes the task left running");
-        let waited = tokio::task::spawn_blocking({
-            let grace = policy.grace;
-            move || line_rx.recv_timeout(grace).map_err(|_| line_rx)
+        line_rx.recv_timeout(policy.grace).ok().or_else(|| {
+            let _ = killpg(pid, Signal::SIGKILL);
+            line_rx.recv_timeout(DRAIN).ok()
         })
-        .await;
-        let last_line = match waited {
-            Ok(Ok(last)) => last,
-            Ok(Err(line_rx)) => {
-                let _ = killpg(pid, Signal::SIGKILL);
-                tokio::task::spawn_blocking(move || line_rx.recv_timeout(DRAIN).ok().flatten())
-                    .await
-                    .ok()
-                    .flatten()
-            }
-            Err(_) => None,
-        };
-        return Ok(Supervised {
-            outcome: outcome(end, stop, timed_out),
-            last_line,
-        });
-    }
-    let last_line = tokio::task::spawn_blocking(move || line_rx.recv_timeout(DRAIN).ok().flatten())
-        .await
-        .ok()
-        .flatten();
+    } else {
+        line_rx.recv_timeout(DRAIN).ok()
+    };
     Ok(Supervised {
         outcome: outcome(end, stop, timed_out),
-        last_line,
+        last_line: last_line.flatten(),
     })
 }
 
