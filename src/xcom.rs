@@ -94,11 +94,7 @@ impl Writer {
             path: path.to_path_buf(),
             source,
         };
-        let dir = match path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        std::fs::create_dir_all(&dir).map_err(fail)?;
+        let dir = ensure_dir(path).map_err(fail)?;
         let name = path.file_name().map_or_else(
             || "return.json".into(),
             |n| n.to_string_lossy().into_owned(),
@@ -199,6 +195,17 @@ impl Write for Writer {
     }
 }
 
+/// The folder a file goes in, created if missing (`mkdir -p`, as
+/// `@task.kubernetes` does for `/airflow/xcom`).
+fn ensure_dir(path: &Path) -> std::io::Result<PathBuf> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
 /// Checks, before the task runs, that the XCom can be written: a task whose
 /// result cannot be saved should fail before its side effects, not after.
 pub fn check_writable(path: &Path) -> Result<()> {
@@ -206,11 +213,7 @@ pub fn check_writable(path: &Path) -> Result<()> {
         path: path.to_path_buf(),
         source,
     };
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    std::fs::create_dir_all(&dir).map_err(fail)?;
+    let dir = ensure_dir(path).map_err(fail)?;
     tempfile::Builder::new()
         .prefix(".return.json.")
         .suffix(".probe")
@@ -226,11 +229,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         path: path.to_path_buf(),
         source,
     };
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    std::fs::create_dir_all(&dir).map_err(fail)?;
+    let dir = ensure_dir(path).map_err(fail)?;
     let mut tmp = tempfile::Builder::new()
         .prefix(".return.json.")
         .suffix(".tmp")
