@@ -1,0 +1,141 @@
+"""The fitness DAG (examples/project/dags/fitness.py), run for real.
+
+For the Airflow of this venv, once per backend (docker: the example images in
+the local Docker engine; local: the static binary as a subprocess of the
+worker), in a fresh AIRFLOW_HOME: `airflow dags test fitness 2024-06-01`, then
+the stored task states and XComs are read back with Airflow's own API and
+checked against each other, against the stock operators doing the same work
+in-process, and against an independent oracle of the SQL's result.
+"""
+
+from __future__ import annotations
+
+import re
+
+import harness
+import pytest
+
+BACKENDS = ["docker", "local"]
+TASKS = {
+    "sql_rows",
+    "sql_rows_scratch",
+    "native_sql",
+    "ruby_report",
+    "summarize",
+    "summarize_py27",
+    "summarize_native",
+    "compare",
+    "mask_check",
+}
+RUNNER_TASKS = TASKS - {"native_sql", "summarize_native"}
+
+pytestmark = pytest.mark.parametrize("fitness_run", BACKENDS, indirect=True)
+
+
+def test_dag_run_succeeded(fitness_run):
+    run = fitness_run
+    assert run.rc == 0, f"airflow dags test exited {run.rc}:\n{run.output[-6000:]}"
+    assert run.stored["dag_run"]["state"] == "success", run.output[-6000:]
+    assert run.stored["dag_run"]["logical_date"].startswith(harness.LOGICAL_DATE)
+    assert set(run.states) == TASKS, f"tasks of the run: {sorted(run.states)}"
+    failed = {t: s for t, s in run.states.items() if s != "success"}
+    assert not failed, f"tasks not successful: {failed}\n{run.output[-6000:]}"
+
+
+def test_runner_tasks_ran_through_the_backend(fitness_run):
+    """Each runner task is an instance of the backend's class, not a stock operator."""
+    expected = {"docker": "DockerTaskRunnerOperator", "local": "LocalTaskRunnerOperator"}[fitness_run.home.backend]
+    operators = {ti["task_id"]: ti["operator"] for ti in fitness_run.stored["task_instances"]}
+    for task_id in RUNNER_TASKS:
+        op = operators[task_id]
+        # decorated tasks carry their decorator's operator name
+        assert op == expected or op.startswith("_") or "TaskRunner" in op, (task_id, op)
+    assert operators["native_sql"] == "SQLExecuteQueryOperator"
+
+
+def test_xcoms_are_real_objects(fitness_run):
+    types = fitness_run.xcom_types
+    expected = {
+        "sql_rows": "list",
+        "sql_rows_scratch": "list",
+        "ruby_report": "dict",
+        "summarize": "dict",
+        "summarize_py27": "dict",
+        "compare": "dict",
+    }
+    for task_id, kind in expected.items():
+        assert task_id in types, f"{task_id} pushed no return_value XCom; XComs: {sorted(types)}"
+        assert types[task_id] == kind, f"{task_id}: XCom is a {types[task_id]}, not a {kind}: {fitness_run.xcoms[task_id]!r}"
+    assert "mask_check" not in types  # do_xcom_push=False is honoured
+
+
+def test_sql_rows_match_the_oracle_and_the_native_operator(fitness_run):
+    x = fitness_run.xcoms
+    assert x["sql_rows"] == harness.expected_rows(), x["sql_rows"]
+    # the stock SQLExecuteQueryOperator (psycopg2) on the same template file:
+    # tuples come back as lists through read_run's plain form, nothing else changes
+    assert x["sql_rows"] == x["native_sql"]
+    # every row is a list of JSON scalars of the right kinds (no stringified values)
+    for row in x["sql_rows"]:
+        assert [type(v).__name__ for v in row] == ["str", "str", "int", "int", "bool", "bool"], row
+
+
+def test_scratch_image_equals_python_image(fitness_run):
+    assert fitness_run.xcoms["sql_rows_scratch"] == fitness_run.xcoms["sql_rows"]
+
+
+def test_ruby_report(fitness_run):
+    rows = harness.expected_rows()
+    report = fitness_run.xcoms["ruby_report"]
+    assert report == {
+        "day": "2024-06-01",
+        "yesterday": "2024-05-31",
+        "region": "emea",
+        "title": "Weekly activity, EMEA, 2024-06-01",
+        "days": 7,
+        "total_steps": sum(r[2] for r in rows),
+        "max_steps": max(r[2] for r in rows),
+        "goal_days": sum(1 for r in rows if r[4]),
+        "yesterday_steps": next(r[2] for r in rows if r[0] == "2024-05-31"),
+        "month": "2024-06",
+    }
+
+
+def test_decorated_function_equals_native_and_python27(fitness_run):
+    x = fitness_run.xcoms
+    py3, py27, native = x["summarize"], x["summarize_py27"], x["summarize_native"]
+    assert py3 == native, "the image's Python 3 and the in-process @task differ"
+    assert py3 == py27, "Python 3 and Python 2.7 differ"
+    rows = harness.expected_rows()
+    assert py3["day"] == "2024-06-01" and py3["region"] == "emea"  # op_kwargs templates rendered
+    assert py3["total_steps"] == sum(r[2] for r in rows)
+    assert py3["label"] == "2024-05-26 – 2024-06-01 · EMEA"  # non-ASCII intact on both Pythons
+    assert py3["mean_steps"] == sum(r[2] for r in rows) / 7
+
+
+def test_compare_reported_a_match(fitness_run):
+    x = fitness_run.xcoms
+    assert x["compare"] == {"match": True, "keys": len(x["summarize"]), "checksum": x["summarize"]["checksum"]}
+    assert "python3 vs python2.7: match" in fitness_run.output
+
+
+def test_no_secret_in_any_log(fitness_run):
+    password = harness.pg_password()
+    logs = fitness_run.home.log_texts()
+    assert any(name.startswith("logs/") for name in logs) or "dags-test.log" in logs
+    leaks = {}
+    for name, text in logs.items():
+        for form in harness.secret_forms(password):
+            if form in text:
+                line = next(line for line in text.splitlines() if form in line)
+                leaks.setdefault(name, []).append(line.replace(form, "<PASSWORD>")[:300])
+    assert not leaks, f"the warehouse password appears in logs: {leaks}"
+    # ... and the runner did print it, masked: the mask_check task echoes it
+    assert re.search(r"as taskrunner password \*\*\*", fitness_run.output), "mask_check's masked line is missing"
+
+
+def test_no_secret_in_the_metadata_db(fitness_run):
+    """Rendered fields, XComs, serialized DAGs: the password is nowhere in the DB file."""
+    password = harness.pg_password().encode()
+    db = (fitness_run.home.path / "airflow.db").read_bytes()
+    assert password not in db
