@@ -2,7 +2,7 @@
 # scripts/test-deps.sh -- install, start and verify everything the
 # task-runner integration tests need, on a Debian 12 machine where we are root.
 #
-#   * apt packages (musl-tools, ruby, postgresql, mariadb, debootstrap, ...)
+#   * apt packages (musl-tools, ruby, postgresql, mariadb, debootstrap, strace, ...)
 #   * the x86_64-unknown-linux-musl rustup target
 #   * python3 + python2.7 (pyenv) + ruby interpreters (located, not installed)
 #   * a private PostgreSQL server on 127.0.0.1:55432 (scram-sha-256, TLS on)
@@ -38,7 +38,7 @@ readonly MUSL_TARGET=x86_64-unknown-linux-musl
 TR_PG_URL="postgres://${PG_USER}:${PG_PASSWORD}@127.0.0.1:${PG_PORT}/${PG_DB}"
 TR_MYSQL_URL="mysql://${MY_USER}:${MY_PASSWORD}@127.0.0.1:${MY_PORT}/${MY_DB}"
 readonly APT_PACKAGES=(musl-tools ruby postgresql postgresql-client mariadb-server
-    mariadb-client util-linux bash procps debootstrap coreutils sqlite3 openssl)
+    mariadb-client util-linux bash procps debootstrap coreutils sqlite3 openssl strace)
 # Machine-wide fallback location for the server data dirs (see choose_services_dir).
 readonly FALLBACK_SERVICES_DIR=/var/tmp/task-runner-test-services
 

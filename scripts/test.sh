@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The one test command (README "Tests"; CI runs it through .ci/run).
 # Installs and starts everything the tests need, builds the static binary and
-# checks it is static, then runs every test: unit, integration (real bash,
-# PostgreSQL, MariaDB, python3, python2.7, ruby, Docker) and the shim tests.
+# checks it is static, makes the pinned Airflow venvs and the example images,
+# then runs every test: unit, integration (real bash, PostgreSQL, MariaDB,
+# python3, python2.7, ruby, Docker), the shim tests, and the provider's pytest
+# suite under Airflow 2.10 and Airflow 3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,8 +26,16 @@ fi
 echo "ok: static binary, $(du -h "$TR_STATIC_BIN" | cut -f1)"
 export TR_STATIC_BIN
 
+echo "==> Airflow venvs for the provider tests (scripts/airflow-venvs.sh)"
+bash scripts/airflow-venvs.sh
+echo "==> example team images (scripts/build-images.sh)"
+bash scripts/build-images.sh
+
 echo "==> shim tests (python3, python2.7, ruby)"
 bash runners/tests/run_tests.sh
 
 echo "==> cargo test"
 cargo test --locked --all-targets -- --test-threads="${TEST_THREADS:-4}"
+
+echo "==> provider tests under Airflow 2.10 and 3 (scripts/provider-tests.sh)"
+bash scripts/provider-tests.sh
