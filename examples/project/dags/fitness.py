@@ -150,6 +150,7 @@ def fitness():
             "echo 'warehouse at {{ conn.warehouse.host }}:{{ conn.warehouse.port }}"
             " as {{ conn.warehouse.login }} password {{ conn.warehouse.password }}'"
         ),
+        do_xcom_push=False,  # a bash XCom is the last line, unmasked (as in Airflow)
         docker_kwargs=DOCKER,
     )
 

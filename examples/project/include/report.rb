@@ -1,6 +1,6 @@
 # frozen_string_literal: true
 # Weekly report in Ruby. An Airflow template: task-runner renders the
-# {{ ... }} below before Ruby runs, so they are literals here.
+# Jinja expressions below before Ruby runs, so they are literals here.
 day = '{{ ds }}'
 yesterday = '{{ macros.ds_add(ds, -1) }}'
 region = '{{ params.region }}'

@@ -98,7 +98,7 @@ def python27() -> str:
 
 
 def binary() -> str:
-    path = os.environ.get("TR_BINARY") or str(DEFAULT_BINARY)
+    path = os.environ.get("TR_BINARY") or _FILE_ENV.get("TR_BINARY") or str(DEFAULT_BINARY)
     if not os.access(path, os.X_OK):
         pytest.fail(
             f"the local backend needs the static task-runner binary at {path}: "

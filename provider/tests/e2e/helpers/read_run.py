@@ -40,9 +40,19 @@ def main(argv):
 
     airflow3 = int(__version__.split(".")[0]) >= 3
     if airflow3:
+        # Rows of the metadata DB; values are decoded the way a task reading
+        # them gets them (the Task SDK's BaseXCom, airflow.sdk.serde).
         from airflow.models.xcom import XComModel as XCom
+        from airflow.sdk.bases.xcom import BaseXCom
+
+        def decode(row):
+            return BaseXCom.deserialize_value(row)
     else:
+        # Airflow 2's BaseXCom deserialises on load (an ORM reconstructor).
         from airflow.models.xcom import XCom
+
+        def decode(row):
+            return row.value
 
     with create_session() as session:
         runs = session.query(DagRun).filter(DagRun.dag_id == dag_id).all()
@@ -60,7 +70,7 @@ def main(argv):
         rows = session.query(XCom).filter(XCom.dag_id == dag_id, XCom.run_id == run.run_id).all()
         xcoms = []
         for row in rows:
-            value = XCom.deserialize_value(row)
+            value = decode(row)
             xcoms.append(
                 {
                     "task_id": row.task_id,
@@ -74,7 +84,7 @@ def main(argv):
             "airflow_version": __version__,
             "dag_run": {
                 "run_id": run.run_id,
-                "state": str(run.state),
+                "state": getattr(run.state, "value", run.state),
                 "logical_date": run.logical_date.isoformat() if run.logical_date else None,
                 "conf": run.conf,
             },
@@ -82,7 +92,7 @@ def main(argv):
                 {
                     "task_id": ti.task_id,
                     "map_index": ti.map_index,
-                    "state": str(ti.state) if ti.state is not None else None,
+                    "state": getattr(ti.state, "value", ti.state),
                     "try_number": ti.try_number,
                     "operator": ti.operator,
                 }
