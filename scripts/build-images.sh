@@ -126,7 +126,7 @@ python27_tree() {
 BUILT=()
 # build_image TAG CTX BASE|-: build unless the label matches.  Sets REBUILT=1/0.
 build_image() {
-    local tag=$1 ctx=$2 base=$3 inputs cur args=() t0=$SECONDS base_id=scratch
+    local tag=$1 ctx=$2 base=$3 inputs cur args=() t0=$SECONDS base_id=scratch old new
     [[ $base == - ]] || base_id=$(docker image inspect -f '{{.Id}}' "$base")
     inputs=$( { echo "recipe $RECIPE"; echo "base $base_id"; tree_hash "$ctx"; } | sha256)
     cur=$(docker image inspect -f '{{index .Config.Labels "org.task-runner.inputs"}}' "$tag" 2>/dev/null || true)
@@ -137,9 +137,14 @@ build_image() {
     fi
     [[ $base == - ]] || args+=(--build-arg "BASE=$base")
     log "building $tag${cur:+ (inputs changed)}"
+    old=$(docker image inspect -f '{{.Id}}' "$tag" 2>/dev/null || true)
     docker build -q "${args[@]}" --label "org.task-runner.inputs=$inputs" -t "$tag" "$ctx" >"$WORK/build.log" 2>&1 ||
         die "docker build of $tag failed:
 $(tail -n 40 "$WORK/build.log")"
+    # The previous build is now untagged: remove it (and its layers), unless
+    # something still uses it.
+    new=$(docker image inspect -f '{{.Id}}' "$tag")
+    if [[ -n $old && $old != "$new" ]]; then docker rmi "$old" >/dev/null 2>&1 || true; fi
     REBUILT=1
     BUILT+=("$tag ($((SECONDS - t0))s)")
 }
