@@ -15,6 +15,7 @@ pub mod mask;
 pub mod report;
 pub mod runner;
 pub mod spec;
+pub mod stdout;
 pub mod store;
 pub mod supervise;
 pub mod template;
@@ -126,26 +127,34 @@ fn render(loaded: &mut Loaded) -> Result<()> {
 /// DockerOperator's `do_xcom_push` takes (it cannot read the file).
 pub async fn run(args: &RunArgs, env: &Environ, today: DateTime) -> Result<TaskEnd> {
     let end = run_task(args, env, today).await?;
-    let echo = env
-        .get(XCOM_STDOUT_ENV)
-        .is_some_and(|v| !matches!(v.trim(), "" | "0" | "false" | "False"));
-    if echo && let TaskEnd::Success { xcom: Some(path) } = &end {
-        let bytes = std::fs::read(path).map_err(|source| Error::XComWrite {
-            path: path.clone(),
-            source,
-        })?;
-        // JSON has no raw newline inside a string: folding keeps one line.
-        let line = String::from_utf8_lossy(&bytes).replace(['\n', '\r'], " ");
-        use std::io::Write;
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{line}");
-        let _ = out.flush();
+    if xcom::echo_enabled(env)
+        && let TaskEnd::Success { xcom } = &end
+    {
+        echo_xcom(xcom.as_deref())?;
     }
     Ok(end)
 }
 
-/// The env var that asks for the XCom on stdout too (DockerOperator).
-pub const XCOM_STDOUT_ENV: &str = "TASK_RUNNER_XCOM_STDOUT";
+/// The last stdout line of a successful run: the XCom as one line of JSON, or
+/// `null` when there is none, so the line DockerOperator pushes is never some
+/// earlier output of the task. The runner's log went to the same pipe before
+/// it, and nothing follows it on either stream.
+fn echo_xcom(path: Option<&std::path::Path>) -> Result<()> {
+    let line = match path {
+        Some(path) => {
+            let bytes = std::fs::read(path).map_err(|source| Error::XComWrite {
+                path: path.to_path_buf(),
+                source,
+            })?;
+            // JSON has no raw newline inside a string: folding keeps one line.
+            String::from_utf8_lossy(&bytes).replace(['\n', '\r'], " ")
+        }
+        None => "null".to_string(),
+    };
+    // A closed stdout has no reader to mislead; the XCom file stands.
+    let _ = stdout::write_last_line(line.as_bytes());
+    Ok(())
+}
 
 async fn run_task(args: &RunArgs, env: &Environ, today: DateTime) -> Result<TaskEnd> {
     let mut signals = Signals::install().map_err(|e| Error::Internal {
@@ -153,12 +162,7 @@ async fn run_task(args: &RunArgs, env: &Environ, today: DateTime) -> Result<Task
     })?;
     let xcom_path = xcom::resolve_path(args.xcom_path.as_deref(), env);
     // A result left by an earlier attempt must not pass for this one's.
-    if xcom_path.exists() {
-        std::fs::remove_file(&xcom_path).map_err(|source| Error::XComWrite {
-            path: xcom_path.clone(),
-            source,
-        })?;
-    }
+    xcom::remove_stale(&xcom_path)?;
     let mut loaded = load(&args.input, env, today)?;
     render(&mut loaded)?;
     let spec = &loaded.spec;

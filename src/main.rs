@@ -6,7 +6,8 @@ use clap::Parser;
 use task_runner::cli::{Cli, Command};
 use task_runner::context::DateTime;
 use task_runner::error::{Error, exit_code};
-use task_runner::{TaskEnd, environ::Environ, report, supervise};
+use task_runner::report::LogTarget;
+use task_runner::{TaskEnd, environ::Environ, report, supervise, xcom};
 
 fn main() -> ExitCode {
     // Before any thread exists: reaping of orphans (PID 1 or subreaper).
@@ -16,8 +17,15 @@ fn main() -> ExitCode {
         Err(e) if !e.use_stderr() => return print_and(e, 0),
         Err(e) => return print_and(e, exit_code::USAGE),
     };
-    report::init_logging(cli.log.log_format, &cli.log.log_level);
     let env = Environ::capture();
+    // With the XCom echoed on stdout, the log shares its pipe (and its order).
+    let echo = matches!(cli.command, None | Some(Command::Run(_))) && xcom::echo_enabled(&env);
+    let target = if echo {
+        LogTarget::Stdout
+    } else {
+        LogTarget::Stderr
+    };
+    report::init_logging(cli.log.log_format, &cli.log.log_level, target);
     let today = DateTime::from_utc(
         chrono::Utc::now()
             .date_naive()
@@ -45,7 +53,7 @@ fn main() -> ExitCode {
                 .map(|done| print(&done.join("\n")))
         }
     };
-    ExitCode::from(match result {
+    let code = match result {
         Ok(TaskEnd::Success { .. }) => exit_code::SUCCESS,
         Ok(TaskEnd::Skipped { code }) => code,
         Ok(TaskEnd::Failed { code, message }) => {
@@ -62,7 +70,11 @@ fn main() -> ExitCode {
             report::error(&env, &err);
             err.exit_code()
         }
-    })
+    };
+    if echo && code != exit_code::SUCCESS {
+        report::no_xcom_line(code);
+    }
+    ExitCode::from(code)
 }
 
 fn print(text: &str) -> TaskEnd {

@@ -15,6 +15,15 @@ use crate::error::{Error, Result};
 pub const DEFAULT_PATH: &str = "/airflow/xcom/return.json";
 pub const PATH_ENV: &str = "TASK_RUNNER_XCOM_PATH";
 
+/// The env var that asks for the XCom on stdout too (DockerOperator).
+pub const STDOUT_ENV: &str = "TASK_RUNNER_XCOM_STDOUT";
+
+/// Whether `TASK_RUNNER_XCOM_STDOUT` is on (anything but empty, `0`, `false`).
+pub fn echo_enabled(env: &Environ) -> bool {
+    env.get(STDOUT_ENV)
+        .is_some_and(|v| !matches!(v.trim(), "" | "0" | "false" | "False"))
+}
+
 /// `--xcom-path`, else `TASK_RUNNER_XCOM_PATH`, else KPO's path.
 pub fn resolve_path(flag: Option<&Path>, env: &Environ) -> PathBuf {
     flag.map(Path::to_path_buf)
@@ -24,6 +33,18 @@ pub fn resolve_path(flag: Option<&Path>, env: &Environ) -> PathBuf {
                 .map(PathBuf::from)
         })
         .unwrap_or_else(|| PathBuf::from(DEFAULT_PATH))
+}
+
+/// Removes a file an earlier attempt left at `path`, so it cannot pass for
+/// this run's result.
+pub fn remove_stale(path: &Path) -> Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::XComWrite {
+            path: path.to_path_buf(),
+            source: e,
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// Serializes `value` as strict JSON and checks it against the size cap.

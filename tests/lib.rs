@@ -25,3 +25,5 @@ mod sql;
 mod supervision;
 /// Template rendering checked against real Airflow's renderings.
 mod templates;
+/// `TASK_RUNNER_XCOM_STDOUT`: the XCom as the last stdout line, for DockerOperator.
+mod xcom_stdout;

@@ -3,7 +3,7 @@
 //! `rstrip()`), masked, printed to our stdout; the last line is kept because it
 //! is BashOperator's XCom.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Read};
 
 /// A line longer than this is forwarded in pieces, so a child that never
 /// prints a newline cannot make the runner buffer without bound. It matches
@@ -149,11 +149,7 @@ fn memchr(needle: u8, haystack: &[u8]) -> Option<usize> {
 /// Prints one forwarded line to stdout, masked. Errors (a closed stdout) are
 /// ignored: the task must not fail because nobody reads its log.
 pub fn print_line(line: &str) {
-    let masked = crate::mask::redact(line);
-    let mut out = std::io::stdout().lock();
-    let _ = out.write_all(masked.as_bytes());
-    let _ = out.write_all(b"\n");
-    let _ = out.flush();
+    crate::stdout::write_line(crate::mask::redact(line).as_bytes());
 }
 
 #[cfg(test)]
