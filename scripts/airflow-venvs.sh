@@ -39,7 +39,6 @@ readonly PROVIDER_DIR=${TR_PROVIDER_DIR:-$REPO/provider}
 readonly REQ_DIR=$REPO/provider/requirements
 # The pip cache survives between builds; a cold CI machine simply starts empty.
 export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_DEFAULT_TIMEOUT=${PIP_DEFAULT_TIMEOUT:-120} PIP_RETRIES=${PIP_RETRIES:-5}
-export PYTHONDONTWRITEBYTECODE=
 
 # profile -> venv dir name, pin file, expected Airflow version
 declare -A NAME=([2]=airflow-2.10 [3]=airflow-3)
