@@ -81,6 +81,12 @@ pub struct RunArgs {
     /// `/airflow/xcom/return.json`.
     #[arg(long, value_name = "PATH")]
     pub xcom_path: Option<PathBuf>,
+
+    /// Also write the XCom as a Python pickle here, for DockerOperator's
+    /// `retrieve_output=True` (its `retrieve_output_path`). Default: env
+    /// `TASK_RUNNER_PICKLE_PATH`, else none.
+    #[arg(long, value_name = "PATH")]
+    pub pickle_path: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]

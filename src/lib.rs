@@ -12,6 +12,7 @@ pub mod environ;
 pub mod error;
 pub mod json;
 pub mod mask;
+pub mod pickle;
 pub mod report;
 pub mod runner;
 pub mod spec;
@@ -126,7 +127,20 @@ fn render(loaded: &mut Loaded) -> Result<()> {
 /// XCom is also printed as the last line of stdout, which is what
 /// DockerOperator's `do_xcom_push` takes (it cannot read the file).
 pub async fn run(args: &RunArgs, env: &Environ, today: DateTime) -> Result<TaskEnd> {
-    let end = run_task(args, env, today).await?;
+    let pickle = xcom::resolve_pickle_path(args.pickle_path.as_deref(), env);
+    let end = run_task(args, env, today, pickle.as_deref()).await?;
+    if let (Some(pickle), TaskEnd::Success { xcom: Some(path) }) = (&pickle, &end) {
+        match xcom::write_pickle(path, pickle) {
+            Ok(bytes) => {
+                tracing::info!(path = %pickle.display(), bytes, "wrote the XCom as a pickle")
+            }
+            Err(e) => {
+                // A failed run leaves no XCom behind.
+                let _ = std::fs::remove_file(path);
+                return Err(e);
+            }
+        }
+    }
     if xcom::echo_enabled(env)
         && let TaskEnd::Success { xcom } = &end
     {
@@ -156,18 +170,29 @@ fn echo_xcom(path: Option<&std::path::Path>) -> Result<()> {
     Ok(())
 }
 
-async fn run_task(args: &RunArgs, env: &Environ, today: DateTime) -> Result<TaskEnd> {
+async fn run_task(
+    args: &RunArgs,
+    env: &Environ,
+    today: DateTime,
+    pickle: Option<&std::path::Path>,
+) -> Result<TaskEnd> {
     let mut signals = Signals::install().map_err(|e| Error::Internal {
         message: format!("cannot install signal handlers: {e}"),
     })?;
     let xcom_path = xcom::resolve_path(args.xcom_path.as_deref(), env);
     // A result left by an earlier attempt must not pass for this one's.
     xcom::remove_stale(&xcom_path)?;
+    if let Some(pickle) = pickle {
+        xcom::remove_stale(pickle)?;
+    }
     let mut loaded = load(&args.input, env, today)?;
     render(&mut loaded)?;
     let spec = &loaded.spec;
     if spec.do_xcom_push {
         xcom::check_writable(&xcom_path)?;
+        if let Some(pickle) = pickle {
+            xcom::check_writable(pickle)?;
+        }
     }
     if spec.grace_period >= std::time::Duration::from_secs(10) {
         tracing::warn!(

@@ -35,6 +35,18 @@ pub fn resolve_path(flag: Option<&Path>, env: &Environ) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(DEFAULT_PATH))
 }
 
+/// The env var naming where the XCom is also written as a pickle.
+pub const PICKLE_PATH_ENV: &str = "TASK_RUNNER_PICKLE_PATH";
+
+/// `--pickle-path`, else `TASK_RUNNER_PICKLE_PATH`, else none.
+pub fn resolve_pickle_path(flag: Option<&Path>, env: &Environ) -> Option<PathBuf> {
+    flag.map(Path::to_path_buf).or_else(|| {
+        env.get(PICKLE_PATH_ENV)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    })
+}
+
 /// Removes a file an earlier attempt left at `path`, so it cannot pass for
 /// this run's result.
 pub fn remove_stale(path: &Path) -> Result<()> {
@@ -45,6 +57,28 @@ pub fn remove_stale(path: &Path) -> Result<()> {
         }),
         _ => Ok(()),
     }
+}
+
+/// Writes the XCom file at `xcom` again as a protocol 2 pickle at `path`
+/// (DockerOperator's `retrieve_output`), atomically as the XCom itself.
+pub fn write_pickle(xcom: &Path, path: &Path) -> Result<u64> {
+    let file = std::fs::File::open(xcom).map_err(|source| Error::XComWrite {
+        path: xcom.to_path_buf(),
+        source,
+    })?;
+    let mut writer = Writer::create(path, None)?;
+    match crate::pickle::json_to_pickle(file, &mut writer) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+            return Err(Error::XComValue {
+                message: format!("it cannot be written as a pickle: {e}"),
+            });
+        }
+        Err(e) => return Err(writer.error(e)),
+    }
+    let bytes = writer.written();
+    writer.commit()?;
+    Ok(bytes)
 }
 
 /// Serializes `value` as strict JSON and checks it against the size cap.

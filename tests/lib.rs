@@ -12,6 +12,8 @@ mod docker;
 mod fixtures;
 /// Secrets never reach the output, the logs or the termination message.
 mod masking;
+/// The XCom as a pickle for DockerOperator's `retrieve_output`.
+mod pickle;
 /// Python (3 and 2.7) callables through the shim.
 mod python;
 /// Ruby scripts through the shim.
