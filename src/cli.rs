@@ -30,6 +30,10 @@ pub enum Command {
     Validate(SpecArgs),
     /// Print the spec (and context) as base64+gzip payloads for `env_vars`.
     Encode(EncodeArgs),
+    /// Print the spec key table this binary accepts, as one JSON object:
+    /// common keys, and per operator its aliases, keys, required keys,
+    /// template fields and template extensions.
+    Schema,
     /// Install the Python shim into the image, compiled for the given
     /// interpreters, so Python tasks start without compiling it (Dockerfile step).
     InstallShims(InstallShimsArgs),

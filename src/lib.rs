@@ -350,6 +350,28 @@ pub fn validate_command(args: &SpecArgs, env: &Environ) -> Result<String> {
     ))
 }
 
+/// `task-runner schema`: the spec key table validation uses (src/spec/raw.rs),
+/// as one JSON object, for the Airflow-side provider to check its own against.
+pub fn schema_command() -> String {
+    use crate::spec::raw;
+    let operators: serde_json::Map<String, Value> = raw::OPERATORS
+        .iter()
+        .map(|op| {
+            (
+                op.name.to_string(),
+                serde_json::json!({
+                    "aliases": op.aliases,
+                    "keys": op.keys,
+                    "required": op.required,
+                    "template_fields": op.template_fields,
+                    "template_ext": op.template_ext,
+                }),
+            )
+        })
+        .collect();
+    serde_json::json!({"common": raw::COMMON_KEYS, "operators": operators}).to_string()
+}
+
 /// `task-runner encode`: the spec (and context) as base64+gzip env payloads.
 /// Template files the spec names are inlined, so the payload stands alone.
 pub fn encode_command(args: &EncodeArgs, env: &Environ) -> Result<String> {

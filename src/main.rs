@@ -48,6 +48,7 @@ fn main() -> ExitCode {
             task_runner::validate_command(&args, &env).map(|line| print(&line))
         }
         Command::Encode(args) => task_runner::encode_command(&args, &env).map(|text| print(&text)),
+        Command::Schema => Ok(print(&task_runner::schema_command())),
         Command::InstallShims(args) => {
             task_runner::runner::python::install(&args.dir, &args.pythons)
                 .map(|done| print(&done.join("\n")))

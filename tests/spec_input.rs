@@ -238,3 +238,77 @@ fn global_options_go_before_or_after_the_subcommand() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("\"level\":\"INFO\""));
     assert_eq!(std::fs::read_to_string(xcom).unwrap(), "\"hello world\"");
 }
+
+/// `task-runner schema` prints the key table, and it is the one the binary
+/// validates with: each operator's required keys are required, its keys and
+/// the common ones accepted, other operators' keys refused, aliases taken.
+#[test]
+fn schema_prints_the_key_table_validate_uses() {
+    let out = Task::new().run_sub(Some("schema"));
+    out.exit(0);
+    let schema: serde_json::Value =
+        serde_json::from_str(out.stdout.trim()).expect("one JSON object");
+    let strings = |v: &serde_json::Value| -> Vec<String> {
+        v.as_array()
+            .expect("a list")
+            .iter()
+            .map(|s| s.as_str().expect("a string").to_string())
+            .collect()
+    };
+    let common = strings(&schema["common"]);
+    assert!(
+        common.contains(&"operator".to_string()) && common.contains(&"max_xcom_bytes".to_string())
+    );
+    let operators = schema["operators"].as_object().expect("operators");
+    let names: Vec<&String> = operators.keys().collect();
+    assert_eq!(names.len(), 4, "{names:?}");
+    assert_eq!(strings(&operators["bash"]["aliases"]), ["BashOperator"]);
+    assert_eq!(
+        strings(&operators["sql"]["template_ext"]),
+        [".sql", ".json"]
+    );
+    assert_eq!(
+        strings(&operators["python"]["template_fields"]),
+        ["templates_dict", "op_args", "op_kwargs", "env"]
+    );
+    for (name, op) in operators {
+        let required = strings(&op["required"]);
+        let keys = strings(&op["keys"]);
+        let minimal: String = required.iter().map(|k| format!("{k}: x\n")).collect();
+        for alias in std::iter::once(name.clone()).chain(strings(&op["aliases"])) {
+            Task::new()
+                .spec(&format!("operator: {alias}\n{minimal}"))
+                .validate()
+                .exit(0);
+        }
+        for missing in &required {
+            let rest: String = required
+                .iter()
+                .filter(|k| *k != missing)
+                .map(|k| format!("{k}: x\n"))
+                .collect();
+            Task::new()
+                .spec(&format!("operator: {name}\n{rest}"))
+                .validate()
+                .exit(65)
+                .stderr_has(&format!("missing required key `{missing}`"));
+        }
+        for key in keys.iter().chain(&common).filter(|k| *k != "operator") {
+            let out = Task::new()
+                .spec(&format!("operator: {name}\n{minimal}{key}: {{}}\n"))
+                .validate();
+            out.stderr_lacks("unknown key")
+                .stderr_lacks("does not apply");
+        }
+        let foreign = operators
+            .values()
+            .flat_map(|o| strings(&o["keys"]))
+            .find(|k| !keys.contains(k))
+            .expect("a key of another operator");
+        Task::new()
+            .spec(&format!("operator: {name}\n{minimal}{foreign}: x\n"))
+            .validate()
+            .exit(65)
+            .stderr_has("does not apply");
+    }
+}

@@ -117,6 +117,75 @@ pub const RUBY_KEYS: &[&str] = &[
     "skip_on_exit_code",
 ];
 
+/// One operator's row of the key table: what validation accepts, what the
+/// renderer treats as templated, and what `task-runner schema` prints, so the
+/// Airflow-side provider can check its own table against the binary's.
+#[derive(Debug)]
+pub struct OperatorKeys {
+    /// The name the spec's `operator` takes (`bash`, ...).
+    pub name: &'static str,
+    /// The Airflow class names accepted for it.
+    pub aliases: &'static [&'static str],
+    /// Its own keys, besides [`COMMON_KEYS`].
+    pub keys: &'static [&'static str],
+    /// Keys it cannot do without (besides `operator`).
+    pub required: &'static [&'static str],
+    /// Templated keys, in Airflow's `template_fields` order.
+    pub template_fields: &'static [&'static str],
+    /// Extensions that make a string field a template file (`template_ext`).
+    pub template_ext: &'static [&'static str],
+}
+
+pub const BASH: OperatorKeys = OperatorKeys {
+    name: "bash",
+    aliases: &["BashOperator"],
+    keys: BASH_KEYS,
+    required: &["bash_command"],
+    template_fields: &["bash_command", "env", "cwd"],
+    template_ext: &[".sh", ".bash"],
+};
+
+pub const SQL: OperatorKeys = OperatorKeys {
+    name: "sql",
+    aliases: &["SQLExecuteQueryOperator"],
+    keys: SQL_KEYS,
+    required: &["conn_id", "sql"],
+    template_fields: &["sql", "parameters", "output_path"],
+    template_ext: &[".sql", ".json"],
+};
+
+pub const PYTHON: OperatorKeys = OperatorKeys {
+    name: "python",
+    aliases: &[
+        "PythonOperator",
+        "ExternalPythonOperator",
+        "PythonVirtualenvOperator",
+    ],
+    keys: PYTHON_KEYS,
+    required: &["python_callable"],
+    template_fields: &["templates_dict", "op_args", "op_kwargs", "env"],
+    template_ext: &[],
+};
+
+pub const RUBY: OperatorKeys = OperatorKeys {
+    name: "ruby",
+    aliases: &[],
+    keys: RUBY_KEYS,
+    required: &["ruby_script"],
+    template_fields: &["ruby_script", "args", "env"],
+    template_ext: &[".rb"],
+};
+
+/// Every operator, in the order error messages list them.
+pub const OPERATORS: [&OperatorKeys; 4] = [&SQL, &BASH, &PYTHON, &RUBY];
+
+/// The operator a spec's `operator` value names, by name or Airflow class.
+pub fn operator(name: &str) -> Option<&'static OperatorKeys> {
+    OPERATORS
+        .into_iter()
+        .find(|op| op.name == name || op.aliases.contains(&name))
+}
+
 impl RawSpec {
     /// The keys present in the document, in declaration order.
     pub fn present_keys(&self) -> Vec<&'static str> {

@@ -99,12 +99,7 @@ pub struct RubyTask {
 
 impl Operator {
     pub fn name(&self) -> &'static str {
-        match self {
-            Operator::Bash(_) => "bash",
-            Operator::Sql(_) => "sql",
-            Operator::Python(_) => "python",
-            Operator::Ruby(_) => "ruby",
-        }
+        self.keys().name
     }
 
     /// The Airflow operator class the task stands for (`{{ task.task_type }}`).
@@ -160,15 +155,20 @@ impl Operator {
         fields
     }
 
+    /// The operator's row of the key table (src/spec/raw.rs).
+    pub fn keys(&self) -> &'static raw::OperatorKeys {
+        match self {
+            Operator::Bash(_) => &raw::BASH,
+            Operator::Sql(_) => &raw::SQL,
+            Operator::Python(_) => &raw::PYTHON,
+            Operator::Ruby(_) => &raw::RUBY,
+        }
+    }
+
     /// File extensions that make a string field a template file
     /// (Airflow: each operator's `template_ext`).
     pub fn template_ext(&self) -> &'static [&'static str] {
-        match self {
-            Operator::Bash(_) => &[".sh", ".bash"],
-            Operator::Sql(_) => &[".sql", ".json"],
-            Operator::Python(_) => &[],
-            Operator::Ruby(_) => &[".rb"],
-        }
+        self.keys().template_ext
     }
 }
 
@@ -320,10 +320,7 @@ fn friendly_serde_message(message: &str) -> String {
         let name = rest.split('`').next().unwrap_or_default();
         let all = raw::COMMON_KEYS
             .iter()
-            .chain(raw::BASH_KEYS)
-            .chain(raw::SQL_KEYS)
-            .chain(raw::PYTHON_KEYS)
-            .chain(raw::RUBY_KEYS);
+            .chain(raw::OPERATORS.iter().flat_map(|op| op.keys));
         let best = all
             .min_by_key(|k| edit_distance(name, k))
             .filter(|k| edit_distance(name, k) <= 3);
@@ -404,22 +401,22 @@ impl Checker<'_> {
                 "missing required key `operator` (one of: sql, bash, python, ruby)",
             ));
         };
-        let (kind, own_keys) = match op_name.as_str() {
-            "bash" | "BashOperator" => ("bash", raw::BASH_KEYS),
-            "sql" | "SQLExecuteQueryOperator" => ("sql", raw::SQL_KEYS),
-            "python" | "PythonOperator" | "ExternalPythonOperator" | "PythonVirtualenvOperator" => {
-                ("python", raw::PYTHON_KEYS)
-            }
-            "ruby" => ("ruby", raw::RUBY_KEYS),
-            other => {
-                return Err(self.err(
-                    "operator",
-                    format!(
-                        "unknown operator `{other}` (expected sql, bash, python or ruby, or an Airflow class name: SQLExecuteQueryOperator, BashOperator, PythonOperator, ExternalPythonOperator, PythonVirtualenvOperator)"
-                    ),
-                ));
-            }
+        let Some(table) = raw::operator(&op_name) else {
+            let names: Vec<&str> = raw::OPERATORS.iter().map(|op| op.name).collect();
+            let classes: Vec<&str> = raw::OPERATORS
+                .iter()
+                .flat_map(|op| op.aliases.iter().copied())
+                .collect();
+            return Err(self.err(
+                "operator",
+                format!(
+                    "unknown operator `{op_name}` (expected {}, or an Airflow class name: {})",
+                    names.join(", "),
+                    classes.join(", ")
+                ),
+            ));
         };
+        let (kind, own_keys) = (table.name, table.keys);
         for key in raw.present_keys() {
             if !raw::COMMON_KEYS.contains(&key) && !own_keys.contains(&key) {
                 return Err(self.err(
@@ -833,5 +830,67 @@ mod tests {
         assert!(
             err("operator: bash\nbash_command: x\nenv: [1]\n").contains("`env` must be a mapping")
         );
+    }
+
+    /// The key table (raw.rs) is what validation does: each operator's
+    /// required keys are exactly those whose absence is an error, and its
+    /// template fields are the ones the renderer visits, in order.
+    #[test]
+    fn the_key_table_matches_validation() {
+        for op in raw::OPERATORS {
+            let minimal: String = op.required.iter().map(|k| format!("{k}: x\n")).collect();
+            let spec = parse(&doc(&format!("operator: {}\n{minimal}", op.name)))
+                .unwrap_or_else(|e| panic!("{}: {e}", op.name));
+            assert_eq!(spec.operator.keys().name, op.name);
+            for alias in op.aliases {
+                let spec = parse(&doc(&format!("operator: {alias}\n{minimal}"))).unwrap();
+                assert_eq!(spec.operator.name(), op.name);
+            }
+            for missing in op.required {
+                let rest: String = op
+                    .required
+                    .iter()
+                    .filter(|k| *k != missing)
+                    .map(|k| format!("{k}: x\n"))
+                    .collect();
+                let e = err(&format!("operator: {}\n{rest}", op.name));
+                assert!(
+                    e.contains(&format!("missing required key `{missing}`")),
+                    "{}: {e}",
+                    op.name
+                );
+            }
+            for key in op.keys.iter().chain(raw::COMMON_KEYS) {
+                let text = format!("operator: {}\n{minimal}{key}: {{}}\n", op.name);
+                if let Err(e) = parse(&doc(&text)).map_err(|e| e.to_string()) {
+                    assert!(
+                        !e.contains("unknown key") && !e.contains("does not apply"),
+                        "{}: {key}: {e}",
+                        op.name
+                    );
+                }
+            }
+            // Every optional template field set, so the renderer lists them all.
+            let full: String = op
+                .template_fields
+                .iter()
+                .filter(|k| !op.required.contains(k))
+                .map(|k| match *k {
+                    "env" | "templates_dict" | "op_kwargs" => format!("{k}: {{a: b}}\n"),
+                    "op_args" | "args" => format!("{k}: [a]\n"),
+                    "parameters" => format!("{k}: {{a: b}}\n"),
+                    _ => format!("{k}: x\n"),
+                })
+                .collect();
+            let mut spec = parse(&doc(&format!("operator: {}\n{minimal}{full}", op.name)))
+                .unwrap_or_else(|e| panic!("{}: {e}", op.name));
+            let visited: Vec<&str> = spec
+                .operator
+                .template_fields_mut()
+                .into_iter()
+                .map(|(name, _)| name)
+                .collect();
+            assert_eq!(visited, op.template_fields, "{}", op.name);
+        }
     }
 }
