@@ -34,8 +34,10 @@ use crate::error::{Error, Result};
 use crate::mask::Masker;
 use crate::runner::shim::ShimEnd;
 use crate::runner::{ProcessTask, ResultSource, ReturnValue};
-use crate::spec::source::{self, CONTEXT_ENV, SPEC_ENV};
-use crate::spec::{Operator, TaskSpec};
+use crate::spec::source::{
+    self, CONTEXT_ENV, CONTEXT_FILE_ENV, INCLUDE_ENV, SPEC_ENV, SPEC_FILE_ENV,
+};
+use crate::spec::{Document, Operator, TaskSpec};
 use crate::store::Store;
 use crate::supervise::{Outcome, Policy, ProcessEnd, Signals, signal_name};
 use crate::template::Renderer;
@@ -58,25 +60,42 @@ struct Loaded {
     store: Arc<Store>,
 }
 
-fn load_spec(args: &SpecArgs, env: &Environ) -> Result<TaskSpec> {
-    let doc = source::load(
-        args.config.as_deref(),
+/// The spec document: `--config`, else `TASK_RUNNER_SPEC_FILE`, else `TASK_RUNNER_SPEC`.
+fn spec_document(config: Option<&std::path::Path>, env: &Environ) -> Result<Document> {
+    source::load_with_file(
+        config,
+        (SPEC_FILE_ENV, env.get(SPEC_FILE_ENV)),
         SPEC_ENV,
         env.get(SPEC_ENV),
         "spec file",
     )?
-    .ok_or(Error::NoSpec)?;
-    spec::parse(&doc)
+    .ok_or(Error::NoSpec)
+}
+
+/// The spec as the image runs it: with its `include/` folder, if it has one.
+fn load_spec(args: &SpecArgs, env: &Environ) -> Result<TaskSpec> {
+    let mut spec = spec::parse(&spec_document(args.config.as_deref(), env)?)?;
+    if let Some(dir) = source::include_dir(env.get(INCLUDE_ENV)) {
+        spec.add_include(dir);
+    }
+    Ok(spec)
+}
+
+/// The context document: `--context`, else `TASK_RUNNER_CONTEXT_FILE`, else
+/// `TASK_RUNNER_CONTEXT`; `None` when there is none.
+fn context_document(context: Option<&std::path::Path>, env: &Environ) -> Result<Option<Document>> {
+    source::load_with_file(
+        context,
+        (CONTEXT_FILE_ENV, env.get(CONTEXT_FILE_ENV)),
+        CONTEXT_ENV,
+        env.get(CONTEXT_ENV),
+        "context file",
+    )
 }
 
 fn load(input: &InputArgs, env: &Environ, today: DateTime) -> Result<Loaded> {
     let spec = load_spec(&input.spec, env)?;
-    let (payload, origin) = match source::load(
-        input.context.as_deref(),
-        CONTEXT_ENV,
-        env.get(CONTEXT_ENV),
-        "context file",
-    ) {
+    let (payload, origin) = match context_document(input.context.as_deref(), env) {
         Ok(Some(doc)) => (Payload::parse(&doc)?, doc.origin),
         Ok(None) => (
             Payload::from_airflow_ctx(env),
@@ -375,14 +394,11 @@ pub fn schema_command() -> String {
 /// `task-runner encode`: the spec (and context) as base64+gzip env payloads.
 /// Template files the spec names are inlined, so the payload stands alone.
 pub fn encode_command(args: &EncodeArgs, env: &Environ) -> Result<String> {
-    let doc = source::load(
-        args.spec.config.as_deref(),
-        SPEC_ENV,
-        env.get(SPEC_ENV),
-        "spec file",
-    )?
-    .ok_or(Error::NoSpec)?;
-    let spec = spec::parse(&doc)?;
+    let doc = spec_document(args.spec.config.as_deref(), env)?;
+    let mut spec = spec::parse(&doc)?;
+    if let Some(dir) = source::include_dir(env.get(INCLUDE_ENV)) {
+        spec.add_include(dir);
+    }
     let mut value: Value = serde_yaml::from_str(&doc.text).map_err(|e| Error::SpecDecode {
         origin: doc.origin.clone(),
         message: e.to_string(),

@@ -10,6 +10,8 @@ mod context;
 mod docker;
 /// Every file under fixtures/ is used by a test.
 mod fixtures;
+/// Payload files, the image's `include/`, `python_path` bases, the no-context warning.
+mod image_inputs;
 /// Secrets never reach the output, the logs or the termination message.
 mod masking;
 /// The XCom as a pickle for DockerOperator's `retrieve_output`.

@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::context::Context;
 use crate::environ::Environ;
 use crate::error::{Error, Result};
-use crate::spec::source::{CONTEXT_ENV, SPEC_ENV};
+use crate::spec::source::{CONTEXT_ENV, CONTEXT_FILE_ENV, SPEC_ENV, SPEC_FILE_ENV};
 
 /// Applies the task environment to `cmd`.
 pub fn apply(
@@ -25,7 +25,7 @@ pub fn apply(
         for (k, v) in ours.iter() {
             // The payloads can be large (ARG_MAX counts the environment) and
             // are the runner's business, not the task's.
-            if k != SPEC_ENV && k != CONTEXT_ENV {
+            if ![SPEC_ENV, CONTEXT_ENV, SPEC_FILE_ENV, CONTEXT_FILE_ENV].contains(&k) {
                 cmd.env(k, v);
             }
         }

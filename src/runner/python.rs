@@ -41,7 +41,11 @@ pub fn prepare(
         "templates_dict".into(),
         task.templates_dict.clone().unwrap_or(Value::Null),
     );
-    input.insert("python_path".into(), python_path(&task.python_path)?.into());
+    let roots = python_path(
+        task.python_path.as_deref().unwrap_or_default(),
+        &task.python_path_base,
+    )?;
+    input.insert("python_path".into(), roots.into());
     let staged = shim::stage("python", SHIM, &input)?;
 
     let mut cmd = Command::new(&task.python);
@@ -150,12 +154,13 @@ pub fn install(dir: &Path, pythons: &[String]) -> Result<Vec<String>> {
 }
 
 /// `python_path` as absolute import roots, in order. validate.rs has joined
-/// relative entries to the spec's folder; a spec read from a relative path
+/// relative entries to the spec's folder (the working directory for a spec
+/// from env or stdin, `base` says which); a spec read from a relative path
 /// leaves them relative to our cwd, which the shim's `sys.path` must not
 /// depend on. A root that does not exist is refused here: Python would skip
 /// it silently and the callable would fail later with a vaguer
 /// "No module named ...".
-fn python_path(entries: &[std::path::PathBuf]) -> Result<Vec<Value>> {
+fn python_path(entries: &[std::path::PathBuf], base: &str) -> Result<Vec<Value>> {
     entries
         .iter()
         .map(|p| {
@@ -163,7 +168,7 @@ fn python_path(entries: &[std::path::PathBuf]) -> Result<Vec<Value>> {
             if !Path::new(&abs).exists() {
                 return Err(Error::TaskLoad {
                     message: format!(
-                        "`python_path` entry `{}` does not exist (relative entries are resolved against the spec file's folder)",
+                        "`python_path` entry `{}` does not exist (relative entries are resolved against {base})",
                         abs.display()
                     ),
                 });

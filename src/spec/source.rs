@@ -1,6 +1,7 @@
-//! Where the spec and context bytes come from: a file, stdin or an env var, and
-//! how an env payload is encoded (raw JSON/YAML, base64, or base64 of gzip),
-//! detected rather than declared.
+//! Where the spec and context bytes come from: a file, stdin, a file an env
+//! var names, or an env var, and how a payload is encoded (raw JSON/YAML,
+//! base64, or base64 of gzip), detected rather than declared; and the DAG
+//! project's `include/` folder an image may carry.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -13,6 +14,29 @@ use crate::error::{Error, Result};
 pub const SPEC_ENV: &str = "TASK_RUNNER_SPEC";
 /// The env var that carries the context payload when no `--context` is given.
 pub const CONTEXT_ENV: &str = "TASK_RUNNER_CONTEXT";
+/// The env var naming a file that holds the spec payload: for payloads too
+/// big for an env var (Linux caps one env string at 128 KiB), which the
+/// Airflow side ships as files in a mounted folder.
+pub const SPEC_FILE_ENV: &str = "TASK_RUNNER_SPEC_FILE";
+/// The same for the context payload.
+pub const CONTEXT_FILE_ENV: &str = "TASK_RUNNER_CONTEXT_FILE";
+
+/// The DAG project's `include/` folder in the image: the default
+/// `python_path` of Python tasks and the last `template_searchpath` entry.
+pub const INCLUDE_ENV: &str = "TASK_RUNNER_INCLUDE";
+pub const DEFAULT_INCLUDE: &str = "/opt/airflow/include";
+
+/// `TASK_RUNNER_INCLUDE` (default `/opt/airflow/include`; empty turns it
+/// off), as an absolute path, when that folder exists.
+pub fn include_dir(env_value: Option<&str>) -> Option<PathBuf> {
+    let dir = match env_value {
+        Some(v) if v.trim().is_empty() => return None,
+        Some(v) => PathBuf::from(v),
+        None => PathBuf::from(DEFAULT_INCLUDE),
+    };
+    let dir = std::path::absolute(&dir).unwrap_or(dir);
+    dir.is_dir().then_some(dir)
+}
 
 /// A document's text and where it came from, for error messages and for
 /// resolving relative paths.
@@ -23,9 +47,69 @@ pub struct Document {
     pub origin: String,
     /// The folder relative paths in the document resolve against.
     pub base_dir: PathBuf,
+    /// What `base_dir` is.
+    pub base: Base,
     /// Whether line numbers in `text` mean something to the user (not for a
     /// decoded base64 payload, which they never saw as lines).
     pub has_lines: bool,
+}
+
+/// What a document's relative paths resolve against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Base {
+    /// The folder of the spec file the user named (`--config`).
+    FileFolder,
+    /// The working directory: a payload (env, stdin, `TASK_RUNNER_SPEC_FILE`)
+    /// has no folder of its own.
+    WorkingDir,
+}
+
+impl Document {
+    /// What relative paths were resolved against, for messages.
+    pub fn describe_base(&self) -> String {
+        match self.base {
+            Base::FileFolder => format!("the spec file's folder `{}`", self.base_dir.display()),
+            Base::WorkingDir => format!(
+                "the working directory `{}` (the spec came from {}, which has no folder)",
+                self.base_dir.display(),
+                self.origin
+            ),
+        }
+    }
+}
+
+/// Reads a document from `--flag FILE` (`-` = stdin), else from the file the
+/// `_FILE` env var names (`file_env`: its name and value), else from the env
+/// var itself.
+pub fn load_with_file(
+    path: Option<&Path>,
+    file_env: (&str, Option<&str>),
+    env_name: &str,
+    env_value: Option<&str>,
+    what: &'static str,
+) -> Result<Option<Document>> {
+    match file_env {
+        (file_var, Some(file)) if path.is_none() && !file.trim().is_empty() => {
+            let file = Path::new(file);
+            let bytes = std::fs::read(file).map_err(|source| Error::Read {
+                what,
+                path: file.into(),
+                source,
+            })?;
+            // The env payload moved to a file because of its size: it means
+            // what it would mean in the env var, so relative paths in it
+            // resolve against the working directory, not the mounted folder.
+            let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
+            decode(
+                bytes,
+                format!("file `{}` (env `{file_var}`)", file.display()),
+                cwd,
+                Base::WorkingDir,
+            )
+            .map(Some)
+        }
+        _ => load(path, env_name, env_value, what),
+    }
 }
 
 /// Reads a document from `--flag FILE` (`-` = stdin), else from the env var.
@@ -46,7 +130,7 @@ pub fn load(
                     path: path.into(),
                     source,
                 })?;
-            return decode(bytes, "stdin".into(), cwd).map(Some);
+            return decode(bytes, "stdin".into(), cwd, Base::WorkingDir).map(Some);
         }
         let bytes = std::fs::read(path).map_err(|source| Error::Read {
             what,
@@ -63,18 +147,28 @@ pub fn load(
                 }
             })
             .unwrap_or(cwd);
-        return decode(bytes, format!("file `{}`", path.display()), base_dir).map(Some);
+        return decode(
+            bytes,
+            format!("file `{}`", path.display()),
+            base_dir,
+            Base::FileFolder,
+        )
+        .map(Some);
     }
     match env_value {
-        Some(value) if !value.trim().is_empty() => {
-            decode(value.as_bytes().to_vec(), format!("env `{env_name}`"), cwd).map(Some)
-        }
+        Some(value) if !value.trim().is_empty() => decode(
+            value.as_bytes().to_vec(),
+            format!("env `{env_name}`"),
+            cwd,
+            Base::WorkingDir,
+        )
+        .map(Some),
         _ => Ok(None),
     }
 }
 
 /// Turns raw bytes into text, undoing base64 and gzip when the bytes are such.
-fn decode(bytes: Vec<u8>, origin: String, base_dir: PathBuf) -> Result<Document> {
+fn decode(bytes: Vec<u8>, origin: String, base_dir: PathBuf, base: Base) -> Result<Document> {
     let trimmed = bytes.trim_ascii();
     // A spec or context is a mapping, so its raw text always has `{` or `:`;
     // base64 never does. Anything made only of the base64 alphabet is base64.
@@ -92,6 +186,7 @@ fn decode(bytes: Vec<u8>, origin: String, base_dir: PathBuf) -> Result<Document>
             text,
             origin,
             base_dir,
+            base,
             has_lines: true,
         });
     }
@@ -128,6 +223,7 @@ fn decode(bytes: Vec<u8>, origin: String, base_dir: PathBuf) -> Result<Document>
         text,
         origin,
         base_dir,
+        base,
         has_lines: false,
     })
 }
@@ -155,7 +251,13 @@ mod tests {
     use super::*;
 
     fn doc(text: &str) -> Document {
-        decode(text.as_bytes().to_vec(), "test".into(), PathBuf::from("/")).unwrap()
+        decode(
+            text.as_bytes().to_vec(),
+            "test".into(),
+            PathBuf::from("/"),
+            Base::WorkingDir,
+        )
+        .unwrap()
     }
 
     #[test]
@@ -181,7 +283,13 @@ mod tests {
 
     #[test]
     fn broken_base64_is_an_error() {
-        let err = decode(b"a".to_vec(), "env".into(), PathBuf::from("/")).unwrap_err();
+        let err = decode(
+            b"a".to_vec(),
+            "env".into(),
+            PathBuf::from("/"),
+            Base::WorkingDir,
+        )
+        .unwrap_err();
         assert!(
             err.to_string().contains("does not decode as base64"),
             "{err}"

@@ -81,7 +81,11 @@ pub struct PythonTask {
     pub op_kwargs: Value,
     pub templates_dict: Option<Value>,
     pub python: String,
-    pub python_path: Vec<PathBuf>,
+    /// Import roots, relative entries joined to the spec's base folder;
+    /// `None` when the spec gives none (the include folder may stand in).
+    pub python_path: Option<Vec<PathBuf>>,
+    /// What relative `python_path` entries were resolved against, for messages.
+    pub python_path_base: String,
     pub env: EnvSpec,
     pub skip_on_exit_code: Vec<i32>,
 }
@@ -173,6 +177,20 @@ impl Operator {
 }
 
 impl TaskSpec {
+    /// The image's copy of the DAG project's `include/` folder: searched for
+    /// template files after the spec's own entries, and the import root of a
+    /// Python task whose spec gives no `python_path` (one given replaces it).
+    pub fn add_include(&mut self, dir: PathBuf) {
+        if let Operator::Python(t) = &mut self.operator
+            && t.python_path.is_none()
+        {
+            t.python_path = Some(vec![dir.clone()]);
+        }
+        if !self.template_searchpath.contains(&dir) {
+            self.template_searchpath.push(dir);
+        }
+    }
+
     /// The spec as Airflow-named kwargs, for `render` and `encode`.
     pub fn to_json(&self) -> Value {
         let mut m = Map::new();
@@ -222,6 +240,7 @@ impl TaskSpec {
                 let paths: Vec<Value> = t
                     .python_path
                     .iter()
+                    .flatten()
                     .map(|p| p.display().to_string().into())
                     .collect();
                 put("python_path", paths.into());
@@ -555,11 +574,16 @@ impl Checker<'_> {
                         );
                     }
                 };
-                let python_path = self
-                    .string_list("python_path", raw.python_path.as_ref())?
-                    .into_iter()
-                    .map(|p| base_dir.join(p))
-                    .collect();
+                let python_path = match raw.python_path.as_ref() {
+                    None | Some(Value::Null) => None,
+                    given => Some(
+                        self.string_list("python_path", given)?
+                            .into_iter()
+                            .map(|p| base_dir.join(p))
+                            .collect(),
+                    ),
+                };
+                let python_path_base = self.doc.describe_base();
                 Operator::Python(PythonTask {
                     python_callable,
                     python_source: raw.python_source,
@@ -568,6 +592,7 @@ impl Checker<'_> {
                     templates_dict,
                     python: raw.python.unwrap_or_else(|| "python3".into()),
                     python_path,
+                    python_path_base,
                     env,
                     skip_on_exit_code: self.exit_codes(raw.skip_on_exit_code.as_ref(), vec![])?,
                 })
@@ -742,6 +767,7 @@ mod tests {
             text: text.into(),
             origin: "file `t.yaml`".into(),
             base_dir: PathBuf::from("/specs"),
+            base: crate::spec::source::Base::FileFolder,
             has_lines: true,
         }
     }
