@@ -32,6 +32,8 @@ pub struct Context {
     pub task_id: String,
     pub run_id: String,
     pub run_type: String,
+    /// Whether the run was triggered from outside (Airflow 2's `dag_run.external_trigger`).
+    pub external_trigger: bool,
     pub owner: Option<String>,
     pub email: Option<String>,
     pub logical_date: Option<DateTime>,
@@ -207,6 +209,7 @@ impl Context {
             dag_id,
             task_id,
             run_id,
+            external_trigger: payload.external_trigger.unwrap_or(run_type == "manual"),
             run_type,
             owner: payload.owner,
             email,
@@ -276,7 +279,8 @@ impl Context {
     }
 
     /// Airflow 2's neighbouring logical dates (TaskInstance._get_template_context):
-    /// a manual run's previous and next are its own; a scheduled run's are the
+    /// an externally triggered run's previous and next are its own (a manual run
+    /// unless the payload's `external_trigger` says otherwise); others' are the
     /// cron's previous and following schedule, else one data interval away.
     pub fn neighbours(&self) -> Option<Neighbours> {
         let ld = self.logical_date?;
@@ -287,10 +291,15 @@ impl Context {
             .and_then(schedule::Cron::parse)
             .and_then(|c| {
                 let t = ld.utc().naive_utc();
+                // Airflow: previous_schedule(logical_date), and next_dagrun_info
+                // of this run's interval, whose next start follows its start
+                // (the same instant for a scheduled run; not for a manual run
+                // whose interval was inferred to end at the logical date).
+                let start = self.data_interval_start.unwrap_or(ld).utc().naive_utc();
                 let utc = |n| DateTime::from_local(n, Zone::Utc);
-                Some((utc(c.prev_before(t)?)?, utc(c.next_after(t)?)?))
+                Some((utc(c.prev_before(t)?)?, utc(c.next_after(start)?)?))
             });
-        let (prev, next) = if self.run_type == "manual" {
+        let (prev, next) = if self.external_trigger {
             (ld, ld)
         } else if let Some(around) = around {
             around
@@ -391,5 +400,32 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("data_interval_end"), "{e}");
+    }
+
+    /// `airflow dags test` on a cron DAG: a manual run that is not externally
+    /// triggered, its interval inferred to end at the logical date. Airflow
+    /// 2.10 renders prev_ds from the cron before the logical date and next_ds
+    /// from the cron after the interval's start (checked against real Airflow
+    /// by the provider's parity suite).
+    #[test]
+    fn neighbours_follow_external_trigger_and_the_interval() {
+        let manual_not_external = r#"{"logical_date": "2024-06-01T06:00:00+00:00",
+            "data_interval_start": "2024-05-31T06:00:00+00:00", "data_interval_end": "2024-06-01T06:00:00+00:00",
+            "run_id": "manual__2024-06-01T06:00:00+00:00", "schedule": "0 6 * * *", "external_trigger": false}"#;
+        let n = build(manual_not_external).unwrap().neighbours().unwrap();
+        assert_eq!(n.prev.isoformat('T'), "2024-05-31T06:00:00+00:00");
+        assert_eq!(n.next.isoformat('T'), "2024-06-01T06:00:00+00:00");
+        let triggered = manual_not_external.replace("false", "true");
+        let n = build(&triggered).unwrap().neighbours().unwrap();
+        assert_eq!(
+            (n.prev.isoformat('T'), n.next.isoformat('T')),
+            (
+                "2024-06-01T06:00:00+00:00".into(),
+                "2024-06-01T06:00:00+00:00".into()
+            )
+        );
+        // Without the key a manual run counts as external, as before.
+        let legacy = manual_not_external.replace(r#", "external_trigger": false"#, "");
+        assert!(build(&legacy).unwrap().external_trigger);
     }
 }

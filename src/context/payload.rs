@@ -57,6 +57,9 @@ pub struct Payload {
     pub owner: Option<String>,
     pub email: Option<Value>,
     pub run_type: Option<String>,
+    /// Airflow 2's `dag_run.external_trigger`: what makes a run's prev/next
+    /// dates its own (`airflow dags test` makes a manual run that is not one).
+    pub external_trigger: Option<bool>,
     pub schedule: Option<String>,
     pub airflow_version: Option<String>,
     pub test_mode: Option<bool>,

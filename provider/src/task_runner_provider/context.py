@@ -111,6 +111,8 @@ def build(context: Mapping[str, Any], task: Any, xcom: list[dict[str, Any]]) -> 
         "owner": getattr(task, "owner", None),
         "email": getattr(task, "email", None),
         "run_type": _run_type(dag_run),
+        # Airflow 2: an externally triggered run's prev/next dates are its own.
+        "external_trigger": getattr(dag_run, "external_trigger", None),
         "schedule": dag_schedule(dag) if dag is not None else None,
         "airflow_version": AIRFLOW_VERSION,
         "params": json_safe(dict(params), "the task's params"),
