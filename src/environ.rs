@@ -49,3 +49,56 @@ impl Environ {
         self.vars.iter().map(|(k, v)| (k.as_str(), v.as_str()))
     }
 }
+
+/// Why the runner believes it runs in a container, if it does: PID 1 (an
+/// image's ENTRYPOINT), Docker's `/.dockerenv`, Podman's `/run/.containerenv`,
+/// or a Kubernetes pod's `KUBERNETES_SERVICE_HOST`.
+pub fn container_reason(env: &Environ) -> Option<String> {
+    detect_container(
+        std::process::id(),
+        |p| std::path::Path::new(p).exists(),
+        env,
+    )
+}
+
+fn detect_container(pid: u32, exists: impl Fn(&str) -> bool, env: &Environ) -> Option<String> {
+    if pid == 1 {
+        return Some("it runs as PID 1".into());
+    }
+    if let Some(marker) = ["/.dockerenv", "/run/.containerenv"]
+        .into_iter()
+        .find(|p| exists(p))
+    {
+        return Some(format!("`{marker}` exists"));
+    }
+    env.get("KUBERNETES_SERVICE_HOST")
+        .filter(|v| !v.is_empty())
+        .map(|_| "`KUBERNETES_SERVICE_HOST` is set".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn containers_are_told_by_pid_1_marker_files_or_kubernetes() {
+        let none = Environ::default();
+        let kube = Environ::from_pairs([("KUBERNETES_SERVICE_HOST", "10.0.0.1")]);
+        assert_eq!(detect_container(4242, |_| false, &none), None);
+        assert!(
+            detect_container(1, |_| false, &none)
+                .unwrap()
+                .contains("PID 1")
+        );
+        assert!(
+            detect_container(4242, |p| p == "/run/.containerenv", &none)
+                .unwrap()
+                .contains("/run/.containerenv")
+        );
+        assert!(
+            detect_container(4242, |_| false, &kube)
+                .unwrap()
+                .contains("KUBERNETES_SERVICE_HOST")
+        );
+    }
+}

@@ -99,13 +99,19 @@ fn load(input: &InputArgs, env: &Environ, today: DateTime) -> Result<Loaded> {
         Ok(Some(doc)) => (Payload::parse(&doc)?, doc.origin),
         Ok(None) => (
             Payload::from_airflow_ctx(env),
-            "`AIRFLOW_CTX_*` env vars".to_string(),
+            AIRFLOW_CTX_ORIGIN.to_string(),
         ),
         Err(Error::SpecDecode { origin, message }) => {
             return Err(Error::Context { origin, message });
         }
         Err(e) => return Err(e),
     };
+    if payload.logical_date.is_none()
+        && payload.execution_date.is_none()
+        && input.logical_date.is_none()
+    {
+        warn_no_logical_date(&origin, env, today);
+    }
     // Secrets are known before anything is rendered or printed.
     let store = Store::new(
         env,
@@ -129,6 +135,31 @@ fn load(input: &InputArgs, env: &Environ, today: DateTime) -> Result<Loaded> {
         context,
         store: Arc::new(store),
     })
+}
+
+/// Where the context came from when no payload was given.
+const AIRFLOW_CTX_ORIGIN: &str = "`AIRFLOW_CTX_*` env vars";
+
+/// The run falls back to today's date, as `airflow tasks test` does. Fine
+/// for a local run; in a container it almost always means the context was
+/// not passed, and every `{{ ds }}` is silently today's: say so loudly.
+fn warn_no_logical_date(origin: &str, env: &Environ, today: DateTime) {
+    let what = if origin == AIRFLOW_CTX_ORIGIN {
+        format!(
+            "no context was given (no `--context`, `{CONTEXT_ENV}`, `{CONTEXT_FILE_ENV}`, nor `AIRFLOW_CTX_EXECUTION_DATE`/`AIRFLOW_CTX_LOGICAL_DATE`)"
+        )
+    } else {
+        format!("the context ({origin}) has no `logical_date`")
+    };
+    let date = today.isoformat('T');
+    match environ::container_reason(env) {
+        Some(reason) => tracing::warn!(
+            "{what}: the run uses today's date, logical date {date}, as `airflow tasks test` does. This runs in a container ({reason}), where that usually means the run's context was not passed: pass it in `{CONTEXT_ENV}` (or `{CONTEXT_FILE_ENV}`, or `--context FILE`), or give `--logical-date`"
+        ),
+        None => tracing::info!(
+            "{what}: using today's date, logical date {date}, as `airflow tasks test` does"
+        ),
+    }
 }
 
 fn render(loaded: &mut Loaded) -> Result<()> {

@@ -1,8 +1,8 @@
 //! What an image gets from its surroundings: payload files named by
 //! `TASK_RUNNER_SPEC_FILE` / `TASK_RUNNER_CONTEXT_FILE` (and `--config` /
 //! `--context` files) in every encoding; the DAG project's `include/` folder
-//! (`TASK_RUNNER_INCLUDE`); and what relative `python_path` entries
-//! resolve against.
+//! (`TASK_RUNNER_INCLUDE`); what relative `python_path` entries resolve
+//! against; and the warning when a container run has no context.
 
 use base64::Engine;
 use serde_json::json;
@@ -287,4 +287,56 @@ fn render_shows_the_include_in_the_python_path() {
         .render();
     out.exit(0)
         .stdout_has(&format!("\"python_path\": [\n    \"{inc}\"\n  ]"));
+}
+
+/// As PID 1 (a container's ENTRYPOINT) or in a pod, a run with no context
+/// warns, naming the date it uses and how to pass the context.
+#[test]
+fn no_context_in_a_container_warns_with_the_date_and_the_remedy() {
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    for wrapper in [&["unshare", "--pid", "--fork", "--mount-proc"][..], &[][..]] {
+        let out = Task::new()
+            .spec("operator: bash\nbash_command: echo {{ ds }}\n")
+            .env("KUBERNETES_SERVICE_HOST", "10.0.0.1")
+            .wrapped(wrapper)
+            .run();
+        out.exit(0)
+            .stderr_has("WARN")
+            .stderr_has("no context was given")
+            .stderr_has(&format!("logical date {today}T00:00:00+00:00"))
+            .stderr_has("TASK_RUNNER_CONTEXT")
+            .stderr_has("--context FILE");
+        // Outside the PID namespace the test host may be a container itself
+        // (`/.dockerenv`); the pod's env var is a reason either way.
+        if wrapper.is_empty() {
+            out.stderr_has("This runs in a container (");
+        } else {
+            out.stderr_has("This runs in a container (it runs as PID 1)");
+        }
+    }
+    // A context without a date says so too.
+    Task::new()
+        .spec("operator: bash\nbash_command: echo {{ ds }}\n")
+        .env("TASK_RUNNER_CONTEXT", "{\"dag_id\": \"d\"}")
+        .env("KUBERNETES_SERVICE_HOST", "10.0.0.1")
+        .run()
+        .exit(0)
+        .stderr_has("the context (env `TASK_RUNNER_CONTEXT`) has no `logical_date`");
+}
+
+#[test]
+fn a_context_or_a_logical_date_means_no_warning() {
+    for t in [
+        Task::new().context(context()),
+        Task::new().args(&["--logical-date", "2024-06-01"]),
+        Task::new().env("AIRFLOW_CTX_EXECUTION_DATE", "2024-06-01T00:00:00+00:00"),
+    ] {
+        t.spec("operator: bash\nbash_command: echo {{ ds }}\n")
+            .env("KUBERNETES_SERVICE_HOST", "10.0.0.1")
+            .wrapped(&["unshare", "--pid", "--fork", "--mount-proc"])
+            .run()
+            .exit(0)
+            .stderr_lacks("WARN")
+            .xcom(json!("2024-06-01"));
+    }
 }
