@@ -178,6 +178,16 @@ fn render(loaded: &mut Loaded) -> Result<()> {
 /// DockerOperator's `do_xcom_push` takes (it cannot read the file).
 pub async fn run(args: &RunArgs, env: &Environ, today: DateTime) -> Result<TaskEnd> {
     let pickle = xcom::resolve_pickle_path(args.pickle_path.as_deref(), env);
+    if let Some(p) = &pickle
+        && *p == xcom::resolve_path(args.xcom_path.as_deref(), env)
+    {
+        return Err(Error::Usage {
+            message: format!(
+                "the pickle path `{}` is the XCom path: give the pickle its own (DockerOperator's `retrieve_output_path`)",
+                p.display()
+            ),
+        });
+    }
     let end = run_task(args, env, today, pickle.as_deref()).await?;
     if let (Some(pickle), TaskEnd::Success { xcom: Some(path) }) = (&pickle, &end) {
         match xcom::write_pickle(path, pickle) {

@@ -49,7 +49,7 @@ fn both_load_it(out: &Outcome) {
 #[test]
 fn nested_values_and_empty_containers() {
     both_load_it(&run_returning(
-        "return {'a': [1, {'b': [None, True, False]}, []], 'empty': {}, 'el': [], 'deep': [[[{}]]], 's': '', 'n': None, 't': (1, 2)}",
+        "return {'a': [1, {'b': [None, True, False]}, []], 'empty': {}, 'el': [], 'deep': [[[{}]]], 's': '', 'n': None, 't': (1, 2),\n        'batches': {'k%d' % i: [i] * (i % 3) for i in range(2500)}, 'items': [[i, {}] for i in range(3001)]}",
     ));
 }
 
@@ -135,4 +135,16 @@ fn the_option_no_xcom_and_a_stale_pickle() {
         out.no_xcom();
         assert!(!pickle.exists(), "a pickle is left: {spec}");
     }
+}
+
+#[test]
+fn the_pickle_cannot_take_the_xcom_s_path() {
+    let t = Task::new();
+    let xcom = t.xcom_path().display().to_string();
+    t.spec("operator: bash\nbash_command: echo hi\n")
+        .context(context())
+        .env("TASK_RUNNER_PICKLE_PATH", &xcom)
+        .run()
+        .exit(64)
+        .stderr_has("is the XCom path");
 }
