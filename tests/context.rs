@@ -98,8 +98,15 @@ fn undefined_variable_names_field_and_line() {
         .exit(67)
         .stderr_has("`bash_command`")
         .stderr_has("line 2")
+        .stderr_has("`not_a_key` is undefined")
         .termination_has("failed to render")
         .no_xcom();
+    // An attribute chain is named whole, not from the failing dot.
+    render_one("{{ dag_run.nope.x }}")
+        .context(context())
+        .run()
+        .exit(67)
+        .stderr_has("`dag_run.nope.x` is undefined");
 }
 
 #[test]

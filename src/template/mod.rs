@@ -215,9 +215,23 @@ impl Renderer {
         let mut message = match err.kind() {
             minijinja::ErrorKind::UndefinedError if !misses.is_empty() => misses.join("; "),
             minijinja::ErrorKind::UndefinedError => {
+                // minijinja says only "undefined value": name what it was.
+                let what = err
+                    .template_source()
+                    .zip(err.range())
+                    .and_then(|(src, r)| {
+                        // The span of `a.b.c` may start at `.b`: take the whole chain.
+                        let head = src.get(..r.start)?;
+                        let start = head
+                            .rfind(|c: char| !(c.is_alphanumeric() || "_.".contains(c)))
+                            .map_or(0, |i| i + 1);
+                        src.get(start..r.end)
+                    })
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty() && s.len() <= 200)
+                    .map_or_else(|| err_detail(err), |expr| format!("`{expr}` is undefined"));
                 format!(
-                    "{} (Airflow uses StrictUndefined: every name a template uses must exist)",
-                    err_detail(err)
+                    "{what} (Airflow uses StrictUndefined: every name a template uses must exist)"
                 )
             }
             _ => err_detail(err),
@@ -276,6 +290,9 @@ fn is_falsy(v: &serde_json::Value) -> bool {
 
 fn environment(searchpath: Vec<PathBuf>, native: bool) -> Environment<'static> {
     let mut env = Environment::new();
+    // Errors keep the template source and the failing span (in release builds
+    // too), so an undefined name is named; it costs nothing until an error.
+    env.set_debug(true);
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_auto_escape_callback(|_| AutoEscape::None);
     env.set_recursion_limit(500);
