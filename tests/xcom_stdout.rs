@@ -284,6 +284,42 @@ fn in_docker_the_merged_log_ends_with_the_xcom_every_time() {
     }
 }
 
+/// A 200 KB XCom line comes out of `docker logs` whole and last too (the
+/// log driver cuts messages at 16 KiB; readers that join lines, as
+/// DockerOperator does, get it back; one that takes the last raw chunk, as
+/// docker provider 4.4.x, cannot: use the pickle for values that large).
+#[test]
+fn in_docker_a_200_kb_xcom_line_is_the_last_line_too() {
+    let image = crate::docker::image();
+    let spec = task_runner::spec::source::encode(
+        "operator: bash\nbash_command: 'echo start; head -c 200000 /dev/zero | tr \"\\\\0\" x; echo'\n",
+    );
+    let name = format!("task-runner-echo-big-{}", std::process::id());
+    let run = merged(&[
+        "run",
+        "--name",
+        &name,
+        "-e",
+        &format!("TASK_RUNNER_SPEC={spec}"),
+        "-e",
+        "TASK_RUNNER_XCOM_STDOUT=1",
+        image,
+        "run",
+        "--logical-date",
+        "2024-06-01",
+    ]);
+    let logs = merged(&["logs", &name]);
+    let _ = Command::new("docker").args(["rm", "-f", &name]).output();
+    let expected = format!("\"{}\"", "x".repeat(200_000));
+    for (what, (ok, text)) in [("docker run", &run), ("docker logs", &logs)] {
+        assert!(ok, "{what} failed:\n{}", &text[..text.len().min(2000)]);
+        assert!(
+            text.lines().last() == Some(expected.as_str()),
+            "{what}: the last line is not the 200 KB XCom"
+        );
+    }
+}
+
 /// Runs `docker args` with stdout and stderr into one pipe; (success, text).
 fn merged(args: &[&str]) -> (bool, String) {
     let (mut reader, writer) = std::io::pipe().unwrap();
