@@ -231,6 +231,8 @@ def test_xcom_sidecar_and_volume(kpo):
         if task_id == "no_xcom":
             assert SIDECAR not in containers and XCOM_MOUNT not in mounts
             continue
+        if task_id == "xcom_default":  # the default: test_default_backend_pushes_the_xcom
+            continue
         assert SIDECAR in containers, f"{task_id}: no XCom sidecar (do_xcom_push is {kpo.result(task_id)})"
         assert XCOM_MOUNT in mounts and "emptyDir" in volumes[mounts[XCOM_MOUNT]], task_id
         side = {m["mountPath"] for m in containers[SIDECAR].get("volumeMounts") or []}
@@ -255,6 +257,11 @@ def test_xcoms_read_as_kpo_reads_them(kpo):
 
 def test_default_backend_pushes_the_xcom(kpo):
     """A task that does not say do_xcom_push pushes its XCom, as on the other backends."""
+    spec = _decode(kpo.env("xcom_default")["TASK_RUNNER_SPEC"]["value"])
+    containers = {c["name"] for c in kpo.pod("xcom_default")["spec"]["containers"]}
+    assert spec["do_xcom_push"] is True and SIDECAR in containers, (
+        f"kubernetes backend default: spec do_xcom_push={spec['do_xcom_push']}, sidecar={SIDECAR in containers}"
+    )
     assert kpo.xcoms.get("xcom_default") == "day 2024-06-01", (
         "the kubernetes backend pushed no XCom for a task without do_xcom_push "
         f"(pod sidecar: {SIDECAR in {c['name'] for c in kpo.pod('xcom_default')['spec']['containers']}})"

@@ -225,7 +225,7 @@ def execute_sync(self, context):
     if self.do_xcom_push:
         # KPO's own parsing of the sidecar's output (its extract_xcom, unbound).
         holder = types.SimpleNamespace(
-            pod_manager=types.SimpleNamespace(extract_xcom=lambda pod: sidecar_out), log=self.log
+            pod_manager=types.SimpleNamespace(extract_xcom=lambda pod, **kw: sidecar_out), log=self.log
         )
         result = KubernetesPodOperator.extract_xcom(holder, pod)
     _record(task_id, "result.json", {"exit_code": code, "message": message, "xcom": result})
