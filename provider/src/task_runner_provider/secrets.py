@@ -10,8 +10,12 @@ import re
 from pathlib import Path
 from typing import Any, Iterable
 
+import logging
+
 from task_runner_provider.compat import BaseHook, Variable, mask_secret
 from task_runner_provider.errors import TaskRunnerConfigError
+
+log = logging.getLogger(__name__)
 
 # Airflow's template accessors: conn.ID / conn['ID'] / conn.get('ID'),
 # var.value.KEY / var.json.KEY / var.value['KEY'] / var.value.get('KEY', ...).
@@ -88,6 +92,9 @@ def resolve_connections(conn_ids: Iterable[str], required: set[str], where: str)
         except Exception as err:  # Airflow raises AirflowNotFoundException (2.x and 3.x paths differ)
             if conn_id in required:
                 raise TaskRunnerConfigError(f"{where}: connection `{conn_id}` is not defined in Airflow: {err}") from err
+            log.info(
+                "%s: connection `%s` is not defined in Airflow; not passed (the container may mount it)", where, conn_id
+            )
             continue
         as_json = conn.as_json()
         for secret in (conn.password, as_json, conn.get_uri()):

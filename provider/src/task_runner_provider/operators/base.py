@@ -216,8 +216,6 @@ class TaskRunnerMixin:
                     f"{where}: `{given['python_callable']}` runs on {given['python']} but uses Python-3-only "
                     f"syntax ({self._source_where}): {'; '.join(problems)}"
                 )
-        if kind.name == "sql":
-            connections = [given["conn_id"], *connections]
         if not image and self.task_runner_backend != "local":
             raise TaskRunnerConfigError(f"{where}: `image=` is required on the {self.task_runner_backend} backend")
 
@@ -395,8 +393,12 @@ class TaskRunnerMixin:
         conns_seen, vars_seen = secrets.references(
             task_spec, kind.template_ext, [*self.task_runner_search_path(), *self.task_runner_local_include()]
         )
+        # A conn_id Airflow does not know may come from a Secret mounted in the
+        # pod (or be the runner's own sqlite_default): the runner reports it if
+        # not. Declared connections= must exist.
+        used = [self.task_runner_spec["conn_id"]] if isinstance(self.task_runner_spec.get("conn_id"), str) else []
         connections = secrets.resolve_connections(
-            [*self.task_runner_connections, *conns_seen], set(self.task_runner_connections), where
+            [*self.task_runner_connections, *used, *conns_seen], set(self.task_runner_connections), where
         )
         variables = secrets.resolve_variables(
             [*self.task_runner_variables, *vars_seen], set(self.task_runner_variables), where
