@@ -10,6 +10,7 @@ in-process, and against an independent oracle of the SQL's result.
 
 from __future__ import annotations
 
+import json
 import re
 
 import harness
@@ -138,3 +139,24 @@ def test_no_secret_in_the_metadata_db(fitness_run):
     password = harness.pg_password().encode()
     db = (fitness_run.home.path / "airflow.db").read_bytes()
     assert password not in db
+
+
+def test_compare_fails_when_the_summaries_differ(fitness_run):
+    """Task 6 is a real check: with the Python 2.7 XCom tampered, it fails."""
+    run = fitness_run
+    tampered = dict(run.xcoms["summarize_py27"])
+    tampered["total_steps"] += 1
+    run.home.python(
+        harness.HERE / "helpers" / "set_xcom.py",
+        "fitness", run.stored["dag_run"]["run_id"], "summarize_py27", json.dumps(tampered),
+        log="tamper-xcom",
+    )
+    # clear it first: Airflow 2's `tasks test` silently returns for a task instance already finished
+    run.home.airflow("tasks", "clear", "fitness", "-t", "^compare$", "-y", log="clear-compare")
+    rc, output, _ = run.home.airflow(
+        "tasks", "test", "fitness", "compare", harness.LOGICAL_DATE, log="compare-tampered", check=False
+    )
+    # Airflow 2.10's `tasks test` exits non-zero; Airflow 3's exits 0 and logs the failure
+    failed = rc != 0 if harness.airflow_version().startswith("2.") else "Task failed with exception" in output
+    assert failed, f"compare succeeded on differing summaries (exit {rc}):\n{output[-3000:]}"
+    assert "python3 and python2.7 summaries differ in ['total_steps']" in output, output[-3000:]
