@@ -181,3 +181,17 @@ def test_payload_round_trip_is_gzip_base64():
 
     assert base64.b64decode(encoded)[:2] == b"\x1f\x8b"
     assert payload.encode(doc) == encoded  # deterministic (no gzip timestamp)
+
+
+def test_kubernetes_backend_pushes_xcoms_and_takes_its_own_kwargs_portably(dag):
+    k = make(task_id="k_x", operator="bash", bash_command="echo", backend="kubernetes",
+             kubernetes_kwargs={"inject_connections": "secret"})
+    assert k.do_xcom_push is True and k.inject_connections == "secret"
+    assert make(task_id="k_y", operator="bash", bash_command="echo", backend="kubernetes",
+                do_xcom_push=False).do_xcom_push is False
+    d = make(task_id="d_x", operator="bash", bash_command="echo", kubernetes_kwargs={"inject_connections": "env"},
+             inject_connections="env")
+    assert isinstance(d, DockerTaskRunnerOperator)
+    assert "inject_connections must be None, 'secret' or 'env'" in error(
+        operator="bash", bash_command="echo", backend="kubernetes", inject_connections="plain"
+    )

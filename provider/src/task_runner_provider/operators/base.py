@@ -121,6 +121,8 @@ class TaskRunnerMixin:
     task_runner_backend: ClassVar[str]
     #: Kwargs of the Airflow operator underneath that the backend sets itself.
     backend_owned_kwargs: ClassVar[tuple[str, ...]] = ()
+    #: The backend class's own kwargs (not its Airflow operator's), see :meth:`apply_backend_extras`.
+    backend_extra_kwargs: ClassVar[tuple[str, ...]] = ()
     #: Fields Airflow renders besides the backend's own: only XComArgs live here.
     runner_template_fields: ClassVar[tuple[str, ...]] = ("task_runner_refs",)
 
@@ -203,6 +205,7 @@ class TaskRunnerMixin:
         kwargs = self._backend_kwargs(
             kwargs, {"docker": docker_kwargs, "kubernetes": kubernetes_kwargs, "local": local_kwargs}, kind, where
         )
+        self.apply_backend_extras({k: kwargs.pop(k) for k in self.backend_extra_kwargs if k in kwargs}, where)
         refs: list[Any] = []
         given = {k: _extract_refs(v, refs) for k, v in given.items()}
         spec.check_types({k: v for k, v in given.items() if not isinstance(v, spec.Ref)}, where)
@@ -265,7 +268,7 @@ class TaskRunnerMixin:
         where: str,
     ) -> dict[str, Any]:
         """The kwargs for the Airflow operator underneath; others' set aside, unknown ones refused."""
-        accepted = _init_params(type(self), TaskRunnerMixin)
+        accepted = _init_params(type(self), TaskRunnerMixin) | set(self.backend_extra_kwargs)
         mine = _BACKEND_KWARGS[self.task_runner_backend]
         foreign = set().union(*(v for k, v in _BACKEND_KWARGS.items() if k != self.task_runner_backend)) - accepted
         out: dict[str, Any] = {}
@@ -319,6 +322,9 @@ class TaskRunnerMixin:
     def _backend_init(self, kwargs: dict[str, Any]) -> dict[str, Any]:
         """Hook: the kwargs the backend's Airflow operator is built with."""
         return kwargs
+
+    def apply_backend_extras(self, extras: dict[str, Any], where: str) -> None:
+        """Hook: take the backend class's own kwargs (given directly or in ``<backend>_kwargs``)."""
 
     def _check_spec_size(self, where: str) -> None:
         if self.task_runner_backend == "docker" or self.task_runner_refs:

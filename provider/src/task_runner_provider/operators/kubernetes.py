@@ -43,21 +43,28 @@ class KubernetesTaskRunnerOperator(TaskRunnerMixin, KubernetesPodOperator):
         "task_runner_refs",
     )
 
-    def __init__(self, *, inject_connections: str | None = None, **kwargs: Any) -> None:
-        if inject_connections not in INJECT_MODES:
-            raise TaskRunnerConfigError(
-                f"task `{kwargs.get('task_id', '?')}`: inject_connections must be None, 'secret' or 'env', "
-                f"not {inject_connections!r}"
-            )
-        self.inject_connections = inject_connections
+    backend_extra_kwargs = ("inject_connections",)
+    inject_connections: str | None = None
+
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
 
     __init__.__signature__ = mixin_signature(  # type: ignore[attr-defined]
         inspect.Parameter("inject_connections", inspect.Parameter.KEYWORD_ONLY, default=None)
     )
 
+    def apply_backend_extras(self, extras: dict[str, Any], where: str) -> None:
+        mode = extras.get("inject_connections")
+        if mode not in INJECT_MODES:
+            raise TaskRunnerConfigError(
+                f"{where}: inject_connections must be None, 'secret' or 'env', not {mode!r}"
+            )
+        self.inject_connections = mode
+
     def _backend_init(self, kwargs: dict[str, Any]) -> dict[str, Any]:
         kwargs.setdefault("name", kwargs.get("task_id"))
+        # KPO's own default is False; a task-runner task returns its XCom on every backend.
+        kwargs.setdefault("do_xcom_push", True)
         return {
             **kwargs,
             "image": self.task_runner_image,
@@ -73,6 +80,10 @@ class KubernetesTaskRunnerOperator(TaskRunnerMixin, KubernetesPodOperator):
 
     def build_task_runner_pod(self, context: Any) -> tuple[k8s.V1Pod, k8s.V1Secret | None]:
         """KPO's pod for this task instance with the runner's inputs, and the Secret to create (if any)."""
+        # KPO makes the name a valid DNS-1123 one at the top of its execute();
+        # the pod is built before that here, so the same is done first.
+        if hasattr(self, "_set_name"):
+            self.name = self._set_name(self.name)
         task_spec, ctx, secret_env = self.build_payloads(context)
         spec_payload, ctx_payload = payload.encode(task_spec), payload.encode(ctx)
         for what, value in (("spec", spec_payload), ("context", ctx_payload)):
