@@ -195,3 +195,20 @@ def test_kubernetes_backend_pushes_xcoms_and_takes_its_own_kwargs_portably(dag):
     assert "inject_connections must be None, 'secret' or 'env'" in error(
         operator="bash", bash_command="echo", backend="kubernetes", inject_connections="plain"
     )
+
+
+def test_key_table_matches_the_binary(binary):
+    """The provider's spec table (spec.OPERATORS) is the runner's (`task-runner schema`)."""
+    from task_runner_provider import spec
+
+    schema = json.loads(subprocess.run([binary, "schema"], capture_output=True, text=True, check=True).stdout)
+    assert set(schema["operators"]) == set(spec.OPERATORS)
+    for name, runner in schema["operators"].items():
+        ours = spec.OPERATORS[name]
+        assert set(ours.keys) == set(runner["keys"]), name
+        assert set(ours.required) == set(runner["required"]), name
+        assert set(ours.template_ext) == set(runner["template_ext"]), name
+        assert set(runner["aliases"]) <= set(ours.aliases), name
+    # The common keys: the provider's own, the ones it derives from Airflow, and
+    # operator/task_id/params, which it always fills in (params travel in the context).
+    assert set(schema["common"]) == {*spec.COMMON_KEYS, *spec.DERIVED_KEYS, "operator", "task_id", "params"}
