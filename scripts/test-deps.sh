@@ -542,40 +542,9 @@ $(my_tail_log)"
 }
 
 # ------------------------------------------------------- 6. docker base image
-debian_mirror() {
-    if [[ -n ${TR_DEBIAN_MIRROR:-} ]]; then echo "$TR_DEBIAN_MIRROR"; return 0; fi
-    local f m
-    # deb822: the stanza whose Suites contains exactly "bookworm" and whose
-    # Components contains "main"; take its first URI.
-    for f in /etc/apt/sources.list.d/*.sources; do
-        m=$(awk 'BEGIN { RS = ""; FS = "\n" }
-            {
-                uris = ""; suites = ""; comps = ""; types = ""; enabled = "yes"
-                for (i = 1; i <= NF; i++) {
-                    line = $i; sub(/^[ \t]+/, "", line)
-                    if (line ~ /^#/) continue
-                    n = index(line, ":"); if (!n) continue
-                    k = tolower(substr(line, 1, n - 1)); v = " " substr(line, n + 1) " "
-                    gsub(/[ \t]+/, " ", v)
-                    if (k == "uris") uris = v; else if (k == "suites") suites = v
-                    else if (k == "components") comps = v; else if (k == "types") types = v
-                    else if (k == "enabled") enabled = tolower(v)
-                }
-                if (types ~ / deb / && suites ~ / bookworm / && comps ~ / main / && enabled !~ /no/) {
-                    split(uris, u, " "); print u[1]; exit
-                }
-            }' "$f")
-        [[ -n $m ]] && { echo "$m"; return 0; }
-    done
-    # one-line format
-    for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-        [[ -f $f ]] || continue
-        m=$(awk '$1 == "deb" { i = 2; if ($i ~ /^\[/) { while ($i !~ /\]$/) i++; i++ }
-                 if ($(i+1) == "bookworm") { for (j = i + 2; j <= NF; j++) if ($j == "main") { print $i; exit } } }' "$f")
-        [[ -n $m ]] && { echo "$m"; return 0; }
-    done
-    return 1
-}
+# debian_mirror: the machine's bookworm "main" mirror (shared with build-images.sh).
+# shellcheck source=lib/debian.sh
+source "$REPO/scripts/lib/debian.sh"
 
 ROOTFS="" DEBOOTSTRAP_LOG=""
 cleanup_rootfs() {
