@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -20,6 +20,8 @@ def airflow_deps():
 
 class FitnessRun:
     """One `airflow dags test fitness <date>` in a fresh home, and what Airflow stored."""
+
+    executor = False
 
     def __init__(self, home: harness.AirflowHome, output: str, seconds: float, rc: int):
         self.home = home
@@ -41,15 +43,27 @@ _RUNS: dict[str, FitnessRun] = {}
 
 @pytest.fixture(scope="session")
 def fitness_run(request, tmp_path_factory):
-    """The fitness DAG run on one backend (indirect parameter: docker | local), run once per session."""
+    """The fitness DAG run on one backend (indirect parameter: docker | local), run once per session.
+
+    docker: `dags test --use-executor`, every task in its own worker process as
+    in production (Airflow 2: SequentialExecutor, `airflow tasks run`; Airflow 3:
+    LocalExecutor, task processes talking to the API server's Execution API),
+    task logs in AIRFLOW_HOME/logs. local: `dags test` in-process (task logs
+    on its output).
+    """
     backend = request.param
     if backend not in _RUNS:
         home = harness.AirflowHome(tmp_path_factory.mktemp(f"airflow-{backend}"), backend=backend)
-        rc, output, seconds = home.airflow(
-            "dags", "test", "fitness", harness.LOGICAL_DATE, log="dags-test", timeout=1200, check=False
+        executor = backend == "docker"
+        args = ["dags", "test", "fitness", harness.LOGICAL_DATE, *(["--use-executor"] if executor else [])]
+        with home.api_server() if executor else contextlib.nullcontext():
+            rc, output, seconds = home.airflow(*args, log="dags-test", timeout=1200, check=False)
+        how = "with the executor" if executor else "in-process"
+        harness.TIMINGS.append(
+            (f"airflow {harness.airflow_version()} dags test fitness ({backend} backend, {how})", seconds)
         )
-        harness.TIMINGS.append((f"airflow {harness.airflow_version()} dags test fitness ({backend} backend)", seconds))
         _RUNS[backend] = FitnessRun(home, output, seconds, rc)
+        _RUNS[backend].executor = executor
     return _RUNS[backend]
 
 

@@ -16,12 +16,16 @@ run; nothing is skipped.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shlex
+import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -210,6 +214,48 @@ class AirflowHome:
                 pytrace=False,
             )
         return proc.returncode, output, seconds
+
+    @contextlib.contextmanager
+    def api_server(self):
+        """Airflow 3's API server for this home (the Execution API the executor's task processes
+        talk to), on a free local port, for the duration of the block; nothing on Airflow 2."""
+        if _major() < 3:
+            yield None
+            return
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        self.env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] = f"http://127.0.0.1:{port}/execution/"
+        self.env.setdefault("AIRFLOW__API_AUTH__JWT_SECRET", "e2e-" + os.urandom(16).hex())
+        logfile = open(self.path / "api-server.log", "wb")
+        proc = subprocess.Popen(
+            [str(VENV_BIN / "airflow"), "api-server", "--host", "127.0.0.1", "--port", str(port)],
+            stdout=logfile, stderr=subprocess.STDOUT, env=self.env, cwd=self.path, start_new_session=True,
+        )
+        start = time.monotonic()
+        try:
+            while True:
+                if proc.poll() is not None:
+                    pytest.fail(f"airflow api-server exited {proc.returncode}: see {self.path}/api-server.log", pytrace=False)
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/version", timeout=2):
+                        break
+                except OSError:
+                    if time.monotonic() - start > 180:
+                        pytest.fail(f"airflow api-server not up after 180 s: see {self.path}/api-server.log", pytrace=False)
+                    time.sleep(1)
+            TIMINGS.append((f"airflow {airflow_version()} api-server start", time.monotonic() - start))
+            yield port
+        finally:
+            # the server and its workers: the process group this fixture started
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)
+                proc.wait(timeout=30)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+            logfile.close()
 
     def airflow(self, *args: str, log: str, timeout: float = 600, check: bool = True):
         return self.run([str(VENV_BIN / "airflow"), *args], log=log, timeout=timeout, check=check)
