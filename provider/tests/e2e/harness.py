@@ -20,10 +20,12 @@ import contextlib
 import json
 import os
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -137,6 +139,7 @@ def docker_registry() -> str:
 
 def check_airflow_deps() -> None:
     """Everything the suite imports in the Airflow subprocesses, or a clear failure."""
+    scratch = tempfile.mkdtemp(prefix="e2e-probe-home-")
     probe = subprocess.run(
         [
             PY,
@@ -147,8 +150,9 @@ def check_airflow_deps() -> None:
         ],
         capture_output=True,
         text=True,
-        env={"AIRFLOW_HOME": "/nonexistent-airflow-home-probe", "PATH": os.environ.get("PATH", "")},
+        env={"AIRFLOW_HOME": scratch, "PATH": os.environ.get("PATH", "")},
     )
+    shutil.rmtree(scratch, ignore_errors=True)
     if probe.returncode != 0:
         pytest.fail(
             f"{PY} lacks a dependency of the e2e suite (Airflow, the docker/cncf-kubernetes/postgres "
