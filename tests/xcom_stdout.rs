@@ -284,6 +284,124 @@ fn in_docker_the_merged_log_ends_with_the_xcom_every_time() {
     }
 }
 
+/// What docker provider 4.4.x pushes: the last chunk of the Engine API's
+/// attach stream (`cli.attach(stream=True)`, one chunk per frame, one frame
+/// per read of the container's output), 30 times under CPU load. The XCom
+/// line must be a chunk of its own, not glued to the log line before it.
+#[test]
+fn in_docker_the_last_attach_chunk_is_the_xcom_line_alone() {
+    let image = crate::docker::image();
+    let spec = task_runner::spec::source::encode(
+        "operator: bash\nbash_command: 'for i in 1 2 3; do echo out $i; done; echo \"{{ ds }} done\"'\n",
+    );
+    let ctx = context().to_string();
+    let expected = "\"2024-06-01 done\"\n";
+    // Load makes the reader late, which is when reads glue writes together.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let burners: Vec<_> = (0..2)
+        .map(|_| {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut x = 0u64;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+                }
+            })
+        })
+        .collect();
+    let mut wrong = Vec::new();
+    for i in 0..30 {
+        let name = format!("task-runner-attach-{}-{i}", std::process::id());
+        let created = Command::new("docker")
+            .args([
+                "create",
+                "--name",
+                &name,
+                "-e",
+                &format!("TASK_RUNNER_SPEC={spec}"),
+                "-e",
+                &format!("TASK_RUNNER_CONTEXT={ctx}"),
+                "-e",
+                "TASK_RUNNER_XCOM_STDOUT=1",
+                image,
+            ])
+            .output()
+            .expect("docker create");
+        assert!(
+            created.status.success(),
+            "{}",
+            String::from_utf8_lossy(&created.stderr)
+        );
+        let frames = attach_frames(&name, || {
+            let started = Command::new("docker")
+                .args(["start", &name])
+                .output()
+                .unwrap();
+            assert!(
+                started.status.success(),
+                "{}",
+                String::from_utf8_lossy(&started.stderr)
+            );
+        });
+        let _ = Command::new("docker").args(["rm", "-f", &name]).output();
+        let last = frames
+            .last()
+            .map(|f| String::from_utf8_lossy(f).into_owned());
+        if last.as_deref() != Some(expected) {
+            wrong.push((i, last));
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for b in burners {
+        b.join().unwrap();
+    }
+    assert!(
+        wrong.is_empty(),
+        "last attach chunks that are not the XCom line alone: {wrong:?}"
+    );
+}
+
+/// Attaches to container `name` through the Engine API socket as docker-py
+/// does, runs `start`, and returns the payload of every frame of the
+/// multiplexed stream (8-byte header: stream, 0, 0, 0, big-endian length).
+fn attach_frames(name: &str, start: impl FnOnce()) -> Vec<Vec<u8>> {
+    use std::io::{BufRead, Read, Write};
+    let socket = std::env::var("DOCKER_HOST")
+        .ok()
+        .and_then(|h| h.strip_prefix("unix://").map(str::to_owned))
+        .unwrap_or_else(|| "/var/run/docker.sock".into());
+    let mut conn = std::os::unix::net::UnixStream::connect(&socket).expect("docker socket");
+    write!(
+        conn,
+        "POST /containers/{name}/attach?stream=1&stdout=1&stderr=1 HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n"
+    )
+    .unwrap();
+    let mut reader = std::io::BufReader::new(conn);
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        if line.starts_with("HTTP/") {
+            assert!(
+                line.contains(" 101 ") || line.contains(" 200 "),
+                "attach: {line}"
+            );
+        }
+        if line == "\r\n" || line.is_empty() {
+            break;
+        }
+    }
+    start();
+    let mut frames = Vec::new();
+    let mut header = [0u8; 8];
+    while reader.read_exact(&mut header).is_ok() {
+        let len = u32::from_be_bytes([header[4], header[5], header[6], header[7]]) as usize;
+        let mut payload = vec![0; len];
+        reader.read_exact(&mut payload).unwrap();
+        frames.push(payload);
+    }
+    frames
+}
+
 /// A 200 KB XCom line comes out of `docker logs` whole and last too (the
 /// log driver cuts messages at 16 KiB; readers that join lines, as
 /// DockerOperator does, get it back; one that takes the last raw chunk, as

@@ -6,6 +6,7 @@ pub mod child;
 pub mod end;
 pub mod init;
 pub mod output;
+pub mod pipe;
 pub mod signals;
 
 pub use child::{Outcome, Policy, Supervised, supervise};
