@@ -7,7 +7,7 @@ Each task covers one way the pod gets what it needs:
   summarize_py27    @task.task_runner on Python 2.7, consuming the rows of sql_rows (an XComArg)
   returns_none      a function returning None: the sidecar finds no file, no XCom
   ruby_report       a Ruby template file reading the rows of sql_rows through ti.xcom_pull
-  env_optin         connections in the pod's env in plain text (inject_connections="env", opted in)
+  env_optin         connections in the pod's env in plain text (opted in: kubernetes_kwargs={"inject_connections": "env"})
   xcom_default      no do_xcom_push given: what the backend does by default
   no_xcom           do_xcom_push=False: no sidecar
 """
@@ -84,7 +84,8 @@ with DAG(
         image="python3-ruby:test",
         operator="bash",
         bash_command="echo 'db {{ conn.warehouse.host }}:{{ conn.warehouse.port }}/{{ conn.warehouse.schema }}'",
-        inject_connections="env",
+        # the portable spelling: a DAG run on another backend sets it aside
+        kubernetes_kwargs={"inject_connections": "env"},
         do_xcom_push=True,
         **K8S,
     )
