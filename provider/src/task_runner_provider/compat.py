@@ -55,13 +55,8 @@ __all__ = [
     "airflow_conf",
     "dag_schedule",
     "mask_secret",
-    "resolve_value",
+    "task_decorator_factory",
 ]
-
-
-def resolve_value(value: Any, context: Any) -> Any:
-    """An XComArg (or any ResolveMixin) resolved against the live context."""
-    return value.resolve(context)
 
 
 def airflow_conf() -> Any:

@@ -16,7 +16,7 @@ import json
 import logging
 import os
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Iterable, Mapping, Sequence
+from typing import Any, Callable, ClassVar, Mapping, Sequence
 
 from task_runner_provider import backend_kwargs, config, payload, secrets, source, spec
 from task_runner_provider import context as payload_context
@@ -448,10 +448,6 @@ def _project_include_dirs(dag: Any) -> list[str]:
         return []
     folder = Path(fileloc).resolve().parent
     return [str(folder / "include"), str(folder.parent / "include")]
-
-
-def iter_strings(value: Any) -> Iterable[str]:
-    return secrets._strings(value)
 
 
 __all__ = ["NOTSET", "TaskRunnerMixin", "AIRFLOW_V_3_0_PLUS"]
