@@ -586,3 +586,19 @@ fn the_quick_start_runs_on_sqlite_with_no_server() {
     assert_eq!(rows.len(), 2, "{value}");
     assert_eq!(rows[0][1], json!("emea"));
 }
+
+/// Non-ASCII text outside quotes with bound parameters used to panic before
+/// connecting (a byte index inside `ö`, exit 101). Every dialect binds it.
+#[test]
+fn non_ascii_outside_quotes_with_parameters_binds_on_every_dialect() {
+    for url in [pg(), my(), MEMORY.to_string()] {
+        let out = sql(
+            &url,
+            "sql: \"SELECT :b AS größe, 'ü' AS x, :c AS ñ\"\nparameters: {b: 'é', c: '€'}\n",
+        )
+        .run();
+        out.exit(0);
+        let got: Value = serde_json::from_str(out.xcom.as_deref().expect("xcom")).unwrap();
+        assert_eq!(got, json!([["é", "ü", "€"]]), "{url}");
+    }
+}

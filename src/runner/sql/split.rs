@@ -287,6 +287,13 @@ pub fn bind(sql: &str, d: Dialect, style: Style<'_>) -> Result<Bound, String> {
         let mut i = 0;
         let mut copied = 0;
         while i < b.len() {
+            // Every placeholder starts with an ASCII byte, so only the first
+            // byte of a character can start one: the bytes inside a
+            // multi-byte character (`größe`) are never a slicing point.
+            if !text.is_char_boundary(i) {
+                i += 1;
+                continue;
+            }
             let prev = if i > 0 { Some(b[i - 1]) } else { None };
             let rest = &text[i..];
             let mut take = |out: &mut String, len: usize, r: Option<ParamRef>| {
@@ -480,5 +487,26 @@ mod tests {
         )
         .unwrap();
         assert_eq!(b.sql, "select printf('%d%%', ?)");
+    }
+
+    /// Fuzzing found 212 inputs that panicked here, all one cause: a byte index
+    /// inside a multi-byte character outside quotes.
+    #[test]
+    fn non_ascii_outside_quotes_binds() {
+        let map = json!({"a": 1, "ä": 2});
+        let named = Style::Named(map.as_object().unwrap());
+        for d in [Dialect::Postgres, Dialect::MySql, Dialect::Sqlite] {
+            let b = bind("SELECT :a AS größe, 'ü' AS x, %(a)s AS ñ€𝄞", d, named).unwrap();
+            // PostgreSQL binds a repeated name once ($1 twice).
+            let expected = if d == Dialect::Postgres { 1 } else { 2 };
+            assert_eq!(b.params.len(), expected, "{d:?}");
+            assert!(
+                b.sql.contains("AS größe") && b.sql.contains("AS ñ€𝄞"),
+                "{}",
+                b.sql
+            );
+            let p = bind("select 'é', ? , é?ö", d, Style::Positional { offset: 0 });
+            assert!(p.is_ok(), "{d:?}");
+        }
     }
 }
