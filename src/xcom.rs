@@ -49,14 +49,48 @@ pub fn resolve_pickle_path(flag: Option<&Path>, env: &Environ) -> Option<PathBuf
 
 /// Removes a file an earlier attempt left at `path`, so it cannot pass for
 /// this run's result.
+///
+/// The temp files a killed run left beside it (`.return.json.XXXXXX.tmp`,
+/// up to the size of a whole result) are removed too: nothing else would.
 pub fn remove_stale(path: &Path) -> Result<()> {
     match std::fs::remove_file(path) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::XComWrite {
-            path: path.to_path_buf(),
-            source: e,
-        }),
-        _ => Ok(()),
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(Error::XComWrite {
+                path: path.to_path_buf(),
+                source: e,
+            });
+        }
+        _ => {}
     }
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return Ok(());
+    };
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let prefix = temp_prefix(&name.to_string_lossy());
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(());
+    };
+    for entry in entries.flatten() {
+        let file = entry.file_name();
+        let file = file.to_string_lossy();
+        if file.starts_with(&prefix)
+            && file.ends_with(".tmp")
+            && entry.file_type().is_ok_and(|t| t.is_file())
+        {
+            // Best effort: a temp file that cannot be removed harms no result.
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+    Ok(())
+}
+
+/// The name prefix of the temp file a result is written to before its rename.
+fn temp_prefix(name: &str) -> String {
+    format!(".{name}.")
 }
 
 /// Writes the XCom file at `xcom` again as a protocol 2 pickle at `path`
@@ -155,7 +189,7 @@ impl Writer {
             |n| n.to_string_lossy().into_owned(),
         );
         let tmp = tempfile::Builder::new()
-            .prefix(&format!(".{name}."))
+            .prefix(&temp_prefix(&name))
             .suffix(".tmp")
             .tempfile_in(&dir)
             .map_err(fail)?;
@@ -285,8 +319,12 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         source,
     };
     let dir = ensure_dir(path).map_err(fail)?;
+    let name = path.file_name().map_or_else(
+        || "return.json".into(),
+        |n| n.to_string_lossy().into_owned(),
+    );
     let mut tmp = tempfile::Builder::new()
-        .prefix(".return.json.")
+        .prefix(&temp_prefix(&name))
         .suffix(".tmp")
         .tempfile_in(&dir)
         .map_err(fail)?;

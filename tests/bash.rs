@@ -289,3 +289,34 @@ fn template_files_and_includes_get_python_operators_too() {
         .exit(0)
         .stdout_has("2024-05 06");
 }
+
+/// The default working directory is private (0700), as Airflow's
+/// `TemporaryDirectory` that BashOperator runs in.
+#[test]
+fn default_cwd_is_private() {
+    Task::new()
+        .spec("operator: bash\nbash_command: \"stat -c %a .\"\n")
+        .context(context())
+        .run()
+        .exit(0)
+        .xcom(serde_json::json!("700"));
+}
+
+/// A SIGKILLed run leaves `.return.json.XXXXXX.tmp` beside the XCom (up to a
+/// whole result); the next run removes such files and nothing else.
+#[test]
+fn temp_files_of_a_killed_run_are_removed_at_start() {
+    let task = Task::new()
+        .spec("operator: bash\nbash_command: \"echo done\"\n")
+        .context(context());
+    let dir = task.xcom_path().parent().unwrap().to_path_buf();
+    std::fs::create_dir_all(&dir).unwrap();
+    let stale = dir.join(".return.json.a1B2c3.tmp");
+    std::fs::write(&stale, vec![b'x'; 1 << 20]).unwrap();
+    let other = dir.join("keep.txt");
+    std::fs::write(&other, "mine").unwrap();
+    let out = task.run(); // keeps the folder until the checks are done
+    out.exit(0).xcom(serde_json::json!("done"));
+    assert!(!stale.exists(), "stale temp file left: {}", stale.display());
+    assert_eq!(std::fs::read_to_string(&other).unwrap(), "mine");
+}

@@ -31,8 +31,10 @@ pub fn prepare(task: &BashTask, ctx: &Context, ours: &Environ) -> Result<Process
             (path, None)
         }
         None => {
+            // 0700, as Airflow's TemporaryDirectory: the task's files are its own.
             let dir = tempfile::Builder::new()
                 .prefix("airflowtmp")
+                .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
                 .tempdir()
                 .map_err(|e| Error::Config {
                     message: format!("cannot create a temporary working directory: {e}"),
