@@ -225,6 +225,9 @@ fn echo_xcom(path: Option<&std::path::Path>) -> Result<()> {
         }
         None => "null".to_string(),
     };
+    // The line is the container's log: masked like every other line (the
+    // XCom file itself is not, as Airflow does not mask XComs).
+    let line = mask::redact(&line);
     // A closed stdout has no reader to mislead; the XCom file stands.
     let _ = stdout::write_last_line(line.as_bytes());
     Ok(())

@@ -453,3 +453,19 @@ fn merged(args: &[&str]) -> (bool, String) {
     let ok = child.wait().unwrap().success();
     (ok, text)
 }
+
+/// The echoed line is the container log: a secret in the value is masked
+/// there, as on every other line; the XCom file keeps the value (Airflow does
+/// not mask XComs).
+#[test]
+fn the_echoed_xcom_line_is_masked() {
+    let out = Task::new()
+        .spec("operator: bash\nbash_command: 'echo \"token={{ conn.api.password }}\"'\n")
+        .context(context())
+        .env("AIRFLOW_CONN_API", "http://u:s3cr3t-Pa55@api.example.com")
+        .env("TASK_RUNNER_XCOM_STDOUT", "1")
+        .run();
+    out.exit(0).xcom(json!("token=s3cr3t-Pa55"));
+    assert_eq!(last_line(&out), r#""token=***""#);
+    assert!(!out.stdout.contains("s3cr3t-Pa55"), "{}", out.stdout);
+}
