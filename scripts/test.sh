@@ -14,7 +14,18 @@ source target/test-env.sh
 
 echo "==> building the static binary ($TR_MUSL_TARGET)"
 cargo build --release --locked --target "$TR_MUSL_TARGET"
-TR_STATIC_BIN="$PWD/target/$TR_MUSL_TARGET/release/task-runner"
+# Where cargo put it: CARGO_TARGET_DIR or a config may move the target dir.
+TARGET_DIR=$(cargo metadata --format-version 1 --no-deps --locked |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+TR_STATIC_BIN="$TARGET_DIR/$TR_MUSL_TARGET/release/task-runner"
+if [[ ! -x $TR_STATIC_BIN ]]; then
+    echo "error: the static binary $TR_STATIC_BIN was not built" >&2
+    exit 1
+fi
+if ! readelf -lW "$TR_STATIC_BIN" >/dev/null; then
+    echo "error: readelf cannot read $TR_STATIC_BIN" >&2
+    exit 1
+fi
 if readelf -lW "$TR_STATIC_BIN" | grep -q 'Requesting program interpreter'; then
     echo "error: $TR_STATIC_BIN is dynamically linked" >&2
     exit 1
