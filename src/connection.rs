@@ -439,7 +439,7 @@ pub fn is_sensitive_key(name: &str, extra_names: &[String]) -> bool {
 
 /// Airflow `SecretsMasker.add_mask`: a string is masked when the nearest enclosing object key is
 /// sensitive; lists inherit their key; non-string scalars are never masked.
-fn sensitive_strings(value: &Value, name: &str, extra_names: &[String], out: &mut Vec<String>) {
+pub fn sensitive_strings(value: &Value, name: &str, extra_names: &[String], out: &mut Vec<String>) {
     match value {
         Value::String(s) if is_sensitive_key(name, extra_names) => out.push(s.clone()),
         Value::Array(items) => items

@@ -48,6 +48,12 @@ impl Masker {
             }
             add(&secret.split_whitespace().collect::<Vec<_>>().join(" "));
             add(&secret.to_uppercase());
+            // What Python's standard library makes of it in one call, as a task
+            // may print: urllib's quote / quote_plus (either hex case),
+            // json.dumps with ensure_ascii, and repr.
+            for f in python_forms(secret) {
+                add(&f);
+            }
         }
         if patterns.is_empty() {
             return Masker { matcher: None };
@@ -68,6 +74,89 @@ impl Masker {
             _ => Cow::Borrowed(text),
         }
     }
+}
+
+/// `urllib.parse.quote(s)`, `quote(s, safe='')`, `quote_plus(s)` (upper- and
+/// lower-case hex), `json.dumps(s)` (ensure_ascii) and `repr(s)`, each without
+/// the quotes JSON and repr add.
+fn python_forms(secret: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for (plus, safe) in [(false, "/"), (false, ""), (true, "")] {
+        for lower in [false, true] {
+            out.push(percent(secret, plus, safe.as_bytes(), lower));
+        }
+    }
+    out.push(json_ascii(secret));
+    out.push(python_repr(secret));
+    out
+}
+
+fn percent(s: &str, plus: bool, safe: &[u8], lower: bool) -> String {
+    let mut out = String::with_capacity(s.len() * 3);
+    for &b in s.as_bytes() {
+        match b {
+            b' ' if plus => out.push('+'),
+            b if b.is_ascii_alphanumeric() || b"_.-~".contains(&b) || safe.contains(&b) => {
+                out.push(b as char);
+            }
+            b if lower => out.push_str(&format!("%{b:02x}")),
+            b => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// The inside of Python's `json.dumps(s)` (ensure_ascii: lower-case `\uXXXX`).
+fn json_ascii(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            c if (c as u32) < 0x20 || !c.is_ascii() => {
+                let mut units = [0u16; 2];
+                for u in c.encode_utf16(&mut units) {
+                    out.push_str(&format!("\\u{u:04x}"));
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The inside of Python's `repr(s)`: single quotes unless the text has a
+/// single quote and no double one; the chosen quote, backslashes and control
+/// characters escaped.
+fn python_repr(s: &str) -> String {
+    let quote = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c == quote => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 static GLOBAL: RwLock<Option<Arc<Masker>>> = RwLock::new(None);

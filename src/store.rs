@@ -8,6 +8,7 @@
 //! 2. the env var `AIRFLOW_CONN_<ID>` / `AIRFLOW_VAR_<KEY>`;
 //! 3. the context payload's `connections` / `variables`.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -137,6 +138,34 @@ impl Store {
         for (key, v) in &self.payload_variables {
             if is_sensitive_key(key, &self.sensitive_names) {
                 out.push(v.as_str().map_or_else(|| v.to_string(), str::to_owned));
+            }
+        }
+        // A JSON variable (`{{ var.json.cfg.password }}`): as Airflow's
+        // mask_secret, sensitive keys are found at any depth, and every string
+        // under a sensitive variable name.
+        let json_vars = self
+            .named
+            .iter()
+            .filter_map(|(name, raw)| {
+                Some((
+                    name.strip_prefix("AIRFLOW_VAR_")?.to_lowercase(),
+                    Cow::Borrowed(raw.as_str()),
+                ))
+            })
+            .chain(self.payload_variables.iter().map(|(k, v)| {
+                (
+                    k.clone(),
+                    v.as_str()
+                        .map_or_else(|| Cow::Owned(v.to_string()), Cow::Borrowed),
+                )
+            }));
+        for (key, raw) in json_vars {
+            let raw = raw.trim_start();
+            if !(raw.starts_with('{') || raw.starts_with('[')) {
+                continue;
+            }
+            if let Ok(value) = serde_json::from_str::<Value>(raw) {
+                crate::connection::sensitive_strings(&value, &key, &self.sensitive_names, &mut out);
             }
         }
         out

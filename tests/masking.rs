@@ -111,3 +111,58 @@ fn escaped_folded_and_raw_uri_forms_of_secrets_never_show() {
         .never_shows("open  sesame99")
         .never_shows("OPEN  SESAME99");
 }
+
+/// What Python's standard library makes of a secret in one call: quote,
+/// quote_plus, lower-case hex, json.dumps (ensure_ascii) and repr with both
+/// quote kinds. The task prints each; none shows the secret.
+#[test]
+fn python_standard_library_forms_never_show() {
+    let secret = "p@ss wörd'\"/\\x";
+    let quoted = "p%40ss%20w%C3%B6rd%27%22%2F%5Cx";
+    let script = r#"
+import json, urllib.parse
+pw = json.loads(open("pw.json").read())
+print(json.dumps(pw)); print(repr(pw)); print(urllib.parse.quote_plus(pw))
+print(urllib.parse.quote(pw)); print(urllib.parse.quote(pw, safe="").lower())
+print(urllib.parse.quote_plus(pw).lower())
+"#;
+    let task = Task::new()
+        .file("pw.py", script)
+        .file("pw.json", &serde_json::to_string(secret).unwrap())
+        .context(context())
+        .env("AIRFLOW_CONN_DB", &format!("postgres://u:{quoted}@db/x"));
+    let dir = task.dir().display().to_string();
+    let out = task
+        .spec(&format!(
+            "operator: bash\nbash_command: \"cd {dir} && python3 pw.py\"\n"
+        ))
+        .run();
+    out.exit(0);
+    assert_eq!(
+        out.stdout
+            .lines()
+            .filter(|l| l.trim() == "***" || l.trim() == "\"***\"" || l.trim() == "'***'")
+            .count(),
+        6,
+        "{}",
+        out.stdout
+    );
+    for form in ["wörd", "w\\u00f6rd", "w%C3%B6rd", "w%c3%b6rd", "ss+w"] {
+        assert!(!out.stdout.contains(form), "{form} shown: {}", out.stdout);
+    }
+}
+
+/// A JSON variable's sensitive keys, at any depth, are masked as Airflow's
+/// mask_secret does; other values are not.
+#[test]
+fn sensitive_keys_inside_json_variables_are_masked() {
+    Task::new()
+        .spec("operator: bash\nbash_command: \"echo {{ var.json.cfg.db.password }} {{ var.json.cfg.tokens[0].api_key }} {{ var.json.cfg.region }}\"\n")
+        .context(context())
+        .env("AIRFLOW_VAR_CFG", r#"{"db": {"password": "nested-Secret-1"}, "tokens": [{"api_key": "k3y-in-a-list"}], "region": "emea-north"}"#)
+        .run()
+        .exit(0)
+        .stdout_has("*** *** emea-north")
+        .never_shows("nested-Secret-1")
+        .never_shows("k3y-in-a-list");
+}
