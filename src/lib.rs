@@ -11,6 +11,7 @@ pub mod context;
 pub mod environ;
 pub mod error;
 pub mod json;
+pub mod limits;
 pub mod mask;
 pub mod pickle;
 pub mod report;
