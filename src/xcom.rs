@@ -108,13 +108,6 @@ pub fn check_raw(bytes: Vec<u8>, max_bytes: u64) -> Result<Vec<u8>> {
             ),
         });
     }
-    // A downstream task reads the XCom through the same depth bound: push
-    // nothing it would refuse (and walk no deeper than that here).
-    if let Err(deep) = crate::limits::check_depth(&String::from_utf8_lossy(&bytes)) {
-        return Err(Error::XComValue {
-            message: format!("the task's result: {deep}"),
-        });
-    }
     let mut de = serde_json::Deserializer::from_slice(&bytes);
     de.disable_recursion_limit();
     serde::de::IgnoredAny::deserialize(&mut de)
