@@ -2,21 +2,30 @@
 //! so that every stage is a function of its inputs and tests need no `set_var`.
 
 use std::collections::BTreeMap;
+use std::ffi::{OsStr, OsString};
 
 #[derive(Debug, Clone, Default)]
 pub struct Environ {
     vars: BTreeMap<String, String>,
+    /// Entries whose name or value is not UTF-8: no Airflow setting this
+    /// runner reads is such, but a task inherits them unchanged
+    /// (`FILE_NAME=caf\xe9.csv`), as BashOperator's `os.environ` passes them.
+    opaque: Vec<(OsString, OsString)>,
 }
 
 impl Environ {
-    /// The current process's environment (non-UTF-8 entries are skipped: no
-    /// Airflow name or value this runner reads can be such).
+    /// The current process's environment.
     pub fn capture() -> Environ {
-        Environ {
-            vars: std::env::vars_os()
-                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-                .collect(),
+        let mut env = Environ::default();
+        for (k, v) in std::env::vars_os() {
+            match (k.to_str(), v.to_str()) {
+                (Some(k), Some(v)) => {
+                    env.vars.insert(k.to_string(), v.to_string());
+                }
+                _ => env.opaque.push((k, v)),
+            }
         }
+        env
     }
 
     pub fn from_pairs<K: Into<String>, V: Into<String>>(
@@ -27,6 +36,7 @@ impl Environ {
                 .into_iter()
                 .map(|(k, v)| (k.into(), v.into()))
                 .collect(),
+            opaque: vec![],
         }
     }
 
@@ -47,6 +57,18 @@ impl Environ {
 
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
         self.vars.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    /// Every entry, the non-UTF-8 ones too, as a child process inherits them.
+    pub fn iter_os(&self) -> impl Iterator<Item = (&OsStr, &OsStr)> {
+        self.vars
+            .iter()
+            .map(|(k, v)| (OsStr::new(k), OsStr::new(v)))
+            .chain(
+                self.opaque
+                    .iter()
+                    .map(|(k, v)| (k.as_os_str(), v.as_os_str())),
+            )
     }
 }
 

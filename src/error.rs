@@ -35,7 +35,7 @@ pub mod exit_code {
     pub const CONTEXT: u8 = 72;
     /// The return value is too large or cannot be represented as JSON.
     pub const XCOM_VALUE: u8 = 73;
-    /// The XCom file (or an output file) could not be written.
+    /// The XCom file (or an output file, or stdout) could not be written.
     pub const IO: u8 = 74;
     /// The Python callable or Ruby script could not be loaded: import error,
     /// syntax error, missing function, arguments that do not bind.
@@ -138,6 +138,12 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    #[error("failed to write the output to stdout")]
+    Stdout {
+        #[source]
+        source: std::io::Error,
+    },
+
     #[error("the task timed out after {}", humantime::format_duration(*.after))]
     TimedOut { after: std::time::Duration },
 
@@ -182,7 +188,7 @@ impl Error {
             Error::Database { .. } => exit_code::UNAVAILABLE,
             Error::Sql { .. } => exit_code::SQL,
             Error::XComValue { .. } => exit_code::XCOM_VALUE,
-            Error::XComWrite { .. } => exit_code::IO,
+            Error::XComWrite { .. } | Error::Stdout { .. } => exit_code::IO,
             Error::TimedOut { .. } => exit_code::TIMEOUT,
             Error::Stopped { signal, .. } => exit_code::signal(*signal),
             Error::Internal { .. } => exit_code::INTERNAL,
@@ -209,6 +215,7 @@ impl Error {
             Error::Sql { .. } => "sql",
             Error::XComValue { .. } => "xcom_value",
             Error::XComWrite { .. } => "xcom_write",
+            Error::Stdout { .. } => "stdout",
             Error::TimedOut { .. } => "timeout",
             Error::Stopped { .. } => "stopped",
             Error::Internal { .. } => "internal",

@@ -11,6 +11,7 @@ pub mod context;
 pub mod environ;
 pub mod error;
 pub mod json;
+pub mod limits;
 pub mod mask;
 pub mod pickle;
 pub mod report;
@@ -68,8 +69,25 @@ fn spec_document(config: Option<&std::path::Path>, env: &Environ) -> Result<Docu
         SPEC_ENV,
         env.get(SPEC_ENV),
         "spec file",
+        max_payload_bytes(env)?,
     )?
     .ok_or(Error::NoSpec)
+}
+
+/// The cap on a decoded spec or context (`TASK_RUNNER_MAX_PAYLOAD_BYTES`).
+fn max_payload_bytes(env: &Environ) -> Result<u64> {
+    limits::max_payload_bytes(env.get(limits::MAX_PAYLOAD_ENV))
+        .map_err(|message| Error::Config { message })
+}
+
+/// Masks every secret the environment holds (`AIRFLOW_CONN_*`, sensitive
+/// `AIRFLOW_VAR_*`, the secrets folder) before any document is parsed, so
+/// that no error about a spec or payload can print one. The payload's own
+/// secrets join them once it has parsed.
+fn mask_environment(env: &Environ) -> Result<()> {
+    let store = Store::new(env, Default::default(), Default::default(), vec![])?;
+    mask::install(Masker::new(store.secrets()));
+    Ok(())
 }
 
 /// The spec as the image runs it: with its `include/` folder, if it has one.
@@ -90,10 +108,12 @@ fn context_document(context: Option<&std::path::Path>, env: &Environ) -> Result<
         CONTEXT_ENV,
         env.get(CONTEXT_ENV),
         "context file",
+        max_payload_bytes(env)?,
     )
 }
 
 fn load(input: &InputArgs, env: &Environ, today: DateTime) -> Result<Loaded> {
+    mask_environment(env)?;
     let spec = load_spec(&input.spec, env)?;
     let (payload, origin) = match context_document(input.context.as_deref(), env) {
         Ok(Some(doc)) => (Payload::parse(&doc)?, doc.origin),
@@ -405,6 +425,7 @@ pub fn render_command(args: &RenderArgs, env: &Environ, today: DateTime) -> Resu
 
 /// `task-runner validate`: checks the spec; returns a one-line summary.
 pub fn validate_command(args: &SpecArgs, env: &Environ) -> Result<String> {
+    mask_environment(env)?;
     let spec = load_spec(args, env)?;
     Ok(format!(
         "ok: {} is a valid `{}` task spec",
@@ -438,6 +459,7 @@ pub fn schema_command() -> String {
 /// `task-runner encode`: the spec (and context) as base64+gzip env payloads.
 /// Template files the spec names are inlined, so the payload stands alone.
 pub fn encode_command(args: &EncodeArgs, env: &Environ) -> Result<String> {
+    mask_environment(env)?;
     let doc = spec_document(args.spec.config.as_deref(), env)?;
     let mut spec = spec::parse(&doc)?;
     if let Some(dir) = source::include_dir(env.get(INCLUDE_ENV)) {
@@ -451,8 +473,14 @@ pub fn encode_command(args: &EncodeArgs, env: &Environ) -> Result<String> {
     let spec_payload = source::encode(&value.to_string());
     let context_payload = match &args.context {
         Some(path) => {
-            let doc = source::load(Some(path), CONTEXT_ENV, None, "context file")?
-                .ok_or(Error::NoSpec)?;
+            let doc = source::load(
+                Some(path),
+                CONTEXT_ENV,
+                None,
+                "context file",
+                max_payload_bytes(env)?,
+            )?
+            .ok_or(Error::NoSpec)?;
             Payload::parse(&doc)?;
             let v: Value = serde_yaml::from_str(&doc.text).map_err(|e| Error::Context {
                 origin: doc.origin.clone(),
@@ -514,12 +542,9 @@ fn inline_template_files(doc: &mut Value, spec: &TaskSpec) -> Result<()> {
             let Some(name) = v.as_str().filter(|s| exts.iter().any(|e| s.ends_with(e))) else {
                 continue;
             };
-            let found = spec
-                .template_searchpath
-                .iter()
-                .map(|d| d.join(name))
-                .find(|p| p.is_file());
-            let Some(path) = found else {
+            // The lookup `run` and `render` use: a file outside the search
+            // path (`../x.sh`) is not found by any of the three.
+            let Some(path) = template::find_file(&spec.template_searchpath, name) else {
                 return Err(Error::Template {
                     field: field.into(),
                     line: None,

@@ -41,17 +41,13 @@ fn main() -> ExitCode {
     };
     let result = match cli.command.unwrap_or(Command::Run(cli.run)) {
         Command::Run(args) => runtime.block_on(task_runner::run(&args, &env, today)),
-        Command::Render(args) => {
-            task_runner::render_command(&args, &env, today).map(|json| print(&json))
-        }
-        Command::Validate(args) => {
-            task_runner::validate_command(&args, &env).map(|line| print(&line))
-        }
-        Command::Encode(args) => task_runner::encode_command(&args, &env).map(|text| print(&text)),
-        Command::Schema => Ok(print(&task_runner::schema_command())),
+        Command::Render(args) => task_runner::render_command(&args, &env, today).and_then(print),
+        Command::Validate(args) => task_runner::validate_command(&args, &env).and_then(print),
+        Command::Encode(args) => task_runner::encode_command(&args, &env).and_then(print),
+        Command::Schema => print(task_runner::schema_command()),
         Command::InstallShims(args) => {
             task_runner::runner::python::install(&args.dir, &args.pythons)
-                .map(|done| print(&done.join("\n")))
+                .and_then(|done| print(done.join("\n")))
         }
     };
     let code = match result {
@@ -78,9 +74,15 @@ fn main() -> ExitCode {
     ExitCode::from(code)
 }
 
-fn print(text: &str) -> TaskEnd {
-    println!("{text}");
-    TaskEnd::Success { xcom: None }
+/// A subcommand's answer on stdout; a closed pipe or a full disk is an error
+/// (exit 74), not a panic.
+fn print(text: String) -> Result<TaskEnd, Error> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{text}")
+        .and_then(|()| out.flush())
+        .map_err(|source| Error::Stdout { source })?;
+    Ok(TaskEnd::Success { xcom: None })
 }
 
 fn print_and(e: clap::Error, code: u8) -> ExitCode {

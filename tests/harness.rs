@@ -43,11 +43,12 @@ pub fn context() -> Value {
 pub struct Task {
     dir: tempfile::TempDir,
     args: Vec<String>,
-    env: Vec<(String, String)>,
+    env: Vec<(std::ffi::OsString, std::ffi::OsString)>,
     stdin: Option<String>,
     spec: Option<String>,
     timeout: Duration,
     wrapper: Vec<String>,
+    closed_stdout: bool,
 }
 
 impl Task {
@@ -62,6 +63,7 @@ impl Task {
             spec: None,
             timeout: Duration::from_secs(60),
             wrapper: vec![],
+            closed_stdout: false,
         }
     }
 
@@ -97,6 +99,18 @@ impl Task {
 
     pub fn env(mut self, k: &str, v: &str) -> Task {
         self.env.push((k.into(), v.into()));
+        self
+    }
+
+    /// An env var whose value need not be UTF-8.
+    pub fn env_os(mut self, k: &str, v: impl Into<std::ffi::OsString>) -> Task {
+        self.env.push((k.into(), v.into()));
+        self
+    }
+
+    /// Stdout is a pipe whose reader is already gone (`task-runner render | true`).
+    pub fn closed_stdout(mut self) -> Task {
+        self.closed_stdout = true;
         self
     }
 
@@ -185,7 +199,14 @@ impl Task {
         } else {
             Stdio::null()
         });
-        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        if self.closed_stdout {
+            let (reader, writer) = std::io::pipe().expect("pipe");
+            drop(reader);
+            cmd.stdout(writer);
+        } else {
+            cmd.stdout(Stdio::piped());
+        }
+        cmd.stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("spawn task-runner");
         if let Some(text) = &self.stdin {
             let mut stdin = child.stdin.take().expect("stdin");
@@ -215,9 +236,9 @@ impl Running {
     }
 
     pub fn wait(mut self) -> Outcome {
-        let stdout = self.child.stdout.take().expect("stdout");
+        let stdout = self.child.stdout.take();
         let stderr = self.child.stderr.take().expect("stderr");
-        let out = std::thread::spawn(move || read_all(stdout));
+        let out = std::thread::spawn(move || stdout.map(read_all).unwrap_or_default());
         let err = std::thread::spawn(move || read_all(stderr));
         let deadline = self.started + self.task.timeout;
         let status = loop {

@@ -12,6 +12,10 @@ mod docker;
 mod fixtures;
 /// Payload files, the image's `include/`, `python_path` bases, the no-context warning.
 mod image_inputs;
+/// Bounds on inputs: durations, nesting depth, payload size, broken stdout,
+/// non-UTF-8 env values, template files outside the search path, secrets in
+/// parse errors.
+mod input_limits;
 /// Secrets never reach the output, the logs or the termination message.
 mod masking;
 /// The XCom as a pickle for DockerOperator's `retrieve_output`.

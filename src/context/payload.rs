@@ -9,6 +9,29 @@ use crate::environ::Environ;
 use crate::error::{Error, Result};
 use crate::spec::Document;
 
+/// A serde message with the offending value left out: "invalid type:
+/// string \"postgres://u:pw@h\", expected a map" names the type only. A
+/// payload that does not parse has not given its secrets to the masker yet.
+fn without_values(message: &str) -> String {
+    for prefix in ["invalid type: ", "invalid value: "] {
+        if let Some(rest) = message.strip_prefix(prefix) {
+            let (got, expected) = rest.rsplit_once(", expected ").unwrap_or((rest, ""));
+            // serde's `Unexpected`: `string "x"`, `integer `1``, `map`, ...
+            let kind = got
+                .split([' ', '"', '`'])
+                .take_while(|w| !w.is_empty())
+                .collect::<Vec<_>>()
+                .join(" ");
+            let mut out = format!("{prefix}a value of type {kind}");
+            if !expected.is_empty() {
+                out.push_str(&format!(", expected {expected}"));
+            }
+            return out;
+        }
+    }
+    message.to_string()
+}
+
 /// One upstream XCom made available to `ti.xcom_pull`.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 pub struct XComEntry {
@@ -88,11 +111,7 @@ impl Payload {
     /// Parses a payload document (JSON, or YAML for hand-written local files).
     pub fn parse(doc: &Document) -> Result<Payload> {
         let fail = |path: String, inner: String| {
-            let inner = inner
-                .split(" at line ")
-                .next()
-                .unwrap_or(&inner)
-                .to_string();
+            let inner = without_values(inner.split(" at line ").next().unwrap_or(&inner));
             Error::Context {
                 origin: doc.origin.clone(),
                 message: if path == "." || path.is_empty() {
@@ -105,6 +124,9 @@ impl Payload {
         // JSON (what the Airflow side sends) through serde_json: it reads any
         // number, where YAML's integers stop at 64 bits (an upstream XCom may
         // hold 2**100; it arrives as the nearest float rather than failing).
+        // Its own depth limit (128) is off: Python writes JSON up to ~1000
+        // levels deep, and the document's depth was bounded when it was read
+        // (`limits::MAX_DEPTH`, checked in `spec::source`).
         if doc.text.trim_start().starts_with('{') {
             let mut de = serde_json::Deserializer::from_str(&doc.text);
             de.disable_recursion_limit();

@@ -22,10 +22,13 @@ pub fn apply(
     let inherit = env_field.is_none() || append_env;
     cmd.env_clear();
     if inherit {
-        for (k, v) in ours.iter() {
+        for (k, v) in ours.iter_os() {
             // The payloads can be large (ARG_MAX counts the environment) and
             // are the runner's business, not the task's.
-            if ![SPEC_ENV, CONTEXT_ENV, SPEC_FILE_ENV, CONTEXT_FILE_ENV].contains(&k) {
+            if ![SPEC_ENV, CONTEXT_ENV, SPEC_FILE_ENV, CONTEXT_FILE_ENV]
+                .iter()
+                .any(|p| k == std::ffi::OsStr::new(p))
+            {
                 cmd.env(k, v);
             }
         }

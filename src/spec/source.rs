@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use base64::Engine;
 
 use crate::error::{Error, Result};
+use crate::limits;
 
 /// The env var that carries the spec when no `--config` is given.
 pub const SPEC_ENV: &str = "TASK_RUNNER_SPEC";
@@ -87,15 +88,12 @@ pub fn load_with_file(
     env_name: &str,
     env_value: Option<&str>,
     what: &'static str,
+    max: u64,
 ) -> Result<Option<Document>> {
     match file_env {
         (file_var, Some(file)) if path.is_none() && !file.trim().is_empty() => {
             let file = Path::new(file);
-            let bytes = std::fs::read(file).map_err(|source| Error::Read {
-                what,
-                path: file.into(),
-                source,
-            })?;
+            let bytes = read_file(file, what, max)?;
             // The env payload moved to a file because of its size: it means
             // what it would mean in the env var, so relative paths in it
             // resolve against the working directory, not the mounted folder.
@@ -105,10 +103,11 @@ pub fn load_with_file(
                 format!("file `{}` (env `{file_var}`)", file.display()),
                 cwd,
                 Base::WorkingDir,
+                max,
             )
             .map(Some)
         }
-        _ => load(path, env_name, env_value, what),
+        _ => load(path, env_name, env_value, what, max),
     }
 }
 
@@ -118,25 +117,24 @@ pub fn load(
     env_name: &str,
     env_value: Option<&str>,
     what: &'static str,
+    max: u64,
 ) -> Result<Option<Document>> {
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
     if let Some(path) = path {
         if path == Path::new("-") {
             let mut bytes = Vec::new();
+            // One byte past the cap tells "too large" from "exactly the cap".
             std::io::stdin()
+                .take(max.saturating_add(1))
                 .read_to_end(&mut bytes)
                 .map_err(|source| Error::Read {
                     what,
                     path: path.into(),
                     source,
                 })?;
-            return decode(bytes, "stdin".into(), cwd, Base::WorkingDir).map(Some);
+            return decode(bytes, "stdin".into(), cwd, Base::WorkingDir, max).map(Some);
         }
-        let bytes = std::fs::read(path).map_err(|source| Error::Read {
-            what,
-            path: path.into(),
-            source,
-        })?;
+        let bytes = read_file(path, what, max)?;
         let base_dir = path
             .parent()
             .map(|p| {
@@ -152,6 +150,7 @@ pub fn load(
             format!("file `{}`", path.display()),
             base_dir,
             Base::FileFolder,
+            max,
         )
         .map(Some);
     }
@@ -161,14 +160,54 @@ pub fn load(
             format!("env `{env_name}`"),
             cwd,
             Base::WorkingDir,
+            max,
         )
         .map(Some),
         _ => Ok(None),
     }
 }
 
-/// Turns raw bytes into text, undoing base64 and gzip when the bytes are such.
-fn decode(bytes: Vec<u8>, origin: String, base_dir: PathBuf, base: Base) -> Result<Document> {
+/// A file's bytes, at most one past `max` (so that `decode` can tell it is too large).
+fn read_file(path: &Path, what: &'static str, max: u64) -> Result<Vec<u8>> {
+    let read = || -> std::io::Result<Vec<u8>> {
+        let mut bytes = Vec::new();
+        std::fs::File::open(path)?
+            .take(max.saturating_add(1))
+            .read_to_end(&mut bytes)?;
+        Ok(bytes)
+    };
+    read().map_err(|source| Error::Read {
+        what,
+        path: path.into(),
+        source,
+    })
+}
+
+fn too_large(origin: &str, max: u64) -> Error {
+    Error::SpecDecode {
+        origin: origin.to_string(),
+        message: format!(
+            "the payload decodes to more than {max} bytes (`{}`; default {})",
+            limits::MAX_PAYLOAD_ENV,
+            limits::DEFAULT_MAX_PAYLOAD_BYTES
+        ),
+    }
+}
+
+/// Turns raw bytes into text, undoing base64 and gzip when the bytes are such,
+/// and checks the limits every document obeys: at most `max` bytes once
+/// decoded (gzip is inflated through a `take`, so a bomb stops at the cap),
+/// and at most [`limits::MAX_DEPTH`] levels of nesting.
+fn decode(
+    bytes: Vec<u8>,
+    origin: String,
+    base_dir: PathBuf,
+    base: Base,
+    max: u64,
+) -> Result<Document> {
+    if bytes.len() as u64 > max {
+        return Err(too_large(&origin, max));
+    }
     let trimmed = bytes.trim_ascii();
     // A spec or context is a mapping, so its raw text always has `{` or `:`;
     // base64 never does. Anything made only of the base64 alphabet is base64.
@@ -182,6 +221,7 @@ fn decode(bytes: Vec<u8>, origin: String, base_dir: PathBuf, base: Base) -> Resu
             origin: origin.clone(),
             message: format!("not valid UTF-8 (byte {})", e.utf8_error().valid_up_to()),
         })?;
+        check_depth(&text, &origin)?;
         return Ok(Document {
             text,
             origin,
@@ -202,11 +242,15 @@ fn decode(bytes: Vec<u8>, origin: String, base_dir: PathBuf, base: Base) -> Resu
     let (decoded, how) = if decoded.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::new();
         flate2::read::MultiGzDecoder::new(decoded.as_slice())
+            .take(max.saturating_add(1))
             .read_to_end(&mut out)
             .map_err(|e| Error::SpecDecode {
                 origin: origin.clone(),
                 message: format!("base64 decoded to gzip data that does not decompress: {e}"),
             })?;
+        if out.len() as u64 > max {
+            return Err(too_large(&format!("{origin} (base64+gzip)"), max));
+        }
         (out, "base64+gzip")
     } else {
         (decoded, "base64")
@@ -219,12 +263,20 @@ fn decode(bytes: Vec<u8>, origin: String, base_dir: PathBuf, base: Base) -> Resu
             e.utf8_error().valid_up_to()
         ),
     })?;
+    check_depth(&text, &origin)?;
     Ok(Document {
         text,
         origin,
         base_dir,
         base,
         has_lines: false,
+    })
+}
+
+fn check_depth(text: &str, origin: &str) -> Result<()> {
+    limits::check_depth(text).map_err(|deep| Error::SpecDecode {
+        origin: origin.to_string(),
+        message: deep.to_string(),
     })
 }
 
@@ -256,6 +308,7 @@ mod tests {
             "test".into(),
             PathBuf::from("/"),
             Base::WorkingDir,
+            limits::DEFAULT_MAX_PAYLOAD_BYTES,
         )
         .unwrap()
     }
@@ -288,11 +341,27 @@ mod tests {
             "env".into(),
             PathBuf::from("/"),
             Base::WorkingDir,
+            limits::DEFAULT_MAX_PAYLOAD_BYTES,
         )
         .unwrap_err();
         assert!(
             err.to_string().contains("does not decode as base64"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_gzip_bomb_stops_at_the_cap() {
+        // 10 MB of zeros gzip to ~10 KB; a 1 MB cap stops the inflater there.
+        let bomb = encode(&"0".repeat(10_000_000));
+        let err = decode(
+            bomb.into_bytes(),
+            "env".into(),
+            PathBuf::from("/"),
+            Base::WorkingDir,
+            1_000_000,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("more than 1000000 bytes"), "{err}");
     }
 }

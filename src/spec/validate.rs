@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
+use crate::limits;
 use crate::spec::raw::{self, RawSpec};
 use crate::spec::source::Document;
 
@@ -706,22 +707,21 @@ impl Checker<'_> {
         }
     }
 
+    /// Seconds (a number, or a string of one) or a humantime duration
+    /// (`1h 30m`), range-checked by the one rule every duration follows.
     fn duration(&self, key: &str, value: &Value) -> Result<Duration> {
         let bad = || {
             self.err(key, format!("`{key}` must be seconds (a number) or a duration such as `90s`, `10m`, `1h 30m`"))
         };
-        let d = match value {
-            Value::Number(n) => n
-                .as_f64()
-                .filter(|s| s.is_finite() && *s >= 0.0)
-                .map(Duration::from_secs_f64),
+        let checked = match value {
+            Value::Number(n) => limits::seconds(n.as_f64().ok_or_else(bad)?),
             Value::String(s) => match s.trim().parse::<f64>() {
-                Ok(secs) if secs.is_finite() && secs >= 0.0 => Some(Duration::from_secs_f64(secs)),
-                _ => humantime::parse_duration(s.trim()).ok(),
+                Ok(secs) => limits::seconds(secs),
+                Err(_) => limits::duration(humantime::parse_duration(s.trim()).map_err(|_| bad())?),
             },
-            _ => None,
+            _ => return Err(bad()),
         };
-        d.ok_or_else(bad)
+        checked.map_err(|why| self.err(key, format!("`{key}` {why}")))
     }
 
     fn exit_codes(&self, value: Option<&Value>, default: Vec<i32>) -> Result<Vec<i32>> {

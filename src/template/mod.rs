@@ -288,6 +288,28 @@ fn is_falsy(v: &serde_json::Value) -> bool {
     }
 }
 
+/// The template file `name` in the first search path folder that has it, by
+/// minijinja's `path_loader` rule: `name` is relative to the folder (a
+/// leading `/` too), and a segment starting with `.` (`..`, a hidden file) or
+/// holding a `\\` is refused, so no name reaches outside the search path.
+/// The one lookup of `run`, `render` and `encode`.
+pub fn find_file(searchpath: &[PathBuf], name: &str) -> Option<PathBuf> {
+    if name
+        .split('/')
+        .any(|segment| segment.starts_with('.') || segment.contains('\\'))
+    {
+        return None;
+    }
+    searchpath
+        .iter()
+        .map(|dir| {
+            let mut path = dir.clone();
+            path.extend(name.split('/').filter(|s| !s.is_empty()));
+            path
+        })
+        .find(|p| p.is_file())
+}
+
 fn environment(searchpath: Vec<PathBuf>, native: bool) -> Environment<'static> {
     let mut env = Environment::new();
     // Errors keep the template source and the failing span (in release builds
@@ -308,14 +330,19 @@ fn environment(searchpath: Vec<PathBuf>, native: bool) -> Environment<'static> {
     // Template files (and what they `include`) get the same preparation as
     // inline templates: newlines normalised, Python operators rewritten.
     env.set_loader(move |name| {
-        for dir in &searchpath {
-            if let Some(source) = minijinja::path_loader(dir)(name)? {
-                return Ok(Some(minijinja::TemplateSource::new(prepare_source(
-                    source.source(),
-                ))));
-            }
-        }
-        Ok(None)
+        let Some(path) = find_file(&searchpath, name) else {
+            return Ok(None);
+        };
+        let source = std::fs::read_to_string(&path).map_err(|e| {
+            minijinja::Error::new(
+                minijinja::ErrorKind::InvalidOperation,
+                "could not read template",
+            )
+            .with_source(e)
+        })?;
+        Ok(Some(minijinja::TemplateSource::new(prepare_source(
+            &source,
+        ))))
     });
     filters::register(&mut env);
     pyops::register(&mut env, native);

@@ -63,10 +63,28 @@ impl Target {
         let extra = conn.extra_dejson();
         let host = conn.host.clone().unwrap_or_default();
         let schema = conn.schema.clone().unwrap_or_default();
-        let connect_timeout = extra_str(&extra, "connect_timeout")
-            .and_then(|s| s.parse::<f64>().ok())
-            .filter(|s| *s > 0.0)
-            .map_or(DEFAULT_CONNECT_TIMEOUT, Duration::from_secs_f64);
+        let connect_timeout = match extra_str(&extra, "connect_timeout") {
+            None => DEFAULT_CONNECT_TIMEOUT,
+            Some(s) => {
+                let bad = |why: &str| {
+                    unusable(
+                        conn,
+                        &format!("`connect_timeout` in extra {why} (seconds, e.g. 10)"),
+                    )
+                };
+                let secs = s
+                    .trim()
+                    .parse::<f64>()
+                    .map_err(|_| bad("is not a number"))?;
+                // libpq and mysqlclient read 0 (and less) as "wait forever";
+                // a task must not hang, so those keep the default bound.
+                if secs <= 0.0 {
+                    DEFAULT_CONNECT_TIMEOUT
+                } else {
+                    crate::limits::seconds(secs).map_err(|why| bad(&why))?
+                }
+            }
+        };
         let kind = conn.conn_type.as_deref().unwrap_or_default();
         match kind {
             // Airflow normalises `postgresql` to `postgres`; accept both anyway.
