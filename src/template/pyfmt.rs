@@ -185,6 +185,11 @@ pub fn unknown_method(
     }
     if method == "format"
         && let Some(fmt) = value.as_str()
+    {
+        check_format_widths(fmt, args)?;
+    }
+    if method == "format"
+        && let Some(fmt) = value.as_str()
         && args.iter().any(|a| {
             a.downcast_object_ref::<crate::template::dates::DateTimeObj>()
                 .is_some()
@@ -193,6 +198,63 @@ pub fn unknown_method(
         return str_format_dates(fmt, args);
     }
     minijinja_contrib::pycompat::unknown_method_callback(state, value, method, args)
+}
+
+/// `str.format`'s widths and precisions, checked against the render budget
+/// before minijinja formats (it would build a 1 GB string for
+/// `'{:999999999}'`, and wraps a width past 2^64). Conservative: every
+/// number in a format spec counts in full, and a nested `{}` spec counts
+/// every integer argument.
+fn check_format_widths(fmt: &str, args: &[Value]) -> Result<(), minijinja::Error> {
+    let mut total = fmt.len() as u128;
+    let mut nested = false;
+    let mut chars = fmt.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '{' {
+            continue;
+        }
+        if chars.peek() == Some(&'{') {
+            chars.next();
+            continue;
+        }
+        let mut depth = 1;
+        let mut in_spec = false;
+        let mut run: Option<u128> = None;
+        for c in chars.by_ref() {
+            match c {
+                '{' => {
+                    depth += 1;
+                    nested |= in_spec;
+                }
+                '}' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        break;
+                    }
+                }
+                ':' if depth == 1 => in_spec = true,
+                _ => {}
+            }
+            match c.to_digit(10) {
+                Some(d) if in_spec => {
+                    run = Some(run.unwrap_or(0).saturating_mul(10).saturating_add(d.into()));
+                }
+                _ => total = total.saturating_add(run.take().unwrap_or(0)),
+            }
+        }
+        total = total.saturating_add(run.unwrap_or(0));
+    }
+    if nested {
+        for a in args {
+            if let Some(n) = a.as_i64() {
+                total = total.saturating_add(n.unsigned_abs().into());
+            } else if a.is_integer() {
+                total = u128::MAX;
+            }
+        }
+    }
+    crate::template::budget::check_bytes_wide("the string built by str.format()", total)?;
+    Ok(())
 }
 
 /// `str.format` where an argument is a date-time, whose format spec is a
