@@ -338,6 +338,9 @@ async fn run_task(
     }
     tracing::info!(operator = spec.operator.name(), dag_id = %loaded.context.dag_id, task_id = %loaded.context.task_id, run_id = %loaded.context.run_id, "running task");
 
+    // A stop that came after the render, while the task was being prepared,
+    // still ends the run before anything is spawned.
+    stop_pending(&mut signals).await?;
     let policy = Policy {
         timeout: spec.execution_timeout,
         grace: spec.grace_period,
@@ -377,6 +380,18 @@ async fn run_task(
     Ok(TaskEnd::Success {
         xcom: Some(xcom_path),
     })
+}
+
+/// Err when a stop signal is already waiting (polled once, never waits).
+async fn stop_pending(signals: &mut Signals) -> Result<()> {
+    match tokio::time::timeout(std::time::Duration::ZERO, signals.recv()).await {
+        Ok(Received::Stop(signal)) => Err(Error::Stopped {
+            signal,
+            name: signal_name(signal),
+        }),
+        // Nothing waiting, or a signal for a task that does not exist yet.
+        _ => Ok(()),
+    }
 }
 
 /// Supervises a process runner and reads its result.

@@ -49,6 +49,18 @@ fn what_a_filter_format_or_operator_builds_is_checked_before_it_is_allocated() {
         ("{{ 'ab' * 10**12 }}", "the string built by `*`"),
         ("{{ [1, 2] * 10**9 }}", "the list built by `*`"),
         ("{{ 'x' | indent(10**9) }}", "the indent() width"),
+        (
+            "{{ ('a' * 60000000).join(['a', 'b', 'c']) }}",
+            "the result of str.join()",
+        ),
+        (
+            "{{ 'aaa'.replace('', 'x' * 30000000) }}",
+            "the result of replace()",
+        ),
+        (
+            "{{ 'aaa' | replace('', 'x' * 30000000) }}",
+            "the result of replace()",
+        ),
         ("{{ [1] | slice(10**10) | list }}", "the result of slice()"),
         (
             "{{ {'a': [1]} | tojson(indent=10**10) }}",

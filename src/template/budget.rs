@@ -162,6 +162,25 @@ pub fn check_bytes_wide(what: &str, n: u128) -> Result<usize, Error> {
     }
 }
 
+/// Ok when `s.replace(old, new)` (at most `count` times) fits the budget.
+pub fn check_replace(s: &str, old: &str, new: &str, count: Option<usize>) -> Result<(), Error> {
+    if new.len() <= old.len() {
+        return Ok(());
+    }
+    // `''` matches between every character, as in Python.
+    let found = if old.is_empty() {
+        s.chars().count() + 1
+    } else {
+        s.matches(old).count()
+    };
+    let n = count.map_or(found, |c| found.min(c));
+    check_bytes_wide(
+        "the result of replace()",
+        s.len() as u128 + (n as u128) * ((new.len() - old.len()) as u128),
+    )?;
+    Ok(())
+}
+
 /// Ok when a list of `n` items fits the budget.
 pub fn check_items(what: &str, n: u128) -> Result<usize, Error> {
     let limits = limits();

@@ -56,22 +56,11 @@ pub fn register(env: &mut Environment<'static>) {
             let s = py_str(&value);
             let (old, new) = (py_str(old), py_str(new));
             let count = p[2].as_ref().and_then(Value::as_i64);
-            if new.len() > old.len() {
-                // `''` matches between every character, as in Python.
-                let found = if old.is_empty() {
-                    s.chars().count() + 1
-                } else {
-                    s.matches(old.as_str()).count()
-                };
-                let n = match count {
-                    Some(c) if c >= 0 => found.min(usize::try_from(c).unwrap_or(usize::MAX)),
-                    _ => found,
-                };
-                budget::check_bytes_wide(
-                    "the result of replace()",
-                    s.len() as u128 + (n as u128) * ((new.len() - old.len()) as u128),
-                )?;
-            }
+            let limit = match count {
+                Some(c) if c >= 0 => Some(usize::try_from(c).unwrap_or(usize::MAX)),
+                _ => None,
+            };
+            budget::check_replace(&s, &old, &new, limit)?;
             let out = match count {
                 Some(n) if n >= 0 => {
                     s.replacen(&old, &new, usize::try_from(n).unwrap_or(usize::MAX))

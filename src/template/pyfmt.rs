@@ -183,10 +183,8 @@ pub fn unknown_method(
         };
         return Ok(Value::from_object(DictView { kind, items }));
     }
-    if method == "format"
-        && let Some(fmt) = value.as_str()
-    {
-        check_format_widths(fmt, args)?;
+    if let Some(s) = value.as_str() {
+        check_str_method(s, method, args)?;
     }
     if method == "format"
         && let Some(fmt) = value.as_str()
@@ -198,6 +196,44 @@ pub fn unknown_method(
         return str_format_dates(fmt, args);
     }
     minijinja_contrib::pycompat::unknown_method_callback(state, value, method, args)
+}
+
+/// The size of what minijinja-contrib's `str` methods would build, checked
+/// against the render budget first: `format`, `join`, `replace`.
+fn check_str_method(s: &str, method: &str, args: &[Value]) -> Result<(), minijinja::Error> {
+    use crate::template::budget;
+    match method {
+        "format" => check_format_widths(s, args),
+        "join" => {
+            let Some(items) = args.first() else {
+                return Ok(());
+            };
+            let (mut total, mut n) = (0u128, 0u128);
+            for item in items.try_iter()? {
+                total += item
+                    .as_str()
+                    .map_or_else(|| item.to_string().len(), str::len)
+                    as u128;
+                n += 1;
+            }
+            total += n.saturating_sub(1) * s.len() as u128;
+            budget::check_bytes_wide("the result of str.join()", total).map(drop)
+        }
+        "replace" => match (
+            args.first().and_then(Value::as_str),
+            args.get(1).and_then(Value::as_str),
+        ) {
+            (Some(old), Some(new)) => {
+                let count = args
+                    .get(2)
+                    .and_then(Value::as_i64)
+                    .and_then(|c| usize::try_from(c).ok());
+                budget::check_replace(s, old, new, count)
+            }
+            _ => Ok(()),
+        },
+        _ => Ok(()),
+    }
 }
 
 /// `str.format`'s widths and precisions, checked against the render budget
