@@ -61,6 +61,11 @@ fn what_a_filter_format_or_operator_builds_is_checked_before_it_is_allocated() {
             "{{ 'aaa' | replace('', 'x' * 30000000) }}",
             "the result of replace()",
         ),
+        ("{{ ('&' * 20000000) | escape }}", "the result of escape()"),
+        (
+            "{{ (' ' * 30000000) | urlencode }}",
+            "the result of urlencode()",
+        ),
         ("{{ [1] | slice(10**10) | list }}", "the result of slice()"),
         (
             "{{ {'a': [1]} | tojson(indent=10**10) }}",

@@ -180,17 +180,17 @@ pub fn register(env: &mut Environment<'static>) {
         },
     );
     env.add_filter("urlencode", |value: Value| urlencode(&value));
-    let escape = |value: Value| -> Value {
+    let escape = |value: Value| -> Result<Value, Error> {
         if value.is_safe() {
-            value
+            Ok(value)
         } else {
-            Value::from_safe_string(html_escape(&py_str(&value)))
+            checked_html_escape(&py_str(&value))
         }
     };
     env.add_filter("escape", escape);
     env.add_filter("e", escape);
     env.add_filter("forceescape", |value: Value| {
-        Value::from_safe_string(html_escape(&py_str(&value)))
+        checked_html_escape(&py_str(&value))
     });
     env.add_filter(
         "format",
@@ -1100,6 +1100,17 @@ fn html_unescape(s: &str) -> String {
     out
 }
 
+/// [`html_escape`] once its size fits the budget: each of `&<>"'` grows by
+/// up to 4 bytes.
+fn checked_html_escape(s: &str) -> Result<Value, Error> {
+    let specials = s.bytes().filter(|b| b"&<>\"'".contains(b)).count();
+    budget::check_bytes_wide(
+        "the result of escape()",
+        s.len() as u128 + 4 * specials as u128,
+    )?;
+    Ok(Value::from_safe_string(html_escape(s)))
+}
+
 /// markupsafe's `escape`.
 pub fn html_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 8);
@@ -1196,6 +1207,9 @@ fn url_quote(value: &Value, for_qs: bool) -> String {
 /// Jinja's `do_urlencode`.
 fn urlencode(value: &Value) -> Result<Value, Error> {
     if value.kind() == ValueKind::String || !is_container(value) {
+        // A quoted byte is three.
+        let len = value.as_str().map_or_else(|| py_str(value).len(), str::len);
+        budget::check_bytes_wide("the result of urlencode()", 3 * len as u128)?;
         return Ok(Value::from(url_quote(value, false)));
     }
     let pairs: Vec<(Value, Value)> = if value.kind() == ValueKind::Map {
