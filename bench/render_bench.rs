@@ -84,11 +84,24 @@ fn main() {
             .map_or(0, str::len);
     }
     let cold = t.elapsed() / 1000;
+    // How long a runaway loop renders before the default step budget ends it.
+    let t = Instant::now();
+    let runaway = renderer.render_source(
+        "sql",
+        "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
+    );
+    assert!(runaway.is_err(), "the step budget ends an endless loop");
+    let exhausted = t.elapsed();
     println!(
         "typical SQL template ({} bytes out): {:.1} µs per render; {:.1} µs including environment setup (first setup {:.1} µs)",
         bytes / (n as usize + 1000),
         per.as_secs_f64() * 1e6,
         cold.as_secs_f64() * 1e6,
         setup.as_secs_f64() * 1e6
+    );
+    println!(
+        "an endless loop ends on the default step budget ({} steps) after {:.2} s",
+        task_runner::template::budget::DEFAULT_MAX_STEPS,
+        exhausted.as_secs_f64()
     );
 }

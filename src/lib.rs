@@ -25,6 +25,7 @@ pub mod xcom;
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde_json::Value;
 
@@ -40,8 +41,9 @@ use crate::spec::source::{
 };
 use crate::spec::{Document, Operator, TaskSpec};
 use crate::store::Store;
-use crate::supervise::{Outcome, Policy, ProcessEnd, Signals, signal_name};
+use crate::supervise::{Outcome, Policy, ProcessEnd, Received, Signals, signal_name};
 use crate::template::Renderer;
+use crate::template::budget::Limits;
 
 /// How a task that ran (or was refused) ended, for `main` to turn into an exit code.
 #[derive(Debug, PartialEq)]
@@ -182,15 +184,88 @@ fn warn_no_logical_date(origin: &str, env: &Environ, today: DateTime) {
     }
 }
 
-fn render(loaded: &mut Loaded) -> Result<()> {
-    let renderer = Renderer::new(
+/// The render budget: the defaults, or `TASK_RUNNER_MAX_RENDER_BYTES` and
+/// `TASK_RUNNER_MAX_RENDER_STEPS`.
+fn render_limits(env: &Environ) -> Result<Limits> {
+    Limits::from_env(|k| env.get(k)).map_err(|message| Error::Config { message })
+}
+
+fn render(loaded: &mut Loaded, limits: Limits, cancel: Option<Arc<AtomicBool>>) -> Result<()> {
+    let mut renderer = Renderer::new(
         &loaded.context,
         loaded.store.clone(),
         loaded.spec.template_searchpath.clone(),
         loaded.spec.native,
         loaded.spec.operator.airflow_class(),
-    );
+    )
+    .with_limits(limits);
+    if let Some(cancel) = cancel {
+        renderer = renderer.with_cancel(cancel);
+    }
     renderer.render_operator(&mut loaded.spec.operator)
+}
+
+/// The render thread's stack: as deep as the main thread's, for the
+/// recursion limit of 500.
+const RENDER_STACK: usize = 16 << 20;
+
+/// Renders on a thread of its own while this side waits for the render, a
+/// stop signal or `execution_timeout`: a SIGTERM (or SIGINT, ...) during the
+/// render ends the run with 128 + N, a timeout with 124, and nothing is
+/// spawned. The abandoned render is told to stop (its next output or helper
+/// call fails; a loop that calls none runs out of steps) and dies with the
+/// process, which exits right after reporting.
+async fn render_interruptible(
+    mut loaded: Loaded,
+    limits: Limits,
+    signals: &mut Signals,
+) -> Result<Loaded> {
+    let timeout = loaded.spec.execution_timeout;
+    let cancel = Arc::new(AtomicBool::new(false));
+    let (tx, mut rx) = tokio::sync::oneshot::channel();
+    let flag = cancel.clone();
+    std::thread::Builder::new()
+        .name("render".into())
+        .stack_size(RENDER_STACK)
+        .spawn(move || {
+            let result = render(&mut loaded, limits, Some(flag)).map(|()| loaded);
+            let _ = tx.send(result);
+        })
+        .map_err(|e| Error::Internal {
+            message: format!("cannot start the render thread: {e}"),
+        })?;
+    let deadline = async {
+        match timeout {
+            Some(t) => tokio::time::sleep(t).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(deadline);
+    let stop = |cancel: &AtomicBool| cancel.store(true, Ordering::Relaxed);
+    loop {
+        tokio::select! {
+            biased;
+            received = signals.recv() => match received {
+                Received::Stop(signal) => {
+                    stop(&cancel);
+                    tracing::info!("{} received while rendering: the task is not started", signal_name(signal));
+                    return Err(Error::Stopped { signal, name: signal_name(signal) });
+                }
+                // There is no task yet to forward it to.
+                Received::Forward(_) => continue,
+            },
+            () = &mut deadline => {
+                stop(&cancel);
+                tracing::warn!("execution_timeout ({}) expired while rendering the templates: the task is not started", humantime::format_duration(timeout.unwrap_or_default()));
+                return Err(Error::TimedOut { after: timeout.unwrap_or_default() });
+            }
+            result = &mut rx => {
+                return result.map_err(|_| Error::Internal {
+                    message: "the render thread ended without a result".into(),
+                })?;
+            }
+        }
+    }
 }
 
 /// `task-runner run`: the whole pipeline; with `TASK_RUNNER_XCOM_STDOUT=1` the
@@ -268,8 +343,9 @@ async fn run_task(
     if let Some(pickle) = pickle {
         xcom::remove_stale(pickle)?;
     }
-    let mut loaded = load(&args.input, env, today)?;
-    render(&mut loaded)?;
+    let limits = render_limits(env)?;
+    let loaded = load(&args.input, env, today)?;
+    let loaded = render_interruptible(loaded, limits, &mut signals).await?;
     let spec = &loaded.spec;
     if spec.do_xcom_push {
         xcom::check_writable(&xcom_path)?;
@@ -285,6 +361,9 @@ async fn run_task(
     }
     tracing::info!(operator = spec.operator.name(), dag_id = %loaded.context.dag_id, task_id = %loaded.context.task_id, run_id = %loaded.context.run_id, "running task");
 
+    // A stop that came after the render, while the task was being prepared,
+    // still ends the run before anything is spawned.
+    stop_pending(&mut signals).await?;
     let policy = Policy {
         timeout: spec.execution_timeout,
         grace: spec.grace_period,
@@ -324,6 +403,18 @@ async fn run_task(
     Ok(TaskEnd::Success {
         xcom: Some(xcom_path),
     })
+}
+
+/// Err when a stop signal is already waiting (polled once, never waits).
+async fn stop_pending(signals: &mut Signals) -> Result<()> {
+    match tokio::time::timeout(std::time::Duration::ZERO, signals.recv()).await {
+        Ok(Received::Stop(signal)) => Err(Error::Stopped {
+            signal,
+            name: signal_name(signal),
+        }),
+        // Nothing waiting, or a signal for a task that does not exist yet.
+        _ => Ok(()),
+    }
 }
 
 /// Supervises a process runner and reads its result.
@@ -410,8 +501,9 @@ async fn run_process(
 
 /// `task-runner render`: prints the rendered spec as one JSON object.
 pub fn render_command(args: &RenderArgs, env: &Environ, today: DateTime) -> Result<String> {
+    let limits = render_limits(env)?;
     let mut loaded = load(&args.input, env, today)?;
-    render(&mut loaded)?;
+    render(&mut loaded, limits, None)?;
     let json =
         serde_json::to_string_pretty(&loaded.spec.to_json()).map_err(|e| Error::Internal {
             message: e.to_string(),

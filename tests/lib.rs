@@ -31,6 +31,9 @@ mod spec_input;
 mod sql;
 /// Signals, timeouts, misbehaving children, orphans, PID 1.
 mod supervision;
+/// The render budget, rendering cut short by a stop or a timeout, and
+/// template input that used to panic the engine.
+mod template_limits;
 /// Template rendering checked against real Airflow's renderings.
 mod templates;
 /// `TASK_RUNNER_XCOM_STDOUT`: the XCom as the last stdout line, for DockerOperator.

@@ -265,15 +265,28 @@ impl DateTimeObj {
 fn pendulum_add(dt: DateTime, kwargs: &Kwargs, negate: bool) -> Result<DateTime, JinjaError> {
     let sign = if negate { -1 } else { 1 };
     let int = |k: &str| -> Result<i64, JinjaError> {
-        Ok(kwargs.get::<Option<i64>>(k)?.unwrap_or(0) * sign)
+        kwargs
+            .get::<Option<i64>>(k)?
+            .unwrap_or(0)
+            .checked_mul(sign)
+            .ok_or_else(out_of_range)
     };
     let float = |k: &str| -> Result<f64, JinjaError> {
         Ok(kwargs.get::<Option<f64>>(k)?.unwrap_or(0.0) * sign as f64)
     };
-    let months = int("years")? * 12 + int("months")?;
-    let days = int("weeks")? * 7 + int("days")?;
+    // Checked: a huge count is Python's OverflowError, not a panic.
+    let months = int("years")?
+        .checked_mul(12)
+        .and_then(|m| m.checked_add(int("months").ok()?))
+        .ok_or_else(out_of_range)?;
+    let days = int("weeks")?
+        .checked_mul(7)
+        .and_then(|d| d.checked_add(int("days").ok()?))
+        .ok_or_else(out_of_range)?;
     let shifted = add_months(dt, months)?;
-    let local = shifted.local() + chrono::TimeDelta::days(days);
+    let local = chrono::TimeDelta::try_days(days)
+        .and_then(|delta| shifted.local().checked_add_signed(delta))
+        .ok_or_else(out_of_range)?;
     let shifted = DateTime::from_local(local, dt.zone()).ok_or_else(out_of_range)?;
     let delta = TimeDelta::from_parts(
         0.0,
@@ -304,7 +317,9 @@ pub fn add_months(dt: DateTime, months: i64) -> Result<DateTime, JinjaError> {
         return Ok(dt);
     }
     let l = dt.local();
-    let total = i64::from(l.year()) * 12 + i64::from(l.month0()) + months;
+    let total = (i64::from(l.year()) * 12 + i64::from(l.month0()))
+        .checked_add(months)
+        .ok_or_else(out_of_range)?;
     let year = i32::try_from(total.div_euclid(12)).map_err(|_| out_of_range())?;
     let month = u32::try_from(total.rem_euclid(12)).unwrap_or(0) + 1;
     let day = l.day().min(days_in_month(year, month));

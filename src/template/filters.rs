@@ -12,6 +12,7 @@ use minijinja::value::{
 };
 use minijinja::{Environment, Error, ErrorKind, State};
 
+use crate::template::budget;
 use crate::template::objects::invalid;
 use crate::template::pyfmt::{py_repr, py_str, quote};
 use crate::template::pymodules::{JsonOptions, json_dumps_with, percent_format, type_name};
@@ -54,7 +55,13 @@ pub fn register(env: &mut Environment<'static>) {
             };
             let s = py_str(&value);
             let (old, new) = (py_str(old), py_str(new));
-            let out = match p[2].as_ref().and_then(Value::as_i64) {
+            let count = p[2].as_ref().and_then(Value::as_i64);
+            let limit = match count {
+                Some(c) if c >= 0 => Some(usize::try_from(c).unwrap_or(usize::MAX)),
+                _ => None,
+            };
+            budget::check_replace(&s, &old, &new, limit)?;
+            let out = match count {
                 Some(n) if n >= 0 => {
                     s.replacen(&old, &new, usize::try_from(n).unwrap_or(usize::MAX))
                 }
@@ -68,7 +75,7 @@ pub fn register(env: &mut Environment<'static>) {
         |args: Rest<ValueOrKwargs>| -> Result<Value, Error> {
             let (value, p) = bind("center", args.into_values(), &["width"])?;
             let width = int_arg(&p[0], 80)?;
-            Ok(Value::from(center(&py_str(&value), width)))
+            center(&py_str(&value), width).map(Value::from)
         },
     );
     env.add_filter(
@@ -77,14 +84,21 @@ pub fn register(env: &mut Environment<'static>) {
             let (value, p) = bind("indent", args.into_values(), &["width", "first", "blank"])?;
             let indention = match &p[0] {
                 Some(w) if w.as_str().is_some() => w.as_str().unwrap_or_default().to_string(),
-                other => " ".repeat(usize::try_from(int_arg(other, 4)?).unwrap_or(0)),
+                other => {
+                    let w = u128::try_from(int_arg(other, 4)?).unwrap_or(0);
+                    " ".repeat(budget::check_bytes_wide("the indent() width", w)?)
+                }
             };
+            let text = py_str(&value);
+            // Each line (at most one per character, and one more) gets the indention.
+            let lines = text.chars().filter(|c| is_line_break(*c)).count() as u128 + 1;
+            budget::check_bytes_wide(
+                "the result of indent()",
+                text.len() as u128 + lines * indention.len() as u128,
+            )?;
             let first = p[1].as_ref().is_some_and(Value::is_true);
             let blank = p[2].as_ref().is_some_and(Value::is_true);
-            Ok(keep_safety(
-                &value,
-                indent(&py_str(&value), &indention, first, blank),
-            ))
+            Ok(keep_safety(&value, indent(&text, &indention, first, blank)))
         },
     );
     env.add_filter(
@@ -126,11 +140,14 @@ pub fn register(env: &mut Environment<'static>) {
                 .map_or_else(|| "\n".to_string(), py_str);
             let hyphens = p[3].as_ref().is_none_or(Value::is_true);
             let width = usize::try_from(width).unwrap_or(1);
-            let lines: Vec<String> = splitlines(&py_str(&value))
-                .iter()
-                .map(|line| wrap(line, width, break_long, hyphens).join(&wrapstring))
-                .collect();
-            Ok(Value::from(lines.join(&wrapstring)))
+            let mut pieces: Vec<String> = Vec::new();
+            for line in splitlines(&py_str(&value)) {
+                pieces.extend(wrap(&line, width, break_long, hyphens));
+            }
+            let total = pieces.iter().map(|p| p.len() as u128).sum::<u128>()
+                + (pieces.len().saturating_sub(1) as u128) * wrapstring.len() as u128;
+            budget::check_bytes_wide("the result of wordwrap()", total)?;
+            Ok(Value::from(pieces.join(&wrapstring)))
         },
     );
     env.add_filter("wordcount", |value: Value| -> Value {
@@ -163,17 +180,17 @@ pub fn register(env: &mut Environment<'static>) {
         },
     );
     env.add_filter("urlencode", |value: Value| urlencode(&value));
-    let escape = |value: Value| -> Value {
+    let escape = |value: Value| -> Result<Value, Error> {
         if value.is_safe() {
-            value
+            Ok(value)
         } else {
-            Value::from_safe_string(html_escape(&py_str(&value)))
+            checked_html_escape(&py_str(&value))
         }
     };
     env.add_filter("escape", escape);
     env.add_filter("e", escape);
     env.add_filter("forceescape", |value: Value| {
-        Value::from_safe_string(html_escape(&py_str(&value)))
+        checked_html_escape(&py_str(&value))
     });
     env.add_filter(
         "format",
@@ -212,8 +229,35 @@ pub fn register(env: &mut Environment<'static>) {
                 };
                 parts.push(py_str(&item));
             }
+            let total = parts.iter().map(|p| p.len() as u128).sum::<u128>()
+                + (parts.len().saturating_sub(1) as u128) * sep.len() as u128;
+            budget::check_bytes_wide("the result of join()", total)?;
             Ok(Value::from(parts.join(&sep)))
         },
+    );
+    // minijinja's `slice` builds `count` lists and `batch` pads to `count`
+    // items: a count from the template must fit the budget first.
+    env.add_filter(
+        "slice",
+        |state: &State, value: Value, count: usize, fill: Option<Value>| {
+            budget::check_items("the result of slice()", count as u128)?;
+            minijinja::filters::slice(state, value, count, fill)
+        },
+    );
+    env.add_filter(
+        "batch",
+        |state: &State, value: Value, count: usize, fill: Option<Value>| {
+            if fill.is_some() {
+                budget::check_items("a batch()", count as u128)?;
+            }
+            minijinja::filters::batch(state, value, count, fill)
+        },
+    );
+    // minijinja's `divisibleby` panics on a zero divisor; Jinja's is
+    // `value % num == 0`, which raises ZeroDivisionError.
+    env.add_test(
+        "divisibleby",
+        |value: Value, num: Value| -> Result<bool, Error> { divisibleby(&value, &num) },
     );
     env.add_function(
         "joiner",
@@ -234,6 +278,38 @@ pub fn register(env: &mut Environment<'static>) {
             pos: Mutex::new(0),
         }))
     });
+}
+
+/// Jinja's `divisibleby`: `value % num == 0`, Python's errors for a zero
+/// divisor and for what `%` does not take.
+fn divisibleby(value: &Value, num: &Value) -> Result<bool, Error> {
+    let int = |v: &Value| match v.kind() {
+        ValueKind::Bool => Some(i128::from(v.is_true())),
+        ValueKind::Number if v.is_integer() => i128::try_from(v.clone()).ok(),
+        _ => None,
+    };
+    let float = |v: &Value| match v.kind() {
+        ValueKind::Bool | ValueKind::Number => f64::try_from(v.clone()).ok(),
+        _ => None,
+    };
+    if let (Some(a), Some(b)) = (int(value), int(num)) {
+        if b == 0 {
+            return Err(invalid("ZeroDivisionError: integer modulo by zero"));
+        }
+        // i128::MIN % -1 overflows in Rust; in Python it is 0.
+        return Ok(a.checked_rem(b).unwrap_or(0) == 0);
+    }
+    if let (Some(a), Some(b)) = (float(value), float(num)) {
+        if b == 0.0 {
+            return Err(invalid("ZeroDivisionError: float modulo"));
+        }
+        return Ok(a % b == 0.0);
+    }
+    Err(invalid(format!(
+        "unsupported operand type(s) for %: '{}' and '{}'",
+        type_name(value),
+        type_name(num)
+    )))
 }
 
 /// Splits a filter's arguments into the value and its parameters, bound by
@@ -719,16 +795,20 @@ fn do_int(value: &Value, default: Value, base: i64) -> Result<Value, Error> {
 // string filters
 
 /// Python's `str.center(width)`: the odd space goes left when the width is odd.
-fn center(s: &str, width: i64) -> String {
+fn center(s: &str, width: i64) -> Result<String, Error> {
     let len = i64::try_from(s.chars().count()).unwrap_or(i64::MAX);
     if width <= len {
-        return s.to_string();
+        return Ok(s.to_string());
     }
     let marg = width - len;
+    budget::check_bytes_wide(
+        "the result of center()",
+        s.len() as u128 + marg.unsigned_abs() as u128,
+    )?;
     let left = marg / 2 + (marg & width & 1);
     let right = marg - left;
     let n = |x: i64| " ".repeat(usize::try_from(x).unwrap_or(0));
-    format!("{}{s}{}", n(left), n(right))
+    Ok(format!("{}{s}{}", n(left), n(right)))
 }
 
 fn is_line_break(c: char) -> bool {
@@ -1020,6 +1100,17 @@ fn html_unescape(s: &str) -> String {
     out
 }
 
+/// [`html_escape`] once its size fits the budget: each of `&<>"'` grows by
+/// up to 4 bytes.
+fn checked_html_escape(s: &str) -> Result<Value, Error> {
+    let specials = s.bytes().filter(|b| b"&<>\"'".contains(b)).count();
+    budget::check_bytes_wide(
+        "the result of escape()",
+        s.len() as u128 + 4 * specials as u128,
+    )?;
+    Ok(Value::from_safe_string(html_escape(s)))
+}
+
 /// markupsafe's `escape`.
 pub fn html_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 8);
@@ -1116,6 +1207,9 @@ fn url_quote(value: &Value, for_qs: bool) -> String {
 /// Jinja's `do_urlencode`.
 fn urlencode(value: &Value) -> Result<Value, Error> {
     if value.kind() == ValueKind::String || !is_container(value) {
+        // A quoted byte is three.
+        let len = value.as_str().map_or_else(|| py_str(value).len(), str::len);
+        budget::check_bytes_wide("the result of urlencode()", 3 * len as u128)?;
         return Ok(Value::from(url_quote(value, false)));
     }
     let pairs: Vec<(Value, Value)> = if value.kind() == ValueKind::Map {

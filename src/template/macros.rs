@@ -66,8 +66,9 @@ fn ds_add(ds: &str, days: i64) -> Result<String, JinjaError> {
     if days == 0 {
         return Ok(ds.to_string());
     }
-    let shifted = d
-        .checked_add_signed(chrono::TimeDelta::days(days))
+    // `try_days`: `TimeDelta::days` panics past about 10^14 days.
+    let shifted = chrono::TimeDelta::try_days(days)
+        .and_then(|delta| d.checked_add_signed(delta))
         .ok_or_else(|| invalid("date value out of range"))?;
     Ok(shifted.format("%Y-%m-%d").to_string())
 }

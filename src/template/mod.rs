@@ -4,6 +4,7 @@
 //! macros and filters (airflow/templates.py, models/dag.py `get_template_env`,
 //! BaseOperator `render_template_fields`, jinja2/nativetypes.py).
 
+pub mod budget;
 pub mod dates;
 pub mod filters;
 pub mod macros;
@@ -17,6 +18,7 @@ pub mod rewrite;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 use minijinja::value::{Object, ObjectRepr, Value};
 use minijinja::{AutoEscape, Environment, UndefinedBehavior};
@@ -33,6 +35,8 @@ pub struct Renderer {
     globals: Value,
     misses: Arc<Misses>,
     native: bool,
+    limits: budget::Limits,
+    cancel: Option<Arc<AtomicBool>>,
 }
 
 impl Renderer {
@@ -47,12 +51,32 @@ impl Renderer {
     ) -> Renderer {
         let misses = Arc::new(Misses::default());
         let globals = globals(ctx, store, misses.clone(), task_type);
+        let limits = budget::Limits::default();
         Renderer {
-            env: environment(searchpath, native),
+            env: environment(searchpath, native, limits),
             globals,
             misses,
             native,
+            limits,
+            cancel: None,
         }
+    }
+
+    /// Renders under these limits instead of the defaults.
+    pub fn with_limits(mut self, limits: budget::Limits) -> Renderer {
+        self.env.set_fuel(Some(limits.max_steps));
+        self.limits = limits;
+        self
+    }
+
+    /// Stops rendering (with an error) soon after `cancel` is set.
+    pub fn with_cancel(mut self, cancel: Arc<AtomicBool>) -> Renderer {
+        self.cancel = Some(cancel);
+        self
+    }
+
+    fn scope(&self) -> budget::Scope {
+        budget::Scope::enter(self.limits, self.cancel.clone())
     }
 
     /// Renders every templated field of the operator in place.
@@ -66,7 +90,18 @@ impl Renderer {
             // `output_path` is the runner's own field: a `.json` path there is
             // where to write, never a template file to read.
             let exts = if name == "output_path" { &[][..] } else { exts };
-            *value = self.render_value(name, value, exts)?;
+            // A panic in the engine is a bug (ours or minijinja's), never
+            // the template's fault: report it as one, naming the field.
+            let rendered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                self.render_value(name, value, exts)
+            }))
+            .map_err(|panic| Error::Internal {
+                message: format!(
+                    "the template engine panicked while rendering field `{name}`: {}",
+                    panic_message(&panic)
+                ),
+            })?;
+            *value = rendered?;
         }
         Ok(())
     }
@@ -120,10 +155,31 @@ impl Renderer {
                 message: format!("{message} (in template file `{name}`)"),
             }
         })?;
-        let out = template
-            .render(&self.globals)
+        let out = self
+            .render_template(&template)
             .map_err(|e| self.template_error(path, Some(name), &e))?;
         Ok(self.finish(out))
+    }
+
+    /// Renders through a [`budget::CappedOutput`], under the budget's scope.
+    fn render_template(
+        &self,
+        template: &minijinja::Template,
+    ) -> std::result::Result<String, minijinja::Error> {
+        let _scope = self.scope();
+        let mut out = budget::CappedOutput::new(self.limits.max_bytes);
+        match template.render_captured_to(&self.globals, &mut out) {
+            Ok(_) => Ok(out.into_string()),
+            Err(_) if out.exceeded => Err(minijinja::Error::new(
+                minijinja::ErrorKind::InvalidOperation,
+                format!(
+                    "the rendered output exceeded the render budget of {} bytes (`{}`)",
+                    self.limits.max_bytes,
+                    budget::BYTES_ENV
+                ),
+            )),
+            Err(e) => Err(e),
+        }
     }
 
     /// Renders a template given as text.
@@ -136,7 +192,8 @@ impl Renderer {
         }
         let out = self
             .env
-            .render_named_str(path, &source, &self.globals)
+            .template_from_named_str(path, &source)
+            .and_then(|t| self.render_template(&t))
             .map_err(|e| self.template_error(path, None, &e))?;
         Ok(self.finish(out))
     }
@@ -166,9 +223,11 @@ impl Renderer {
             .env
             .compile_expression_owned(expr_src.trim().to_string())
             .map_err(|e| self.template_error(path, None, &e))?;
-        let value = expr
-            .eval(&self.globals)
-            .map_err(|e| self.template_error(path, None, &e))?;
+        let value = {
+            let _scope = self.scope();
+            expr.eval(&self.globals)
+        }
+        .map_err(|e| self.template_error(path, None, &e))?;
         if value.is_undefined() {
             return Err(Error::Template {
                 field: path.into(),
@@ -234,6 +293,11 @@ impl Renderer {
                     "{what} (Airflow uses StrictUndefined: every name a template uses must exist)"
                 )
             }
+            minijinja::ErrorKind::OutOfFuel => format!(
+                "the template exceeded the render budget of {} steps (`{}`): an endless or very long loop?",
+                self.limits.max_steps,
+                budget::STEPS_ENV
+            ),
             _ => err_detail(err),
         };
         if let Some(name) = name {
@@ -265,6 +329,15 @@ fn prepare_source(source: &str) -> String {
         return rewrite::rewrite(&stripped).unwrap_or(stripped);
     }
     source
+}
+
+/// The text of a caught panic.
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown cause".into())
 }
 
 fn err_detail(err: &minijinja::Error) -> String {
@@ -310,8 +383,15 @@ pub fn find_file(searchpath: &[PathBuf], name: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-fn environment(searchpath: Vec<PathBuf>, native: bool) -> Environment<'static> {
+fn environment(
+    searchpath: Vec<PathBuf>,
+    native: bool,
+    limits: budget::Limits,
+) -> Environment<'static> {
     let mut env = Environment::new();
+    // Every instruction costs one step; a field that runs out fails (exit 67)
+    // instead of rendering past `execution_timeout`.
+    env.set_fuel(Some(limits.max_steps));
     // Errors keep the template source and the failing span (in release builds
     // too), so an undefined name is named; it costs nothing until an error.
     env.set_debug(true);
@@ -319,6 +399,7 @@ fn environment(searchpath: Vec<PathBuf>, native: bool) -> Environment<'static> {
     env.set_auto_escape_callback(|_| AutoEscape::None);
     env.set_recursion_limit(500);
     env.set_formatter(|out, _state, value| {
+        budget::checkpoint()?;
         if let Some(s) = value.as_str() {
             out.write_str(s)?;
         } else {

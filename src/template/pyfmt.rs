@@ -183,6 +183,9 @@ pub fn unknown_method(
         };
         return Ok(Value::from_object(DictView { kind, items }));
     }
+    if let Some(s) = value.as_str() {
+        check_str_method(s, method, args)?;
+    }
     if method == "format"
         && let Some(fmt) = value.as_str()
         && args.iter().any(|a| {
@@ -193,6 +196,101 @@ pub fn unknown_method(
         return str_format_dates(fmt, args);
     }
     minijinja_contrib::pycompat::unknown_method_callback(state, value, method, args)
+}
+
+/// The size of what minijinja-contrib's `str` methods would build, checked
+/// against the render budget first: `format`, `join`, `replace`.
+fn check_str_method(s: &str, method: &str, args: &[Value]) -> Result<(), minijinja::Error> {
+    use crate::template::budget;
+    match method {
+        "format" => check_format_widths(s, args),
+        "join" => {
+            let Some(items) = args.first() else {
+                return Ok(());
+            };
+            let (mut total, mut n) = (0u128, 0u128);
+            for item in items.try_iter()? {
+                total += item
+                    .as_str()
+                    .map_or_else(|| item.to_string().len(), str::len)
+                    as u128;
+                n += 1;
+            }
+            total += n.saturating_sub(1) * s.len() as u128;
+            budget::check_bytes_wide("the result of str.join()", total).map(drop)
+        }
+        "replace" => match (
+            args.first().and_then(Value::as_str),
+            args.get(1).and_then(Value::as_str),
+        ) {
+            (Some(old), Some(new)) => {
+                let count = args
+                    .get(2)
+                    .and_then(Value::as_i64)
+                    .and_then(|c| usize::try_from(c).ok());
+                budget::check_replace(s, old, new, count)
+            }
+            _ => Ok(()),
+        },
+        _ => Ok(()),
+    }
+}
+
+/// `str.format`'s widths and precisions, checked against the render budget
+/// before minijinja formats (it would build a 1 GB string for
+/// `'{:999999999}'`, and wraps a width past 2^64). Conservative: every
+/// number in a format spec counts in full, and a nested `{}` spec counts
+/// every integer argument.
+fn check_format_widths(fmt: &str, args: &[Value]) -> Result<(), minijinja::Error> {
+    let mut total = fmt.len() as u128;
+    let mut nested = false;
+    let mut chars = fmt.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '{' {
+            continue;
+        }
+        if chars.peek() == Some(&'{') {
+            chars.next();
+            continue;
+        }
+        let mut depth = 1;
+        let mut in_spec = false;
+        let mut run: Option<u128> = None;
+        for c in chars.by_ref() {
+            match c {
+                '{' => {
+                    depth += 1;
+                    nested |= in_spec;
+                }
+                '}' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        break;
+                    }
+                }
+                ':' if depth == 1 => in_spec = true,
+                _ => {}
+            }
+            match c.to_digit(10) {
+                Some(d) if in_spec => {
+                    run = Some(run.unwrap_or(0).saturating_mul(10).saturating_add(d.into()));
+                }
+                _ => total = total.saturating_add(run.take().unwrap_or(0)),
+            }
+        }
+        total = total.saturating_add(run.unwrap_or(0));
+    }
+    if nested {
+        for a in args {
+            if let Some(n) = a.as_i64() {
+                total = total.saturating_add(n.unsigned_abs().into());
+            } else if a.is_integer() {
+                total = u128::MAX;
+            }
+        }
+    }
+    crate::template::budget::check_bytes_wide("the string built by str.format()", total)?;
+    Ok(())
 }
 
 /// `str.format` where an argument is a date-time, whose format spec is a

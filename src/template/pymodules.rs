@@ -12,6 +12,7 @@ use minijinja::value::{DynObject, Kwargs, Object, ObjectRepr, Value, ValueKind, 
 use minijinja::{Error, ErrorKind, State};
 
 use crate::context::{DateTime, TimeDelta, Zone};
+use crate::template::budget;
 use crate::template::objects::{DateTimeObj, TimeDeltaObj, as_datetime, invalid, to_value};
 use crate::template::pyfmt::{py_float, py_repr, py_str};
 
@@ -117,7 +118,11 @@ impl JsonOptions {
         let text = if let Some(s) = indent.as_str() {
             s.to_string()
         } else if let Some(n) = indent.as_i64() {
-            " ".repeat(usize::try_from(n).unwrap_or(0))
+            let n = crate::template::budget::check_bytes_wide(
+                "the JSON indent",
+                u128::try_from(n).unwrap_or(0),
+            )?;
+            " ".repeat(n)
         } else {
             return Err(invalid(format!(
                 "indent must be an int or a str, not {}",
@@ -214,10 +219,10 @@ fn write_json(
                 if i > 0 {
                     out.push_str(&opts.item_separator);
                 }
-                json_newline(out, opts, level + 1);
+                json_newline(out, opts, level + 1)?;
                 write_json(out, item, opts, level + 1)?;
             }
-            json_newline(out, opts, level);
+            json_newline(out, opts, level)?;
             out.push(']');
         }
         ValueKind::Map => {
@@ -238,7 +243,7 @@ fn write_json(
                 if i > 0 {
                     out.push_str(&opts.item_separator);
                 }
-                json_newline(out, opts, level + 1);
+                json_newline(out, opts, level + 1)?;
                 let key = match k.kind() {
                     ValueKind::String => k.as_str().unwrap_or_default().to_string(),
                     ValueKind::Number => json_number(k),
@@ -255,7 +260,7 @@ fn write_json(
                 out.push_str(&opts.key_separator);
                 write_json(out, v, opts, level + 1)?;
             }
-            json_newline(out, opts, level);
+            json_newline(out, opts, level)?;
             out.push('}');
         }
         _ => return Err(json_error(value)),
@@ -263,13 +268,16 @@ fn write_json(
     Ok(())
 }
 
-fn json_newline(out: &mut String, opts: &JsonOptions, level: usize) {
+fn json_newline(out: &mut String, opts: &JsonOptions, level: usize) -> Result<(), Error> {
     if let Some(indent) = &opts.indent {
+        let more = (indent.len() as u128) * (level as u128) + 1;
+        crate::template::budget::check_bytes_wide("the JSON text", out.len() as u128 + more)?;
         out.push('\n');
         for _ in 0..level {
             out.push_str(indent);
         }
     }
+    Ok(())
 }
 
 /// Python's JSON number: ints as they are, floats by `float.__repr__`,
@@ -398,27 +406,35 @@ pub fn percent_format(fmt: &str, args: &Value) -> Result<String, Error> {
             if w < 0 {
                 spec.left = true;
             }
-            spec.width = usize::try_from(w.unsigned_abs()).unwrap_or(0);
+            spec.width = budget::check_bytes_wide("a `%` format width", w.unsigned_abs().into())?;
             i += 1;
         } else {
+            // Widths past 2^64 must not wrap: count in u128, saturating.
+            let mut w: u128 = 0;
             while let Some(d) = chars.get(i).and_then(|c| c.to_digit(10)) {
-                spec.width = spec.width * 10 + d as usize;
+                w = w.saturating_mul(10).saturating_add(d.into());
                 i += 1;
             }
+            spec.width = budget::check_bytes_wide("a `%` format width", w)?;
         }
         if chars.get(i) == Some(&'.') {
             i += 1;
-            let mut p = 0usize;
+            let p;
             if chars.get(i) == Some(&'*') {
                 let v = take_arg(&mut next)?;
-                p = usize::try_from(v.as_i64().ok_or_else(|| invalid("* wants int"))?.max(0))
-                    .unwrap_or(0);
+                let v = v.as_i64().ok_or_else(|| invalid("* wants int"))?.max(0);
+                p = budget::check_bytes_wide(
+                    "a `%` format precision",
+                    u128::try_from(v).unwrap_or(0),
+                )?;
                 i += 1;
             } else {
+                let mut w: u128 = 0;
                 while let Some(d) = chars.get(i).and_then(|c| c.to_digit(10)) {
-                    p = p * 10 + d as usize;
+                    w = w.saturating_mul(10).saturating_add(d.into());
                     i += 1;
                 }
+                p = budget::check_bytes_wide("a `%` format precision", w)?;
             }
             spec.precision = Some(p);
         }
@@ -439,6 +455,12 @@ pub fn percent_format(fmt: &str, args: &Value) -> Result<String, Error> {
             None if mapping && used_key => args.clone(),
             None => take_arg(&mut next)?,
         };
+        // What this field adds is at most its width or its precision (and
+        // the number itself): check the total before formatting it.
+        budget::check_bytes_wide(
+            "the `%` formatted string",
+            out.len() as u128 + spec.width.max(spec.precision.unwrap_or(0)) as u128,
+        )?;
         let text = format_one(conv, &arg, &spec).map_err(|e| match e {
             FmtErr::Msg(m) => invalid(m),
             FmtErr::Unsupported => invalid(format!(
@@ -1539,15 +1561,19 @@ pub fn apply_relativedelta(
     };
     let out_of_range = || invalid("year is out of range");
     let l = dt.local();
-    let mut year = rd.year.unwrap_or(i64::from(l.year())) + rd.years;
+    let mut year = rd
+        .year
+        .unwrap_or(i64::from(l.year()))
+        .checked_add(rd.years)
+        .ok_or_else(out_of_range)?;
     let mut month = rd.month.unwrap_or(i64::from(l.month()));
     if rd.months != 0 {
-        month += rd.months;
+        month = month.saturating_add(rd.months);
         if month > 12 {
-            year += 1;
+            year = year.saturating_add(1);
             month -= 12;
         } else if month < 1 {
-            year -= 1;
+            year = year.saturating_sub(1);
             month += 12;
         }
     }
@@ -1579,13 +1605,15 @@ pub fn apply_relativedelta(
     .ok_or_else(|| invalid("time out of range"))?;
     let replaced = DateTime::from_local(date.and_time(time), dt.zone())
         .ok_or_else(|| invalid("the local time does not exist in its timezone"))?;
-    let mut days = rd.days;
+    let mut days = i128::from(rd.days);
     if rd.leapdays != 0 && month > 2 && is_leap(year) {
-        days += rd.leapdays;
+        days += i128::from(rd.leapdays);
     }
-    let micros = ((days * 24 + rd.hours) * 60 + rd.minutes) * 60_000_000
-        + rd.seconds * 1_000_000
-        + rd.microseconds;
+    // In i128: huge counts are Python's OverflowError, not a wrap.
+    let micros = ((days * 24 + i128::from(rd.hours)) * 60 + i128::from(rd.minutes)) * 60_000_000
+        + i128::from(rd.seconds) * 1_000_000
+        + i128::from(rd.microseconds);
+    let micros = i64::try_from(micros).map_err(|_| invalid("date value out of range"))?;
     let mut ret = replaced
         .add(TimeDelta { micros })
         .ok_or_else(|| invalid("date value out of range"))?;

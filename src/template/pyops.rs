@@ -9,11 +9,13 @@ use minijinja::value::{Enumerator, Object, ObjectRepr, Value, ValueKind, from_ar
 use minijinja::{Environment, Error as JinjaError, ErrorKind, State};
 
 use crate::context::TimeDelta;
+use crate::template::budget;
 use crate::template::objects::{DateTimeObj, IntervalObj, TimeDeltaObj, invalid};
 use crate::template::pyfmt;
 
 pub fn register(env: &mut Environment<'static>, native: bool) {
     env.add_function("__tr_binop", binop);
+    env.add_function("__tr_slice", slice);
     env.add_function(
         "range",
         move |start: i64, stop: Option<i64>, step: Option<i64>| {
@@ -27,12 +29,14 @@ pub fn register(env: &mut Environment<'static>, native: bool) {
             }
             let range = PyRange { start, stop, step };
             // Jinja's sandbox caps ranges (MAX_RANGE); the native environment is
-            // not sandboxed.
+            // not sandboxed, but a range a filter turns into a list (`| list`,
+            // `| join`) must fit the render budget.
             if !native && range.len() > 100_000 {
                 return Err(invalid(
                     "Range too big. The sandbox blocks ranges larger than MAX_RANGE (100000).",
                 ));
             }
+            budget::check_items("range()", range.len() as u128)?;
             Ok(Value::from_object(range))
         },
     );
@@ -119,11 +123,19 @@ fn binop(
             ));
         }
     }
+    budget::checkpoint()?;
     if let Some(v) = date_binop(op, &a, &b)? {
         return Ok(v);
     }
     let _ = state;
     match op {
+        // Jinja's `~`: `str(a) + str(b)`.
+        "~" => {
+            let (x, y) = (pyfmt::py_str(&a), pyfmt::py_str(&b));
+            budget::check_bytes("the string built by `~`", x.len().saturating_add(y.len()))?;
+            Ok(Value::from(x + &y))
+        }
+        "*" => mul(&a, &b),
         "+" | "-" => {
             if let (Some(x), Some(y)) = (as_int(&a), as_int(&b)) {
                 let r = if op == "+" {
@@ -138,10 +150,16 @@ fn binop(
             }
             if op == "+" {
                 if let (Some(x), Some(y)) = (a.as_str(), b.as_str()) {
+                    budget::check_bytes(
+                        "the string built by `+`",
+                        x.len().saturating_add(y.len()),
+                    )?;
                     return Ok(Value::from(format!("{x}{y}")));
                 }
                 let seq = |v: &Value| matches!(v.kind(), ValueKind::Seq | ValueKind::Iterable);
                 if seq(&a) && seq(&b) {
+                    let n = a.len().unwrap_or(0) as u128 + b.len().unwrap_or(0) as u128;
+                    budget::check_items("the list built by `+`", n)?;
                     let mut items: Vec<Value> = a.try_iter()?.collect();
                     items.extend(b.try_iter()?);
                     return Ok(if a.is_tuple() && b.is_tuple() {
@@ -161,10 +179,10 @@ fn binop(
                 if y == 0 {
                     return Err(invalid("integer modulo by zero"));
                 }
-                // Python's `%` takes the sign of the divisor.
-                return Ok(int_value(
-                    x.rem_euclid(y) + if y < 0 && x.rem_euclid(y) != 0 { y } else { 0 },
-                ));
+                // Python's `%` takes the sign of the divisor (and
+                // i128::MIN % -1, which overflows in Rust, is 0).
+                let r = x.checked_rem_euclid(y).unwrap_or(0);
+                return Ok(int_value(if y < 0 && r != 0 { r + y } else { r }));
             }
             if let (Some(x), Some(y)) = (as_float(&a), as_float(&b)) {
                 if y == 0.0 {
@@ -179,6 +197,165 @@ fn binop(
             }
             Err(unsupported("%", &a, &b))
         }
+    }
+}
+
+/// Python's `*`: numbers, and a string or a list repeated `n` times (the
+/// result's size checked against the budget before it is built).
+fn mul(a: &Value, b: &Value) -> Result<Value, JinjaError> {
+    let repeat = |seq: &Value, n: &Value| -> Option<i128> {
+        (matches!(
+            seq.kind(),
+            ValueKind::String | ValueKind::Seq | ValueKind::Iterable
+        ) && seq
+            .as_object()
+            .is_none_or(|o| o.repr() != ObjectRepr::Plain))
+        .then(|| as_int(n))
+        .flatten()
+    };
+    let (seq, n) = match (repeat(a, b), repeat(b, a)) {
+        (Some(n), _) => (a, n),
+        (None, Some(n)) => (b, n),
+        (None, None) => {
+            if let (Some(x), Some(y)) = (as_int(a), as_int(b)) {
+                return x
+                    .checked_mul(y)
+                    .map(int_value)
+                    .ok_or_else(|| invalid("integer overflow"));
+            }
+            if let (Some(x), Some(y)) = (as_float(a), as_float(b)) {
+                return Ok(Value::from(x * y));
+            }
+            if matches!(a.kind(), ValueKind::String) || matches!(b.kind(), ValueKind::String) {
+                return Err(invalid(format!(
+                    "can't multiply sequence by non-int of type '{}'",
+                    type_name(if a.kind() == ValueKind::String { b } else { a })
+                )));
+            }
+            return Err(unsupported("*", a, b));
+        }
+    };
+    let n = u128::try_from(n.max(0)).unwrap_or(0);
+    if let Some(s) = seq.as_str() {
+        let len = budget::check_bytes_wide("the string built by `*`", s.len() as u128 * n)?;
+        return Ok(Value::from(s.repeat(len.checked_div(s.len()).unwrap_or(0))));
+    }
+    let items: Vec<Value> = seq.try_iter()?.collect();
+    let total = budget::check_items("the list built by `*`", items.len() as u128 * n)?;
+    let mut out = Vec::with_capacity(total);
+    for _ in 0..total.checked_div(items.len()).unwrap_or(0) {
+        out.extend(items.iter().cloned());
+    }
+    Ok(if seq.is_tuple() {
+        Value::from(minijinja::value::Tuple::from(out))
+    } else {
+        Value::from_object(MutList::new(out))
+    })
+}
+
+/// Python's `int` of a slice index: an int, a bool, or `None`.
+fn slice_index(v: &Value) -> Result<Option<i128>, JinjaError> {
+    if v.is_none() {
+        return Ok(None);
+    }
+    as_int(v).map(Some).ok_or_else(|| {
+        invalid("slice indices must be integers or None or have an __index__ method")
+    })
+}
+
+/// Python's `slice.indices(len)`: the positions `value[start:stop:step]` takes.
+fn slice_positions(
+    len: usize,
+    start: Option<i128>,
+    stop: Option<i128>,
+    step: Option<i128>,
+) -> Result<impl Iterator<Item = usize>, JinjaError> {
+    let step = step.unwrap_or(1);
+    if step == 0 {
+        return Err(invalid("slice step cannot be zero"));
+    }
+    let len = len as i128;
+    let (lower, upper) = if step < 0 { (-1, len - 1) } else { (0, len) };
+    let clamp = |i: Option<i128>, default: i128| match i {
+        None => default,
+        Some(i) if i < 0 => (i + len).max(lower),
+        Some(i) => i.min(upper),
+    };
+    let start = clamp(start, if step < 0 { upper } else { lower });
+    let stop = clamp(stop, if step < 0 { lower } else { upper });
+    let count = if step > 0 && start < stop {
+        (stop - start - 1) / step + 1
+    } else if step < 0 && stop < start {
+        (start - stop - 1) / (-step) + 1
+    } else {
+        0
+    };
+    // Every position is in 0..len, so it fits a usize.
+    Ok((0..count).map(move |k| usize::try_from(start + k * step).unwrap_or(0)))
+}
+
+/// `value[start:stop:step]` as Python slices (minijinja 3.0.5 panics on
+/// `''[::-1]` and `[][::-1]` and gets `'abc'[2:0:-1]` wrong): strings by
+/// character, tuples to tuples, other sequences to a (mutable) list.
+fn slice(
+    value: Value,
+    start: Value,
+    stop: Value,
+    step: Value,
+    source: Option<String>,
+) -> Result<Value, JinjaError> {
+    let (start, stop, step) = (
+        slice_index(&start)?,
+        slice_index(&stop)?,
+        slice_index(&step)?,
+    );
+    match value.kind() {
+        ValueKind::Undefined => Err(JinjaError::new(
+            ErrorKind::UndefinedError,
+            format!(
+                "{} is undefined",
+                source.map_or_else(|| "the sliced value".into(), |s| format!("'{s}'"))
+            ),
+        )),
+        ValueKind::String => {
+            let s = value.as_str().unwrap_or_default();
+            let chars: Vec<char> = s.chars().collect();
+            let out: String = slice_positions(chars.len(), start, stop, step)?
+                .map(|i| chars[i])
+                .collect();
+            Ok(if value.is_safe() {
+                Value::from_safe_string(out)
+            } else {
+                Value::from(out)
+            })
+        }
+        ValueKind::Bytes => {
+            let b = value.as_bytes().unwrap_or_default();
+            let out: Vec<u8> = slice_positions(b.len(), start, stop, step)?
+                .map(|i| b[i])
+                .collect();
+            Ok(Value::from_bytes(out))
+        }
+        ValueKind::Seq | ValueKind::Iterable
+            if value
+                .as_object()
+                .is_none_or(|o| o.repr() != ObjectRepr::Plain) =>
+        {
+            let items: Vec<Value> = value.try_iter()?.collect();
+            let out: Vec<Value> = slice_positions(items.len(), start, stop, step)?
+                .map(|i| items[i].clone())
+                .collect();
+            Ok(if value.is_tuple() {
+                Value::from(minijinja::value::Tuple::from(out))
+            } else {
+                Value::from_object(MutList::new(out))
+            })
+        }
+        ValueKind::Map => Err(invalid("unhashable type: 'slice'")),
+        _ => Err(invalid(format!(
+            "'{}' object is not subscriptable",
+            type_name(&value)
+        ))),
     }
 }
 
@@ -248,18 +425,20 @@ pub struct PyRange {
 
 impl PyRange {
     fn len(&self) -> usize {
-        let span = if self.step > 0 {
-            self.stop - self.start
-        } else {
-            self.start - self.stop
-        };
-        let step = self.step.unsigned_abs() as i64;
+        // In i128: `range(-2**63, 2**63 - 1)` spans more than an i64.
+        let (start, stop, step) = (
+            i128::from(self.start),
+            i128::from(self.stop),
+            i128::from(self.step),
+        );
+        let span = if step > 0 { stop - start } else { start - stop };
+        let step = step.abs();
         usize::try_from(if span <= 0 {
             0
         } else {
             (span + step - 1) / step
         })
-        .unwrap_or(0)
+        .unwrap_or(usize::MAX)
     }
 }
 
@@ -274,7 +453,7 @@ impl Object for PyRange {
         let i = if i < 0 { i + len } else { i };
         (0..len)
             .contains(&i)
-            .then(|| Value::from(self.start + i * self.step))
+            .then(|| int_value(i128::from(self.start) + i128::from(i) * i128::from(self.step)))
     }
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {
@@ -342,7 +521,23 @@ impl Object for MutList {
             }
             "extend" => {
                 let (v,): (Value,) = from_args(args)?;
-                items.extend(v.try_iter()?);
+                // `l.extend(l)` doubles: the list must stay within the budget.
+                let more: Vec<Value> = if v
+                    .downcast_object_ref::<MutList>()
+                    .is_some_and(|o| std::ptr::eq(o, &**self))
+                {
+                    items.clone()
+                } else {
+                    drop(items);
+                    let more: Vec<Value> = v.try_iter()?.collect();
+                    items = self
+                        .items
+                        .lock()
+                        .map_err(|_| invalid("list lock poisoned"))?;
+                    more
+                };
+                budget::check_items("the list", items.len() as u128 + more.len() as u128)?;
+                items.extend(more);
                 Ok(Value::from(()))
             }
             "insert" => {

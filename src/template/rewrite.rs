@@ -17,7 +17,7 @@ use minijinja::syntax::SyntaxConfig;
 /// template does not parse (the normal compile then reports the error).
 pub fn rewrite(source: &str) -> Option<String> {
     // Cheap exit: nothing that could need rewriting.
-    if !source.contains(['+', '-', '%', '[', '{']) && !source.contains(" if ") {
+    if !source.contains(['+', '-', '%', '*', '~', '[', '{']) && !source.contains(" if ") {
         return None;
     }
     let stmt = parse(source, "<template>", SyntaxConfig::default()).ok()?;
@@ -66,7 +66,14 @@ type Target<'a, 'b> = &'b Expr<'a>;
 
 fn is_target(e: &Expr<'_>) -> bool {
     match e {
-        Expr::BinOp(b) => matches!(b.op, BinOpKind::Add | BinOpKind::Sub | BinOpKind::Rem),
+        // `*` and `~` too: what they build is checked against the render
+        // budget (src/template/budget.rs) before it is allocated.
+        Expr::BinOp(b) => matches!(
+            b.op,
+            BinOpKind::Add | BinOpKind::Sub | BinOpKind::Rem | BinOpKind::Mul | BinOpKind::Concat
+        ),
+        // minijinja 3.0.5 panics on `''[::-1]`: slices go to Python's semantics.
+        Expr::Slice(_) => true,
         Expr::List(_) | Expr::Map(_) => true,
         // Jinja's `a if b` without `else` prints nothing when `b` is false,
         // even under StrictUndefined; minijinja would print `None`.
@@ -134,6 +141,8 @@ impl Rewriter<'_> {
                 let op = match b.op {
                     BinOpKind::Add => "+",
                     BinOpKind::Sub => "-",
+                    BinOpKind::Mul => "*",
+                    BinOpKind::Concat => "~",
                     _ => "%",
                 };
                 // The operands' source goes along, to name an undefined one.
@@ -143,6 +152,20 @@ impl Rewriter<'_> {
                     self.text(&b.right),
                     self.literal(&b.left),
                     self.literal(&b.right)
+                )
+            }
+            Expr::Slice(sl) => {
+                let part = |e: &Option<Expr<'_>>| {
+                    e.as_ref()
+                        .map_or_else(|| "none".to_string(), |e| self.text(e))
+                };
+                format!(
+                    "__tr_slice({}, {}, {}, {}, {})",
+                    self.text(&sl.expr),
+                    part(&sl.start),
+                    part(&sl.stop),
+                    part(&sl.step),
+                    self.literal(&sl.expr)
                 )
             }
             Expr::List(l) => {
