@@ -388,7 +388,8 @@ async fn run_task(
             return runner::sql::run(task, &conn, &limits, &mut signals).await;
         }
     };
-    let (payload, end) = run_process(prepared, policy, &mut signals).await?;
+    let xcom_cap = spec.do_xcom_push.then_some(spec.max_xcom_bytes);
+    let (payload, end) = run_process(prepared, policy, xcom_cap, &mut signals).await?;
     if end != (TaskEnd::Success { xcom: None }) {
         return Ok(end);
     }
@@ -421,6 +422,7 @@ async fn stop_pending(signals: &mut Signals) -> Result<()> {
 async fn run_process(
     task: ProcessTask,
     policy: Policy,
+    xcom_cap: Option<u64>,
     signals: &mut Signals,
 ) -> Result<(Option<ReturnValue>, TaskEnd)> {
     let ProcessTask {
@@ -454,7 +456,7 @@ async fn run_process(
         Outcome::Finished(end) => end,
     };
     let shim = match &result {
-        ResultSource::Shim { dir } => Some(runner::shim::interpret(dir, end)?),
+        ResultSource::Shim { dir } => Some(runner::shim::interpret(dir, end, xcom_cap)?),
         ResultSource::LastLine => None,
     };
     drop((workdir, script));

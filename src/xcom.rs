@@ -134,14 +134,7 @@ pub fn encode(value: &Value, max_bytes: u64) -> Result<Vec<u8>> {
 /// Checks JSON text a task wrote: one valid JSON value, within the cap. The
 /// bytes are kept as they are, so big integers and exact decimals survive.
 pub fn check_raw(bytes: Vec<u8>, max_bytes: u64) -> Result<Vec<u8>> {
-    if bytes.len() as u64 > max_bytes {
-        return Err(Error::XComValue {
-            message: format!(
-                "it is {} bytes, over the limit of {max_bytes} bytes: raise `max_xcom_bytes` in the spec, or write the full result to a file and return its path",
-                bytes.len()
-            ),
-        });
-    }
+    check_size(bytes.len() as u64, max_bytes)?;
     let mut de = serde_json::Deserializer::from_slice(&bytes);
     de.disable_recursion_limit();
     serde::de::IgnoredAny::deserialize(&mut de)
@@ -150,6 +143,15 @@ pub fn check_raw(bytes: Vec<u8>, max_bytes: u64) -> Result<Vec<u8>> {
             message: format!("the task's result is not one valid JSON value: {e}"),
         })?;
     Ok(bytes)
+}
+
+/// The size cap, checked before a result is read into memory (a 600 MB
+/// return value is refused by its size, not after loading it).
+pub fn check_size(size: u64, max_bytes: u64) -> Result<()> {
+    if size > max_bytes {
+        return Err(over_cap(&size.to_string(), max_bytes));
+    }
+    Ok(())
 }
 
 /// The size-cap message, naming both ways out.

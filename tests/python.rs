@@ -775,3 +775,33 @@ fn walk(dir: &Path) -> Vec<String> {
     }
     out
 }
+
+/// A result over `max_xcom_bytes` is refused by its size (exit 73) before it
+/// is read; with `do_xcom_push: false` it is not read at all and the task succeeds.
+#[test]
+fn an_oversized_result_is_refused_by_its_size_or_ignored_when_not_pushed() {
+    let source = "def big():\n    return 'x' * 3000000\n";
+    Task::new()
+        .spec(&source_spec(
+            &py3(),
+            "big",
+            source,
+            "max_xcom_bytes: 1000000\n",
+        ))
+        .context(context())
+        .run()
+        .exit(73)
+        .stderr_has("over the limit of 1000000 bytes")
+        .no_xcom();
+    Task::new()
+        .spec(&source_spec(
+            &py3(),
+            "big",
+            source,
+            "max_xcom_bytes: 1000000\ndo_xcom_push: false\n",
+        ))
+        .context(context())
+        .run()
+        .exit(0)
+        .no_xcom();
+}

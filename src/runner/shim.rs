@@ -42,11 +42,14 @@ const ERROR_MAX_BYTES: u64 = 64 * 1024;
 /// the runner's (the callable could not be loaded, the value is not JSON, a
 /// protocol error) are `Err` with their own exit codes; everything else keeps
 /// the process's code, which `lib::run_process` passes through.
-pub fn interpret(dir: &Path, end: ProcessEnd) -> Result<ShimEnd> {
+///
+/// `xcom_cap` is `max_xcom_bytes` when the result is pushed, `None` when it
+/// is not (then it is not read at all).
+pub fn interpret(dir: &Path, end: ProcessEnd, xcom_cap: Option<u64>) -> Result<ShimEnd> {
     let code = match end {
         // Stopped or crashed: 128 + N, whatever the files say.
         ProcessEnd::Signaled(_) => return Ok(ShimEnd::Exited),
-        ProcessEnd::Exited(0) => return read_result(dir).map(ShimEnd::Returned),
+        ProcessEnd::Exited(0) => return read_result(dir, xcom_cap).map(ShimEnd::Returned),
         ProcessEnd::Exited(code) => code,
     };
     // error.txt, not the code, tells the shim's verdicts from a task's own
@@ -67,8 +70,15 @@ pub fn interpret(dir: &Path, end: ProcessEnd) -> Result<ShimEnd> {
 /// `result.json` after exit 0: absent or empty means "no XCom" (§4.1). The
 /// bytes are passed on as they are (big integers and decimals stay exact);
 /// `xcom::check_raw` validates them before anything is written.
-fn read_result(dir: &Path) -> Result<Option<ReturnValue>> {
+fn read_result(dir: &Path, xcom_cap: Option<u64>) -> Result<Option<ReturnValue>> {
+    let Some(cap) = xcom_cap else {
+        return Ok(None);
+    };
     let path = dir.join(RESULT);
+    // The size first: a result over the cap is refused without reading it.
+    if let Ok(meta) = std::fs::metadata(&path) {
+        crate::xcom::check_size(meta.len(), cap)?;
+    }
     match std::fs::read(&path) {
         Ok(bytes) if bytes.is_empty() => Ok(None),
         Ok(bytes) => Ok(Some(ReturnValue::Raw(bytes))),
@@ -311,7 +321,23 @@ mod tests {
     }
 
     fn run(files: &[(&str, &str)], end: ProcessEnd) -> Result<ShimEnd> {
-        interpret(dir_with(files).path(), end)
+        interpret(dir_with(files).path(), end, Some(u64::MAX))
+    }
+
+    #[test]
+    fn the_size_is_checked_before_the_result_is_read() {
+        let dir = dir_with(&[("result.json", "[1, 2, 3]")]);
+        let err = interpret(dir.path(), ProcessEnd::Exited(0), Some(4)).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("it is 9 bytes, over the limit of 4 bytes"),
+            "{err}"
+        );
+        // Not pushed: not read, whatever its size.
+        assert_eq!(
+            interpret(dir.path(), ProcessEnd::Exited(0), None).unwrap(),
+            ShimEnd::Returned(None)
+        );
     }
 
     #[test]
