@@ -320,3 +320,19 @@ fn temp_files_of_a_killed_run_are_removed_at_start() {
     assert!(!stale.exists(), "stale temp file left: {}", stale.display());
     assert_eq!(std::fs::read_to_string(&other).unwrap(), "mine");
 }
+
+/// A child that leaves the task's group but keeps the output pipe open
+/// (`setsid sleep 5 &`) used to make the runner give up and push `""`: the
+/// XCom is the real last line, with a warning.
+#[test]
+fn an_escaped_child_holding_the_pipe_does_not_change_the_xcom() {
+    Task::new()
+        .spec(
+            "operator: bash\nbash_command: \"echo first; setsid sleep 5 & echo the-real-result\"\n",
+        )
+        .context(context())
+        .run()
+        .exit(0)
+        .xcom(json!("the-real-result"))
+        .stderr_has("outside the task's process group still holds its output");
+}

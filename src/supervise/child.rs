@@ -20,7 +20,7 @@ use tokio::sync::oneshot;
 use tokio::time::{Instant, sleep_until};
 
 use crate::supervise::end::{ProcessEnd, signal_name};
-use crate::supervise::output::{Decoder, forward_lines, print_line};
+use crate::supervise::output::{Decoder, forward_lines_noting, print_line};
 use crate::supervise::signals::{Received, Signals};
 
 /// How to stop the task.
@@ -85,10 +85,12 @@ pub async fn supervise(
         .name("reaper".into())
         .spawn(move || reap(pid, status_tx))?;
     let (line_tx, line_rx) = std::sync::mpsc::channel();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let noted = seen.clone();
     std::thread::Builder::new()
         .name("output".into())
         .spawn(move || {
-            let last = forward_lines(reader, decoder, print_line);
+            let last = forward_lines_noting(reader, decoder, print_line, &noted);
             let _ = line_tx.send(last);
         })?;
 
@@ -142,9 +144,21 @@ pub async fn supervise(
     } else {
         line_rx.recv_timeout(DRAIN).ok()
     };
+    let last_line = match last_line {
+        Some(last) => last,
+        None => {
+            // A process that left the task's group (`setsid cmd &`) still
+            // holds the output pipe: the task's last line is the last complete
+            // line read, never an empty one.
+            tracing::warn!(
+                "a process outside the task's process group still holds its output; the last complete line read is the task's last line"
+            );
+            seen.lock().ok().and_then(|s| s.clone())
+        }
+    };
     Ok(Supervised {
         outcome: outcome(end, stop, timed_out),
-        last_line: last_line.flatten(),
+        last_line,
     })
 }
 

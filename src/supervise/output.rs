@@ -81,7 +81,19 @@ fn py_rstrip(s: &str) -> &str {
 pub fn forward_lines(
     reader: impl Read,
     decoder: Decoder,
+    print: impl FnMut(&str),
+) -> Option<LastLine> {
+    forward_lines_noting(reader, decoder, print, &std::sync::Mutex::new(None))
+}
+
+/// [`forward_lines`], also keeping the last complete line in `seen` as it
+/// goes: when a process that left the task's group still holds the pipe, the
+/// reader never sees EOF, and `seen` is the real last line of the task.
+pub fn forward_lines_noting(
+    reader: impl Read,
+    decoder: Decoder,
     mut print: impl FnMut(&str),
+    seen: &std::sync::Mutex<Option<LastLine>>,
 ) -> Option<LastLine> {
     let mut reader = BufReader::with_capacity(64 * 1024, reader);
     let mut line: Vec<u8> = Vec::new();
@@ -112,6 +124,9 @@ pub fn forward_lines(
         reader.consume(consumed);
         if complete {
             emit(&line, !continued, &mut last);
+            if let Ok(mut slot) = seen.lock() {
+                slot.clone_from(&last);
+            }
             line.clear();
             continued = false;
         } else if line.len() >= MAX_LINE {
