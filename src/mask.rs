@@ -86,8 +86,13 @@ fn python_forms(secret: &str) -> Vec<String> {
             out.push(percent(secret, plus, safe.as_bytes(), lower));
         }
     }
-    out.push(json_ascii(secret));
-    out.push(python_repr(secret));
+    let inner = |quoted: String| quoted[1..quoted.len() - 1].to_string();
+    out.push(inner(crate::json::python_dumps(
+        &serde_json::Value::String(secret.to_owned()),
+    )));
+    // Python's str repr lives with the template's Python semantics (issue 10
+    // moves it to a leaf module of Python value behaviour).
+    out.push(inner(crate::template::pyfmt::quote(secret)));
     out
 }
 
@@ -101,59 +106,6 @@ fn percent(s: &str, plus: bool, safe: &[u8], lower: bool) -> String {
             }
             b if lower => out.push_str(&format!("%{b:02x}")),
             b => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
-}
-
-/// The inside of Python's `json.dumps(s)` (ensure_ascii: lower-case `\uXXXX`).
-fn json_ascii(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            c if (c as u32) < 0x20 || !c.is_ascii() => {
-                let mut units = [0u16; 2];
-                for u in c.encode_utf16(&mut units) {
-                    out.push_str(&format!("\\u{u:04x}"));
-                }
-            }
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// The inside of Python's `repr(s)`: single quotes unless the text has a
-/// single quote and no double one; the chosen quote, backslashes and control
-/// characters escaped.
-fn python_repr(s: &str) -> String {
-    let quote = if s.contains('\'') && !s.contains('"') {
-        '"'
-    } else {
-        '\''
-    };
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c == quote => {
-                out.push('\\');
-                out.push(c);
-            }
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                out.push_str(&format!("\\x{:02x}", c as u32))
-            }
-            c => out.push(c),
         }
     }
     out
