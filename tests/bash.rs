@@ -328,7 +328,10 @@ fn temp_files_of_a_killed_run_are_removed_at_start() {
 fn an_escaped_child_holding_the_pipe_does_not_change_the_xcom() {
     Task::new()
         .spec(
-            "operator: bash\nbash_command: \"echo first; setsid sleep 5 & echo the-real-result\"\n",
+            // The task waits until the child has left its group: otherwise
+            // the runner's end-of-task SIGTERM to the group can reach it
+            // before `setsid` ran, and nothing holds the pipe.
+            "operator: bash\nbash_command: \"echo first; setsid sh -c 'echo $$ > escaped; exec sleep 5' & while [ ! -s escaped ]; do sleep 0.01; done; echo the-real-result\"\n",
         )
         .context(context())
         .run()
