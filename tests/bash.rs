@@ -323,19 +323,26 @@ fn temp_files_of_a_killed_run_are_removed_at_start() {
 
 /// A child that leaves the task's group but keeps the output pipe open
 /// (`setsid sleep 5 &`) used to make the runner give up and push `""`: the
-/// XCom is the real last line, with a warning.
+/// XCom is the real last line, and the child is ended with the task.
 #[test]
 fn an_escaped_child_holding_the_pipe_does_not_change_the_xcom() {
-    Task::new()
-        .spec(
-            // The task waits until the child has left its group: otherwise
-            // the runner's end-of-task SIGTERM to the group can reach it
-            // before `setsid` ran, and nothing holds the pipe.
-            "operator: bash\nbash_command: \"echo first; setsid sh -c 'echo $$ > escaped; exec sleep 5' & while [ ! -s escaped ]; do sleep 0.01; done; echo the-real-result\"\n",
-        )
-        .context(context())
-        .run()
-        .exit(0)
+    let t = Task::new().context(context());
+    let pidfile = t.dir().join("escaped.pid");
+    // The task waits until the child has left its group, so the test is about
+    // a process outside the group, whatever the machine's speed.
+    let out = t
+        .spec(&format!(
+            "operator: bash\nbash_command: \"echo first; setsid sh -c 'echo $$ > {0}; exec sleep 30' & while [ ! -s {0} ]; do sleep 0.01; done; echo the-real-result\"\n",
+            pidfile.display()
+        ))
+        .run();
+    out.exit(0)
         .xcom(json!("the-real-result"))
-        .stderr_has("outside the task's process group still holds its output");
+        .stderr_lacks("still holds the task's output");
+    let pid = std::fs::read_to_string(&pidfile).unwrap();
+    assert!(
+        !std::path::Path::new(&format!("/proc/{}", pid.trim())).exists(),
+        "the escaped child {} outlived the runner",
+        pid.trim()
+    );
 }

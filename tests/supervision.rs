@@ -230,3 +230,73 @@ fn a_killed_runner_does_not_leave_its_task_running() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// Outside a PID namespace, nothing the task started outlives the runner: a
+/// `setsid` daemon holding no pipe, a group member that ignores SIGTERM, and
+/// a double-forked grandchild are all ended (SIGTERM, then SIGKILL after the
+/// grace period) and reaped before the runner exits.
+#[test]
+fn nothing_the_task_started_outlives_the_runner() {
+    let t = Task::new().context(context());
+    let d = t.dir().to_path_buf();
+    let script = format!(
+        r#"setsid sh -c 'echo $$ > {d}/daemon; exec sleep 300' </dev/null >/dev/null 2>&1 &
+sh -c 'trap "" TERM; echo $$ > {d}/stubborn; exec sleep 300' </dev/null >/dev/null 2>&1 &
+( setsid sh -c 'sh -c "echo \$\$ > {d}/grandchild; exec sleep 300" &' </dev/null >/dev/null 2>&1 & )
+for f in daemon stubborn grandchild; do
+  while [ ! -s {d}/$f ]; do sleep 0.01; done
+done
+echo done
+"#,
+        d = d.display()
+    );
+    let out = t
+        .file("leaves.sh", &script)
+        .spec(&format!(
+            "operator: bash\nbash_command: 'bash {}/leaves.sh '\ngrace_period: 1s\n",
+            d.display()
+        ))
+        .run();
+    out.exit(0)
+        .xcom(json!("done"))
+        .stderr_has("the task left processes running")
+        .stderr_has("did not exit within 1s of SIGTERM: sending SIGKILL");
+    for name in ["daemon", "stubborn", "grandchild"] {
+        let pid = std::fs::read_to_string(d.join(name)).unwrap();
+        let pid = pid.trim();
+        assert!(
+            !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+            "{name} ({pid}) outlived the runner"
+        );
+    }
+}
+
+/// SIGUSR1 and SIGUSR2 are messages to the task: they go to its main process
+/// only, so a helper that does not handle them (`sleep`) is not killed.
+#[test]
+fn sigusr1_goes_to_the_main_process_only() {
+    let t = Task::new().context(context());
+    let script = r#"trap 'echo got USR1' USR1
+sleep 300 &
+helper=$!
+echo ready
+wait $helper
+if kill -0 $helper 2>/dev/null; then echo "helper alive"; else echo "helper killed"; fi
+kill $helper
+"#;
+    let d = t.dir().to_path_buf();
+    let running = t
+        .file("usr1.sh", script)
+        .spec(&format!(
+            "operator: bash\nbash_command: 'bash {}/usr1.sh '\n",
+            d.display()
+        ))
+        .spawn(Some("run"));
+    std::thread::sleep(Duration::from_millis(500));
+    running.signal(Signal::SIGUSR1);
+    running
+        .wait()
+        .exit(0)
+        .stdout_has("got USR1")
+        .xcom(json!("helper alive"));
+}

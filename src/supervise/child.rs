@@ -1,6 +1,8 @@
 //! Runs the task's process: its own process group, merged output forwarded,
-//! signals forwarded to the group, timeout and stop escalate SIGTERM → grace →
-//! SIGKILL, orphans reaped, and the main child's status never lost.
+//! stop signals forwarded to the group and SIGUSR1/SIGUSR2 to the main
+//! process, timeout and stop escalate SIGTERM → grace → SIGKILL, orphans
+//! reaped, the main child's status never lost, and nothing the task started
+//! left running when the runner goes on (see [`leftovers`]).
 //!
 //! Topology (tini's, single process): the child is spawned with `std`, never
 //! with `tokio::process`, and one thread owns every `waitpid(-1)`. It reports
@@ -20,6 +22,7 @@ use tokio::sync::oneshot;
 use tokio::time::{Instant, sleep_until};
 
 use crate::supervise::end::{ProcessEnd, signal_name};
+use crate::supervise::leftovers;
 use crate::supervise::output::{Decoder, forward_lines_noting, print_line};
 use crate::supervise::signals::{Received, Signals};
 
@@ -48,8 +51,8 @@ pub struct Supervised {
     pub last_line: Option<crate::supervise::output::LastLine>,
 }
 
-/// How long to wait for the output pipe to close after the task and its group
-/// are gone; a process that left the group but holds the pipe is abandoned.
+/// How long to wait for the output pipe to close after every descendant is
+/// gone; a process outside the runner's tree that holds it is abandoned.
 const DRAIN: Duration = Duration::from_secs(2);
 
 /// Spawns `cmd` and supervises it to the end.
@@ -81,9 +84,10 @@ pub async fn supervise(
     tracing::debug!(pid = pid.as_raw(), "spawned task process");
 
     let (status_tx, mut status_rx) = oneshot::channel();
+    let (reaped_all_tx, reaped_all_rx) = std::sync::mpsc::channel();
     std::thread::Builder::new()
         .name("reaper".into())
-        .spawn(move || reap(pid, status_tx))?;
+        .spawn(move || reap(pid, status_tx, reaped_all_tx))?;
     let (line_tx, line_rx) = std::sync::mpsc::channel();
     let seen = std::sync::Arc::new(std::sync::Mutex::new(None));
     let noted = seen.clone();
@@ -104,7 +108,7 @@ pub async fn supervise(
                 break status.unwrap_or(ProcessEnd::Signaled(Signal::SIGKILL as i32));
             }
             received = signals.recv() => match received {
-                Received::Forward(sig) => send(pid, sig),
+                Received::Forward(sig) => forward(pid, sig),
                 Received::Stop(sig) => {
                     send(pid, sig);
                     if stop.is_some() || timed_out {
@@ -132,26 +136,23 @@ pub async fn supervise(
         }
     };
 
-    // Whatever the main process left behind in its group goes with it. The
-    // task has ended and the runtime has nothing else to run, so waiting for
-    // the output thread here blocks nothing.
-    let last_line = if killpg(pid, Signal::SIGTERM).is_ok() {
-        tracing::debug!("terminating processes the task left running");
-        line_rx.recv_timeout(policy.grace).ok().or_else(|| {
-            let _ = killpg(pid, Signal::SIGKILL);
-            line_rx.recv_timeout(DRAIN).ok()
-        })
-    } else {
-        line_rx.recv_timeout(DRAIN).ok()
-    };
+    // Whatever the main process left running goes with it: its group and
+    // every other descendant (a `setsid` daemon too), SIGTERM then SIGKILL
+    // after the grace period; the runner goes on only once all are reaped.
+    // The task has ended and the runtime has nothing else to run, so
+    // blocking here holds nothing up.
+    leftovers::end_all(pid, policy.grace, &reaped_all_rx);
+    // Every writer the runner knows of is gone: the pipe closes now, unless
+    // a process outside its tree holds it (no subreaper, a passed fd).
+    let last_line = line_rx.recv_timeout(DRAIN).ok();
     let last_line = match last_line {
         Some(last) => last,
         None => {
-            // A process that left the task's group (`setsid cmd &`) still
-            // holds the output pipe: the task's last line is the last complete
-            // line read, never an empty one.
+            // A process the runner could not end still holds the output
+            // pipe: the task's last line is the last complete line read,
+            // never an empty one.
             tracing::warn!(
-                "a process outside the task's process group still holds its output; the last complete line read is the task's last line"
+                "a process outside the runner's process tree still holds the task's output; the last complete line read is the task's last line"
             );
             seen.lock().ok().and_then(|s| s.clone())
         }
@@ -177,6 +178,19 @@ async fn sleep_opt(at: Option<Instant>) {
     }
 }
 
+/// Sends a non-stop signal (SIGUSR1, SIGUSR2) to the task's main process
+/// only: it is a message to the task, and its helpers (`sleep`, `curl`) would
+/// die of a signal they do not handle.
+fn forward(pid: Pid, sig: i32) {
+    let Ok(signal) = Signal::try_from(sig) else {
+        return;
+    };
+    match nix::sys::signal::kill(pid, signal) {
+        Ok(()) | Err(Errno::ESRCH) => {}
+        Err(e) => tracing::warn!("failed to send {} to the task: {e}", signal.as_str()),
+    }
+}
+
 /// Sends `sig` to the task's process group (the group id is the child's pid).
 fn send(pid: Pid, sig: i32) {
     let Ok(signal) = Signal::try_from(sig) else {
@@ -189,7 +203,12 @@ fn send(pid: Pid, sig: i32) {
 }
 
 /// The reaper thread: every `waitpid(-1)` of the process happens here.
-fn reap(main: Pid, status_tx: oneshot::Sender<ProcessEnd>) {
+/// Sends on `reaped_all` when no child is left.
+fn reap(
+    main: Pid,
+    status_tx: oneshot::Sender<ProcessEnd>,
+    reaped_all: std::sync::mpsc::Sender<()>,
+) {
     let mut status_tx = Some(status_tx);
     loop {
         match waitpid(Pid::from_raw(-1), None) {
@@ -207,7 +226,10 @@ fn reap(main: Pid, status_tx: oneshot::Sender<ProcessEnd>) {
             }
             Err(Errno::EINTR) => {}
             // No children left: the main one is reaped and no orphan remains.
-            Err(_) => return,
+            Err(_) => {
+                let _ = reaped_all.send(());
+                return;
+            }
         }
     }
 }

@@ -5,6 +5,7 @@
 pub mod child;
 pub mod end;
 pub mod init;
+pub mod leftovers;
 pub mod output;
 pub mod pipe;
 pub mod signals;
