@@ -150,6 +150,15 @@ pub enum Error {
     #[error("the task was stopped by {name}")]
     Stopped { signal: i32, name: String },
 
+    #[error(
+        "{what} during the final COMMIT, and the server had not answered within the grace period of {grace}: whether the task's work was committed is unknown; check the database before retrying"
+    )]
+    CommitUnknown {
+        what: String,
+        code: u8,
+        grace: String,
+    },
+
     #[error("internal error: {message}")]
     Internal { message: String },
 
@@ -191,6 +200,7 @@ impl Error {
             Error::XComWrite { .. } | Error::Stdout { .. } => exit_code::IO,
             Error::TimedOut { .. } => exit_code::TIMEOUT,
             Error::Stopped { signal, .. } => exit_code::signal(*signal),
+            Error::CommitUnknown { code, .. } => *code,
             Error::Internal { .. } => exit_code::INTERNAL,
             Error::Task { code, .. } => *code,
         }
@@ -218,6 +228,7 @@ impl Error {
             Error::Stdout { .. } => "stdout",
             Error::TimedOut { .. } => "timeout",
             Error::Stopped { .. } => "stopped",
+            Error::CommitUnknown { .. } => "commit_unknown",
             Error::Internal { .. } => "internal",
             Error::Task { .. } => "task_failed",
         }

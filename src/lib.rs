@@ -384,6 +384,7 @@ async fn run_task(
                 do_xcom_push: spec.do_xcom_push,
                 max_xcom_bytes: spec.max_xcom_bytes,
                 timeout: spec.execution_timeout,
+                grace: spec.grace_period,
             };
             return runner::sql::run(task, &conn, &limits, &mut signals).await;
         }

@@ -230,10 +230,16 @@ impl Writer {
     }
 
     /// Flushes and fsyncs the temp file, then renames it into place.
-    pub fn commit(mut self) -> Result<()> {
-        let path = self.path.clone();
+    pub fn commit(self) -> Result<()> {
+        self.sync()?.persist()
+    }
+
+    /// Flushes and fsyncs the temp file, leaving only the rename to do: a
+    /// full disk or an I/O error shows here, so a caller with a transaction
+    /// to commit can learn it before committing.
+    pub fn sync(mut self) -> Result<Synced> {
         let fail = |source: std::io::Error| Error::XComWrite {
-            path: path.clone(),
+            path: self.path.clone(),
             source,
         };
         let Some(file) = self.file.take() else {
@@ -241,15 +247,40 @@ impl Writer {
         };
         let file = file.into_inner().map_err(|e| fail(e.into_error()))?;
         {
+            // Readable by the KPO sidecar and by other users of a mounted
+            // volume, as `@task.kubernetes` leaves it (tempfile creates 0600).
             use std::os::unix::fs::PermissionsExt;
             file.set_permissions(std::fs::Permissions::from_mode(0o644))
                 .map_err(fail)?;
         }
         file.sync_all().map_err(fail)?;
-        drop(file);
-        if let Some(temp) = self.temp.take() {
-            temp.persist(&self.path).map_err(|e| fail(e.error))?;
-        }
+        let Some(temp) = self.temp.take() else {
+            return Err(fail(std::io::Error::other("the temp file is gone")));
+        };
+        Ok(Synced {
+            path: std::mem::take(&mut self.path),
+            dir: std::mem::take(&mut self.dir),
+            temp,
+        })
+    }
+}
+
+/// A result written in full and fsynced in its temp file; dropping it
+/// unpersisted deletes the temp file.
+pub struct Synced {
+    path: PathBuf,
+    dir: PathBuf,
+    temp: tempfile::TempPath,
+}
+
+impl Synced {
+    /// Renames the file into place (the one step left after [`Writer::sync`]).
+    pub fn persist(self) -> Result<()> {
+        let path = self.path;
+        self.temp.persist(&path).map_err(|e| Error::XComWrite {
+            path: path.clone(),
+            source: e.error,
+        })?;
         // The rename is durable once the folder's entry is.
         if let Ok(d) = std::fs::File::open(&self.dir) {
             let _ = d.sync_all();
@@ -297,53 +328,68 @@ fn ensure_dir(path: &Path) -> std::io::Result<PathBuf> {
     Ok(dir)
 }
 
+/// Room a result needs at least: the probe reserves this much.
+pub const PROBE_BYTES: u64 = 64 * 1024;
+
 /// Checks, before the task runs, that the XCom can be written: a task whose
 /// result cannot be saved should fail before its side effects, not after.
+/// The probe is real room, not an empty file (which a full volume still
+/// takes): [`PROBE_BYTES`] reserved with `fallocate`, or written and fsynced
+/// where the filesystem cannot reserve; then it is removed.
 pub fn check_writable(path: &Path) -> Result<()> {
     let fail = |source: std::io::Error| Error::XComWrite {
         path: path.to_path_buf(),
         source,
     };
     let dir = ensure_dir(path).map_err(fail)?;
-    tempfile::Builder::new()
+    let probe = tempfile::Builder::new()
         .prefix(".return.json.")
         .suffix(".probe")
         .tempfile_in(&dir)
         .map_err(fail)?;
+    reserve(probe.as_file(), PROBE_BYTES).map_err(|e| {
+        fail(std::io::Error::new(
+            e.kind(),
+            format!(
+                "the folder has no room for {PROBE_BYTES} bytes ({e}); the task was not started"
+            ),
+        ))
+    })?;
     Ok(())
+}
+
+/// Makes `len` bytes of `file` really allocated on disk.
+fn reserve(file: &std::fs::File, len: u64) -> std::io::Result<()> {
+    let size = i64::try_from(len).unwrap_or(i64::MAX);
+    match nix::fcntl::posix_fallocate(file, 0, size) {
+        Ok(()) => Ok(()),
+        // NFS, some FUSE and overlay setups cannot reserve: write and sync.
+        Err(nix::errno::Errno::EOPNOTSUPP | nix::errno::Errno::EINVAL) => {
+            let mut f = file;
+            let chunk = vec![0u8; 8192];
+            let mut left = len;
+            while left > 0 {
+                let n = left.min(chunk.len() as u64) as usize;
+                f.write_all(&chunk[..n])?;
+                left -= n as u64;
+            }
+            file.sync_all()
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Writes `bytes` to `path` atomically, creating the folder as
 /// `@task.kubernetes` does (`mkdir -p /airflow/xcom`).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let fail = |source: std::io::Error| Error::XComWrite {
-        path: path.to_path_buf(),
-        source,
-    };
-    let dir = ensure_dir(path).map_err(fail)?;
-    let name = path.file_name().map_or_else(
-        || "return.json".into(),
-        |n| n.to_string_lossy().into_owned(),
-    );
-    let mut tmp = tempfile::Builder::new()
-        .prefix(&temp_prefix(&name))
-        .suffix(".tmp")
-        .tempfile_in(&dir)
-        .map_err(fail)?;
-    tmp.write_all(bytes).map_err(fail)?;
-    // Readable by the KPO sidecar and by other users of a mounted volume, as
-    // `@task.kubernetes` leaves it (tempfile creates 0600).
-    use std::os::unix::fs::PermissionsExt;
-    tmp.as_file()
-        .set_permissions(std::fs::Permissions::from_mode(0o644))
-        .map_err(fail)?;
-    tmp.as_file().sync_all().map_err(fail)?;
-    tmp.persist(path).map_err(|e| fail(e.error))?;
-    // The rename is durable once the folder's entry is.
-    if let Ok(d) = std::fs::File::open(&dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
+    write_synced(path, bytes)?.persist()
+}
+
+/// Writes `bytes` towards `path` and fsyncs them, leaving only the rename.
+pub fn write_synced(path: &Path, bytes: &[u8]) -> Result<Synced> {
+    let mut w = Writer::create(path, None)?;
+    w.write_all(bytes).map_err(|e| w.error(e))?;
+    w.sync()
 }
 
 #[cfg(test)]

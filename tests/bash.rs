@@ -346,3 +346,29 @@ fn an_escaped_child_holding_the_pipe_does_not_change_the_xcom() {
         pid.trim()
     );
 }
+
+/// The XCom folder is checked with real room before the task starts: on a
+/// full volume (where an empty file still fits) the task never runs, so a
+/// retry does not repeat side effects of a run whose result was lost.
+#[test]
+fn a_full_xcom_volume_fails_before_the_task_starts() {
+    let t = Task::new().context(context());
+    let xdir = t.dir().join("xcom");
+    std::fs::create_dir_all(&xdir).unwrap();
+    let out = t
+        .wrapped(&[
+            "unshare",
+            "-m",
+            "sh",
+            "-c",
+            r#"mount -t tmpfs -o size=64k tmpfs "$0" && { dd if=/dev/zero of="$0/fill" bs=4k count=64 2>/dev/null; exec "$@"; }"#,
+            xdir.to_str().unwrap(),
+        ])
+        .spec("operator: bash\nbash_command: echo the task ran\n")
+        .run();
+    out.exit(74)
+        .stderr_has("the folder has no room for 65536 bytes")
+        .stderr_has("the task was not started")
+        .no_xcom();
+    assert!(!out.stdout.contains("the task ran"), "{}", out.stdout);
+}

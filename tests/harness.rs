@@ -235,6 +235,20 @@ impl Running {
         nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.pid()), sig).expect("send signal");
     }
 
+    /// As `docker stop` does after its timeout: SIGKILL if the runner has not
+    /// exited `after` from now, then the outcome (code -1 when killed).
+    pub fn wait_or_kill_after(mut self, after: Duration) -> Outcome {
+        let kill_at = Instant::now() + after;
+        while self.child.try_wait().expect("wait").is_none() {
+            if Instant::now() > kill_at {
+                let _ = self.child.kill();
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        self.wait()
+    }
+
     pub fn wait(mut self) -> Outcome {
         let stdout = self.child.stdout.take();
         let stderr = self.child.stderr.take().expect("stderr");

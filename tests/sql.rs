@@ -602,3 +602,221 @@ fn non_ascii_outside_quotes_with_parameters_binds_on_every_dialect() {
         assert_eq!(got, json!([["é", "ü", "€"]]), "{url}");
     }
 }
+
+/// A TCP proxy to a database that can stop answering: once frozen it
+/// forwards nothing more and accepts new connections without serving them,
+/// as a server that hangs or a network that black-holes does.
+struct FreezingProxy {
+    port: u16,
+    frozen: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl FreezingProxy {
+    fn to(upstream_port: u16) -> FreezingProxy {
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let frozen = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let f = frozen.clone();
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for client in listener.incoming().flatten() {
+                if f.load(Ordering::SeqCst) {
+                    held.push(client);
+                    continue;
+                }
+                let server =
+                    std::net::TcpStream::connect(("127.0.0.1", upstream_port)).expect("upstream");
+                for (from, to) in [
+                    (client.try_clone().unwrap(), server.try_clone().unwrap()),
+                    (server, client),
+                ] {
+                    let f = f.clone();
+                    std::thread::spawn(move || pump(from, to, &f));
+                }
+            }
+        });
+        FreezingProxy { port, frozen }
+    }
+
+    fn freeze(&self) {
+        self.frozen.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+fn pump(
+    mut from: std::net::TcpStream,
+    mut to: std::net::TcpStream,
+    frozen: &std::sync::atomic::AtomicBool,
+) {
+    use std::io::{Read, Write};
+    let mut buf = [0u8; 16384];
+    loop {
+        let n = match from.read(&mut buf) {
+            Ok(0) | Err(_) => {
+                let _ = to.shutdown(std::net::Shutdown::Write);
+                return;
+            }
+            Ok(n) => n,
+        };
+        if frozen.load(std::sync::atomic::Ordering::SeqCst) {
+            // Hold both sockets open and answer nothing, ever.
+            loop {
+                std::thread::park();
+            }
+        }
+        if to.write_all(&buf[..n]).is_err() {
+            return;
+        }
+    }
+}
+
+/// The PostgreSQL URL of the tests, through `port` instead.
+fn pg_via(port: u16) -> String {
+    let url = pg();
+    let (head, tail) = url.rsplit_once('@').expect("url with credentials");
+    let (_, path) = tail.split_once('/').expect("url with database");
+    format!("{head}@127.0.0.1:{port}/{path}")
+}
+
+fn pg_port() -> u16 {
+    let url = pg();
+    let tail = url.rsplit_once('@').unwrap().1;
+    let hostport = tail.split_once('/').unwrap().0;
+    hostport.rsplit_once(':').unwrap().1.parse().unwrap()
+}
+
+/// SIGTERM while the database no longer answers (neither the cancel request
+/// nor ROLLBACK): the whole stop path fits in `grace_period`, so the runner
+/// reports 143 before the SIGKILL that `docker stop` sends after it.
+#[test]
+fn a_stop_with_an_unresponsive_database_is_reported_within_the_grace_period() {
+    let proxy = FreezingProxy::to(pg_port());
+    let running_task = sql(
+        &pg_via(proxy.port),
+        "sql: SELECT pg_sleep(20) /* tr-frozen-pg */\ngrace_period: 2s\n",
+    )
+    .spawn(Some("run"));
+    wait_until_running(&pg(), "tr-frozen-pg");
+    proxy.freeze();
+    running_task.signal(nix::sys::signal::Signal::SIGTERM);
+    // `docker stop -t 3`: SIGKILL one second after the grace period.
+    let out = running_task.wait_or_kill_after(Duration::from_secs(3));
+    out.exit(143)
+        .stderr_has("cancelling the running statement on the server")
+        .stderr_has("could not cancel the statement: no answer")
+        .stderr_has("ROLLBACK did not answer in time")
+        .termination_has("stopped by SIGTERM")
+        .no_xcom();
+}
+
+/// Creates `table` whose inserted rows make COMMIT take `seconds` (a deferred
+/// constraint trigger that sleeps).
+fn slow_commit_table(url: &str, table: &str, seconds: u32) {
+    query(url, &format!("DROP TABLE IF EXISTS {table} CASCADE"));
+    query(url, &format!("CREATE TABLE {table} (a int)"));
+    query(
+        url,
+        &format!(
+            "CREATE OR REPLACE FUNCTION {table}_sleep() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep({seconds}); RETURN NULL; END $$"
+        ),
+    );
+    query(
+        url,
+        &format!(
+            "CREATE CONSTRAINT TRIGGER {table}_t AFTER INSERT ON {table} DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION {table}_sleep()"
+        ),
+    );
+}
+
+fn wait_until_committing(url: &str) {
+    for _ in 0..200 {
+        let q = "SELECT count(*) FROM pg_stat_activity WHERE query = 'COMMIT' AND wait_event = 'PgSleep' AND pid <> pg_backend_pid()";
+        if query(url, q)[0][0].as_i64() >= Some(1) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("no COMMIT showed up on the server");
+}
+
+/// A COMMIT cannot be cancelled: a SIGTERM that arrives while it runs is
+/// logged, and a COMMIT that completes within the grace period is the task's
+/// success (its work is committed; a retry would repeat it), XCom included.
+#[test]
+fn sigterm_during_commit_is_logged_and_a_completed_commit_is_success() {
+    let url = pg();
+    slow_commit_table(&url, "tr_commit_done", 2);
+    let running_task = sql(
+        &url,
+        "sql: ['INSERT INTO tr_commit_done VALUES (1)', 'SELECT 42']\ngrace_period: 8s\n",
+    )
+    .spawn(Some("run"));
+    wait_until_committing(&url);
+    running_task.signal(nix::sys::signal::Signal::SIGTERM);
+    let out = running_task.wait();
+    out.exit(0)
+        .stderr_has("SIGTERM arrived during the final COMMIT")
+        .stderr_has("the COMMIT completed after SIGTERM arrived")
+        .xcom(json!([null, [[42]]]));
+    assert_eq!(
+        query(&url, "SELECT count(*) FROM tr_commit_done"),
+        json!([[1]])
+    );
+    query(&url, "DROP TABLE tr_commit_done CASCADE");
+}
+
+/// A COMMIT still running when the grace period ends: the run ends with the
+/// stop's code and says that the outcome is unknown (never "rolled back").
+#[test]
+fn a_commit_that_outlasts_the_grace_period_is_reported_as_unknown() {
+    let url = pg();
+    slow_commit_table(&url, "tr_commit_unknown", 4);
+    let running_task = sql(
+        &url,
+        "sql: ['INSERT INTO tr_commit_unknown VALUES (1)', 'SELECT 42']\ngrace_period: 1s\n",
+    )
+    .spawn(Some("run"));
+    wait_until_committing(&url);
+    running_task.signal(nix::sys::signal::Signal::SIGTERM);
+    let out = running_task.wait_or_kill_after(Duration::from_secs(2));
+    out.exit(143)
+        .stderr_has("SIGTERM arrived during the final COMMIT")
+        .termination_has("whether the task's work was committed is unknown")
+        .stderr_lacks("rolled back")
+        .no_xcom();
+    // Let the server finish before the table goes.
+    std::thread::sleep(Duration::from_secs(4));
+    query(&url, "DROP TABLE tr_commit_unknown CASCADE");
+}
+
+/// A result that does not fit on the XCom volume fails the task with exit
+/// 74 before COMMIT: nothing is committed and no partial file is left. The
+/// volume is a 256 KiB tmpfs, half full, in a mount namespace of the run.
+#[test]
+fn a_result_that_does_not_fit_on_the_volume_commits_nothing() {
+    let url = pg();
+    query(
+        &url,
+        "DROP TABLE IF EXISTS tr_full; CREATE TABLE tr_full (a int)",
+    );
+    let t = sql(
+        &url,
+        "sql: ['INSERT INTO tr_full VALUES (1)', \"SELECT repeat('x', 1000) FROM generate_series(1, 400)\"]\n",
+    );
+    let xdir = t.dir().join("xcom");
+    std::fs::create_dir_all(&xdir).unwrap();
+    let out = t
+        .wrapped(&[
+            "unshare",
+            "-m",
+            "sh",
+            "-c",
+            r#"mount -t tmpfs -o size=256k tmpfs "$0" && dd if=/dev/zero of="$0/fill" bs=4k count=32 2>/dev/null && exec "$@""#,
+            xdir.to_str().unwrap(),
+        ])
+        .run();
+    out.exit(74).stderr_has("No space left on device").no_xcom();
+    assert_eq!(query(&url, "SELECT count(*) FROM tr_full"), json!([[0]]));
+    query(&url, "DROP TABLE tr_full");
+}

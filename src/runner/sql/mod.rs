@@ -29,7 +29,7 @@ use self::backend::{Canceller, Conn, StepError, Target, Values};
 use self::split::{Dialect, ParamRef, Style};
 use crate::TaskEnd;
 use crate::connection::Connection;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, exit_code};
 use crate::spec::SqlTask;
 use crate::supervise::{Received, Signals, signal_name};
 use crate::xcom;
@@ -40,15 +40,26 @@ pub struct Limits<'a> {
     pub do_xcom_push: bool,
     pub max_xcom_bytes: u64,
     pub timeout: Option<Duration>,
+    /// The stop budget: a stop or a timeout is reported within it (the
+    /// cancel, the rollback and the report included).
+    pub grace: Duration,
 }
 
 /// Connection attempts before giving up on an unreachable server; only the
 /// connection is retried, never a statement.
 pub const CONNECT_ATTEMPTS: u32 = 3;
-/// How long a cancelled statement may take to give up, and a rollback to
-/// finish, before the connection is simply dropped (the server then rolls
-/// back on its own). Shorter than Docker's 10 s stop timeout.
-const CANCEL_GRACE: Duration = Duration::from_secs(5);
+/// How long a rollback after a failed statement may take before the
+/// connection is simply dropped (the server then rolls back on its own).
+const ROLLBACK_WAIT: Duration = Duration::from_secs(5);
+/// What a stop keeps of the grace period for reporting (at most a tenth).
+const REPORT_MARGIN: Duration = Duration::from_millis(250);
+
+/// When the stop path must be done: the cancel, the wait for the statement
+/// to give up and the rollback share the grace period, less a margin for
+/// the report, so Docker's or the kubelet's SIGKILL never comes first.
+fn stop_deadline(grace: Duration) -> Instant {
+    Instant::now() + grace.saturating_sub(REPORT_MARGIN.min(grace / 10))
+}
 
 /// One statement as it is sent to the server.
 #[derive(Debug)]
@@ -232,6 +243,18 @@ enum Interrupt {
 }
 
 impl Interrupt {
+    fn with_budget(self, budget: Instant) -> (Interrupt, Instant) {
+        (self, budget)
+    }
+
+    /// "SIGTERM arrived", "execution_timeout expired", for logs.
+    fn describe(&self) -> String {
+        match self {
+            Interrupt::Signal(n) => format!("{} arrived", signal_name(*n)),
+            Interrupt::Timeout => "execution_timeout expired".into(),
+        }
+    }
+
     fn error(&self, after: Option<Duration>) -> Error {
         match self {
             Interrupt::Signal(signal) => Error::Stopped {
@@ -329,44 +352,101 @@ pub async fn run(
                         Interrupt::Timeout => "execution_timeout expired".into(),
                     }
                 );
-                cancel(&canceller).await;
+                let budget = stop_deadline(limits.grace);
+                cancel(&canceller, budget).await;
                 // The statement now fails on the server; wait for that (bounded).
-                let _ = tokio::time::timeout(CANCEL_GRACE, &mut work).await;
-                (None, Some(interrupt))
+                if tokio::time::timeout_at(budget, &mut work).await.is_err() {
+                    tracing::warn!(
+                        "the statement did not give up within the grace period of {}",
+                        humantime::format_duration(limits.grace)
+                    );
+                }
+                (None, Some(interrupt.with_budget(budget)))
             }
         }
     };
     let result = match (result, interrupt) {
         (Some(r), _) => r,
         (None, interrupt) => {
-            rollback(db, task.autocommit).await;
+            let budget = interrupt.as_ref().map(|(_, b)| *b);
+            rollback(db, task.autocommit, budget).await;
             return Err(interrupt.map_or_else(
                 || Error::Internal {
                     message: "SQL execution ended without a result".into(),
                 },
-                |i| i.error(limits.timeout),
+                |(i, _)| i.error(limits.timeout),
             ));
         }
     };
-    match result {
-        Ok(finished) => {
-            if !task.autocommit
-                && let Err(e) = db.control("COMMIT").await
-            {
-                rollback(db, task.autocommit).await;
-                return Err(Error::Sql {
-                    statement: plan.total,
-                    total: plan.total,
-                    message: format!("the final COMMIT failed: {}", backend::db_message(&e)),
-                });
-            }
-            db.close().await;
-            finish(output, finished, limits)
-        }
+    let finished = match result {
+        Ok(finished) => finished,
         Err(e) => {
-            rollback(db, task.autocommit).await;
-            Err(e)
+            rollback(db, task.autocommit, None).await;
+            return Err(e);
         }
+    };
+    // The whole result is written and fsynced before COMMIT: a full disk
+    // fails the task with nothing committed, and after COMMIT only renames
+    // are left.
+    let pending = match prepare(output, &finished, limits) {
+        Ok(p) => p,
+        Err(e) => {
+            rollback(db, task.autocommit, None).await;
+            return Err(e);
+        }
+    };
+    if !task.autocommit {
+        commit(&mut db, &plan, limits, deadline, signals).await?;
+    }
+    close(db, None).await;
+    pending.publish()
+}
+
+/// The final COMMIT. It cannot be cancelled: a stop or a timeout that comes
+/// while it runs is logged, and the runner waits for the server's answer
+/// within the grace period. A COMMIT that then completes is the task's
+/// success (its work is committed, and a retry would repeat it); one that
+/// does not answer in time ends the run with the stop's code and says that
+/// the outcome is unknown.
+async fn commit(
+    db: &mut Conn,
+    plan: &Plan,
+    limits: &Limits<'_>,
+    deadline: Option<Instant>,
+    signals: &mut Signals,
+) -> Result<()> {
+    let failed = |e: sqlx::Error| Error::Sql {
+        statement: plan.total,
+        total: plan.total,
+        message: format!("the final COMMIT failed: {}", backend::db_message(&e)),
+    };
+    let work = db.control("COMMIT");
+    tokio::pin!(work);
+    let interrupt = tokio::select! {
+        r = &mut work => return r.map_err(failed),
+        i = interrupted(signals, deadline) => i,
+    };
+    let what = interrupt.describe();
+    tracing::warn!(
+        "{what} during the final COMMIT: a COMMIT cannot be cancelled; waiting up to {} for the server's answer",
+        humantime::format_duration(limits.grace)
+    );
+    match tokio::time::timeout_at(stop_deadline(limits.grace), &mut work).await {
+        Ok(Ok(())) => {
+            tracing::warn!(
+                "the COMMIT completed after {what}: the task's work is committed, so the run reports success"
+            );
+            Ok(())
+        }
+        Ok(Err(e)) => Err(failed(e)),
+        Err(_) => Err(Error::CommitUnknown {
+            what,
+            code: match interrupt {
+                Interrupt::Signal(n) => exit_code::signal(n),
+                Interrupt::Timeout => exit_code::TIMEOUT,
+            },
+            grace: humantime::format_duration(limits.grace).to_string(),
+        }),
     }
 }
 
@@ -404,31 +484,44 @@ async fn connect(target: &Target) -> Result<Conn> {
     })
 }
 
-async fn cancel(canceller: &Canceller) {
-    match tokio::time::timeout(CANCEL_GRACE, canceller.cancel()).await {
+async fn cancel(canceller: &Canceller, budget: Instant) {
+    match tokio::time::timeout_at(budget, canceller.cancel()).await {
         Ok(Ok(())) => tracing::info!("cancel request sent"),
         Ok(Err(e)) => tracing::warn!("could not cancel the statement: {e}"),
         Err(_) => tracing::warn!("could not cancel the statement: no answer"),
     }
 }
 
-/// Rolls back what the task did (bounded); if the server does not answer,
-/// closing the connection makes it roll back by itself.
-async fn rollback(mut db: Conn, autocommit: bool) {
+/// Rolls back what the task did, by `budget` (a stop's deadline) or within
+/// [`ROLLBACK_WAIT`]; if the server does not answer, dropping the connection
+/// makes it roll back by itself (a transaction never outlives its session).
+async fn rollback(mut db: Conn, autocommit: bool, budget: Option<Instant>) {
+    let budget = budget.unwrap_or_else(|| Instant::now() + ROLLBACK_WAIT);
     if autocommit {
-        db.close().await;
+        close(db, Some(budget)).await;
         return;
     }
-    match tokio::time::timeout(CANCEL_GRACE, db.control("ROLLBACK")).await {
+    match tokio::time::timeout_at(budget, db.control("ROLLBACK")).await {
         Ok(Ok(())) => {
             tracing::info!("rolled back: nothing of this task was committed");
-            db.close().await;
+            close(db, Some(budget)).await;
         }
         Ok(Err(e)) => tracing::warn!(
             "ROLLBACK failed ({}); closing the connection, which rolls back",
             backend::db_message(&e)
         ),
-        Err(_) => tracing::warn!("ROLLBACK did not answer; closing the connection"),
+        Err(_) => tracing::warn!(
+            "ROLLBACK did not answer in time; dropping the connection, so the server rolls back on its own"
+        ),
+    }
+}
+
+/// Closes the session politely, by `budget` at the latest (else within
+/// [`ROLLBACK_WAIT`]); a server that does not answer gets the socket dropped.
+async fn close(db: Conn, budget: Option<Instant>) {
+    let budget = budget.unwrap_or_else(|| Instant::now() + ROLLBACK_WAIT);
+    if tokio::time::timeout_at(budget, db.close()).await.is_err() {
+        tracing::debug!("the server did not answer the close; the connection is dropped");
     }
 }
 
@@ -553,32 +646,66 @@ fn step_error(e: StepError, piece: &Piece, total: usize, w: &xcom::Writer) -> Er
     }
 }
 
-/// Renames the result into place and says where the XCom is.
-fn finish(output: Option<Output>, finished: Finished, limits: &Limits<'_>) -> Result<TaskEnd> {
+/// The result, written in full and fsynced, waiting for COMMIT to be renamed
+/// into place.
+struct Pending {
+    /// The `output_path` file and its size.
+    file: Option<(xcom::Synced, String, u64)>,
+    /// The XCom file and its size.
+    xcom: Option<(xcom::Synced, PathBuf, u64)>,
+}
+
+/// Finishes and fsyncs every file of the result (before COMMIT).
+fn prepare(output: Option<Output>, finished: &Finished, limits: &Limits<'_>) -> Result<Pending> {
+    let mut pending = Pending {
+        file: None,
+        xcom: None,
+    };
     let Some(output) = output else {
-        return Ok(TaskEnd::Success { xcom: None });
+        return Ok(pending);
     };
     let bytes = output.writer.written();
     match output.file {
         Some(file) => {
-            output.writer.commit()?;
-            tracing::info!(path = %file, bytes, "wrote the result file (`output_path`)");
-            if !limits.do_xcom_push {
-                return Ok(TaskEnd::Success { xcom: None });
+            let synced = output.writer.sync()?;
+            if limits.do_xcom_push {
+                let value = xcom::encode(&Value::String(file.clone()), limits.max_xcom_bytes)?;
+                let len = value.len() as u64;
+                pending.xcom = Some((
+                    xcom::write_synced(limits.xcom_path, &value)?,
+                    PathBuf::from(limits.xcom_path),
+                    len,
+                ));
             }
-            let value = xcom::encode(&Value::String(file), limits.max_xcom_bytes)?;
-            xcom::write_atomic(limits.xcom_path, &value)?;
+            pending.file = Some((synced, file, bytes));
         }
         // Airflow pushes no XCom for a `None` return value.
-        None if finished.null => return Ok(TaskEnd::Success { xcom: None }),
+        None if finished.null => {}
         None => {
-            output.writer.commit()?;
-            tracing::info!(path = %limits.xcom_path.display(), bytes, "wrote XCom");
+            pending.xcom = Some((
+                output.writer.sync()?,
+                PathBuf::from(limits.xcom_path),
+                bytes,
+            ));
         }
     }
-    Ok(TaskEnd::Success {
-        xcom: Some(PathBuf::from(limits.xcom_path)),
-    })
+    Ok(pending)
+}
+
+impl Pending {
+    /// Renames the result into place (after COMMIT) and says where the XCom is.
+    fn publish(self) -> Result<TaskEnd> {
+        if let Some((synced, file, bytes)) = self.file {
+            synced.persist()?;
+            tracing::info!(path = %file, bytes, "wrote the result file (`output_path`)");
+        }
+        let Some((synced, path, bytes)) = self.xcom else {
+            return Ok(TaskEnd::Success { xcom: None });
+        };
+        synced.persist()?;
+        tracing::info!(path = %path.display(), bytes, "wrote XCom");
+        Ok(TaskEnd::Success { xcom: Some(path) })
+    }
 }
 
 #[cfg(test)]
