@@ -17,6 +17,8 @@ const REPLACEMENT: &str = "***";
 #[derive(Debug, Default)]
 pub struct Masker {
     matcher: Option<AhoCorasick>,
+    /// The longest pattern, in bytes.
+    longest: usize,
 }
 
 impl Masker {
@@ -56,14 +58,45 @@ impl Masker {
             }
         }
         if patterns.is_empty() {
-            return Masker { matcher: None };
+            return Masker::default();
         }
+        let longest = patterns.iter().map(String::len).max().unwrap_or(0);
         // Longest first, so `p@ss word` wins over its prefix `p@ss`.
         let matcher = AhoCorasick::builder()
             .match_kind(MatchKind::LeftmostLongest)
             .build(&patterns)
             .ok();
-        Masker { matcher }
+        Masker { matcher, longest }
+    }
+
+    /// The longest form of a secret, in bytes: a text cut into pieces keeps
+    /// this much after each cut, so the cut can be placed outside every secret.
+    pub fn longest(&self) -> usize {
+        self.longest
+    }
+
+    /// A cut point at or before `at` (a char boundary of `bytes`) that splits
+    /// no secret: the start of a secret that straddles `at`, repeated until
+    /// none does. Masking the two sides separately then hides what masking
+    /// the whole would. `bytes` should extend [`Masker::longest`] past `at`,
+    /// so every secret around `at` is seen whole.
+    pub fn safe_cut(&self, bytes: &[u8], at: usize) -> usize {
+        let Some(m) = &self.matcher else {
+            return at;
+        };
+        let mut cut = at.min(bytes.len());
+        loop {
+            let from = cut.saturating_sub(self.longest);
+            let to = cut.saturating_add(self.longest).min(bytes.len());
+            let straddling = m
+                .find_iter(&bytes[from..to])
+                .map(|f| (from + f.start(), from + f.end()))
+                .find(|&(start, end)| start < cut && end > cut);
+            match straddling {
+                Some((start, _)) => cut = start,
+                None => return cut,
+            }
+        }
     }
 
     pub fn mask<'a>(&self, text: &'a str) -> Cow<'a, str> {
@@ -165,6 +198,20 @@ mod tests {
             m.mask("set AIRFLOW_VAR_TR-PG-SECRET"),
             "set AIRFLOW_VAR_***"
         );
+    }
+
+    #[test]
+    fn a_cut_never_splits_a_secret() {
+        let m = Masker::new(["hunter-two-22", "zz-other-zz"]);
+        let text = b"aaa hunter-two-22 bbb zz-other-zz";
+        // Inside the first secret: moved to its start.
+        assert_eq!(m.safe_cut(text, 8), 4);
+        // Between secrets, and at a secret's start: unchanged.
+        assert_eq!(m.safe_cut(text, 18), 18);
+        assert_eq!(m.safe_cut(text, 4), 4);
+        assert_eq!(m.safe_cut(text, 30), 22);
+        assert_eq!(Masker::default().safe_cut(text, 8), 8);
+        assert_eq!(m.longest(), 13);
     }
 
     #[test]

@@ -92,6 +92,19 @@ pub fn forward_lines(
 pub fn forward_lines_noting(
     reader: impl Read,
     decoder: Decoder,
+    print: impl FnMut(&str),
+    seen: &std::sync::Mutex<Option<LastLine>>,
+) -> Option<LastLine> {
+    forward_lines_with(reader, decoder, &crate::mask::current(), print, seen)
+}
+
+/// The forwarding loop, with the masker that decides where a line longer
+/// than [`MAX_LINE`] may be cut (never inside a secret, so each piece is
+/// masked as the whole line would be).
+fn forward_lines_with(
+    reader: impl Read,
+    decoder: Decoder,
+    masker: &crate::mask::Masker,
     mut print: impl FnMut(&str),
     seen: &std::sync::Mutex<Option<LastLine>>,
 ) -> Option<LastLine> {
@@ -129,16 +142,12 @@ pub fn forward_lines_noting(
             }
             line.clear();
             continued = false;
-        } else if line.len() >= MAX_LINE {
-            // Cut on a character boundary, so no character is split in two.
-            let mut cut = line.len();
-            while cut > line.len() - 4 && cut > 0 && (line[cut - 1] & 0xc0) == 0x80 {
-                cut -= 1;
-            }
-            if cut > 0 && line[cut - 1] >= 0xc0 {
-                cut -= 1;
-            }
-            let cut = if cut == 0 { line.len() } else { cut };
+        } else if line.len() >= MAX_LINE + masker.longest() {
+            // Keep the longest secret's length after the cut, so a secret
+            // that straddles it is seen whole and the cut moved before it.
+            let nominal = line.len() - masker.longest();
+            let cut = masker.safe_cut(&line, char_boundary(&line, nominal));
+            let cut = if cut == 0 { nominal.max(1) } else { cut };
             emit(&line[..cut], false, &mut last);
             line.drain(..cut);
             continued = true;
@@ -148,6 +157,18 @@ pub fn forward_lines_noting(
         emit(&line, !continued, &mut last);
     }
     last
+}
+
+/// The nearest cut at or before `at` that splits no UTF-8 character.
+fn char_boundary(bytes: &[u8], at: usize) -> usize {
+    let mut cut = at;
+    while cut > at.saturating_sub(4) && cut > 0 && (bytes[cut - 1] & 0xc0) == 0x80 {
+        cut -= 1;
+    }
+    if cut > 0 && bytes[cut - 1] >= 0xc0 {
+        cut -= 1;
+    }
+    if cut == 0 { at } else { cut }
 }
 
 /// The last line of output, and whether it came whole (not cut at [`MAX_LINE`]).
@@ -200,6 +221,35 @@ mod tests {
         let last = forward_lines(&b"x\n\n"[..], Decoder::Utf8, |_| {});
         assert_eq!(last.map(|l| l.text).as_deref(), Some(""));
         assert_eq!(forward_lines(&b""[..], Decoder::Utf8, |_| {}), None);
+    }
+
+    #[test]
+    fn a_secret_across_the_cut_is_masked_whole() {
+        let secret = "Straddling-Secret-777";
+        let masker = crate::mask::Masker::new([secret]);
+        // The secret repeated densely around the cut, wherever the reads fall.
+        let mut data = vec![b'a'; MAX_LINE - 300];
+        while data.len() < MAX_LINE + 200_000 {
+            data.extend_from_slice(secret.as_bytes());
+        }
+        data.push(b'\n');
+        let mut pieces = Vec::new();
+        forward_lines_with(
+            &data[..],
+            Decoder::Utf8,
+            &masker,
+            |p| pieces.push(masker.mask(p).into_owned()),
+            &std::sync::Mutex::new(None),
+        );
+        assert_eq!(pieces.len(), 2);
+        for piece in &pieces {
+            let clear = piece.replace("***", "");
+            assert!(
+                clear.bytes().all(|b| b == b'a'),
+                "a piece of the secret shows: {}",
+                &clear[clear.len().saturating_sub(40)..]
+            );
+        }
     }
 
     #[test]
