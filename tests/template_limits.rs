@@ -126,6 +126,34 @@ fn the_rendered_output_of_a_field_is_capped() {
         .xcom(json!("ababab"));
 }
 
+/// Text that `{% set %}`, `{% filter %}` and macro blocks capture never
+/// reaches the output writer; it is counted as it is emitted, so a capturing
+/// block in a loop cannot grow without bound (here 1 KiB × 1,000 × 1,000
+/// would be 1 GB held in memory).
+#[test]
+fn what_set_filter_and_macro_blocks_capture_is_counted() {
+    for template in [
+        "{% set kb = 'x' * 1024 %}{% set acc %}{% for i in range(1000) %}{% for j in range(1000) %}{{ kb }}{% endfor %}{% endfor %}{% endset %}{{ acc|length }}",
+        "{% set kb = 'x' * 1024 %}{% filter upper %}{% for i in range(1000) %}{% for j in range(1000) %}{{ kb }}{% endfor %}{% endfor %}{% endfilter %}",
+        "{% set kb = 'x' * 1024 %}{% macro m() %}{% for i in range(1000) %}{% for j in range(1000) %}{{ kb }}{% endfor %}{% endfor %}{% endmacro %}{{ m()|length }}",
+    ] {
+        bash(&format!("echo {template}"))
+            .env("TASK_RUNNER_MAX_RENDER_BYTES", "1MiB")
+            .run()
+            .exit(67)
+            .stderr_has("template field `bash_command`")
+            .stderr_has("the template emitted more than 4194304 bytes")
+            .no_xcom();
+    }
+    // A capture within the budget renders, as Jinja does.
+    bash(
+        "echo {% set acc %}{% for i in range(3) %}ab{{ i }}{% endfor %}{% endset %}{{ acc|upper }}",
+    )
+    .run()
+    .exit(0)
+    .xcom(json!("AB0AB1AB2"));
+}
+
 #[test]
 fn an_endless_loop_runs_out_of_steps() {
     let started = Instant::now();

@@ -101,7 +101,15 @@ fn parse_size(v: &str) -> Option<usize> {
 struct Active {
     limits: Limits,
     cancel: Option<Arc<AtomicBool>>,
+    /// Bytes every `{{ }}` of this render has emitted so far, captured or not.
+    emitted: std::cell::Cell<usize>,
 }
+
+/// How many times the output budget all `{{ }}` of one render may emit in
+/// total, counting text that `{% set %}`, `{% filter %}`, `{% call %}` and
+/// macro blocks capture (which never reaches the output writer, so the output
+/// cap alone would not bound it). Captured text emitted again counts again.
+pub const EMIT_FACTOR: usize = 4;
 
 thread_local! {
     static ACTIVE: RefCell<Option<Active>> = const { RefCell::new(None) };
@@ -115,7 +123,13 @@ pub struct Scope {
 
 impl Scope {
     pub fn enter(limits: Limits, cancel: Option<Arc<AtomicBool>>) -> Scope {
-        let previous = ACTIVE.with(|a| a.replace(Some(Active { limits, cancel })));
+        let previous = ACTIVE.with(|a| {
+            a.replace(Some(Active {
+                limits,
+                cancel,
+                emitted: std::cell::Cell::new(0),
+            }))
+        });
         Scope { previous }
     }
 }
@@ -215,6 +229,28 @@ pub fn checkpoint() -> Result<(), Error> {
         return Err(Error::new(ErrorKind::InvalidOperation, CANCELLED));
     }
     Ok(())
+}
+
+/// Counts `n` bytes emitted by a `{{ }}` (the formatter calls it); Err past
+/// [`EMIT_FACTOR`] times the output budget, so a capturing block in a loop
+/// cannot grow without bound.
+pub fn count_emitted(n: usize) -> Result<(), Error> {
+    let total = ACTIVE.with(|a| {
+        a.borrow().as_ref().map(|a| {
+            let total = a.emitted.get().saturating_add(n);
+            a.emitted.set(total);
+            (total, a.limits.max_bytes.saturating_mul(EMIT_FACTOR))
+        })
+    });
+    match total {
+        Some((total, max)) if total > max => Err(Error::new(
+            ErrorKind::InvalidOperation,
+            format!(
+                "the template emitted more than {max} bytes ({EMIT_FACTOR} times the render budget of `{BYTES_ENV}`, counting what set, filter, call and macro blocks capture): an endless or very large loop?"
+            ),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// The output of one field, refusing to grow past `max` bytes.

@@ -401,9 +401,12 @@ fn environment(
     env.set_formatter(|out, _state, value| {
         budget::checkpoint()?;
         if let Some(s) = value.as_str() {
+            budget::count_emitted(s.len())?;
             out.write_str(s)?;
         } else {
-            out.write_str(&pyfmt::py_str(value))?;
+            let s = pyfmt::py_str(value);
+            budget::count_emitted(s.len())?;
+            out.write_str(&s)?;
         }
         Ok(())
     });
