@@ -55,6 +55,22 @@ pub mod exit_code {
     }
 }
 
+impl Error {
+    /// The error a stop or a timeout ends the run with; `timeout` is the
+    /// `execution_timeout` that expired.
+    pub fn from_stop(stop: crate::supervise::Stop, timeout: Option<std::time::Duration>) -> Error {
+        match stop {
+            crate::supervise::Stop::Signal(signal) => Error::Stopped {
+                signal,
+                name: crate::supervise::signal_name(signal),
+            },
+            crate::supervise::Stop::Timeout => Error::TimedOut {
+                after: timeout.unwrap_or_default(),
+            },
+        }
+    }
+}
+
 /// Everything that can stop the runner before or around the task.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

@@ -34,14 +34,14 @@ use crate::context::{Context, DateTime, Overrides, Payload};
 use crate::environ::Environ;
 use crate::error::{Error, Result};
 use crate::mask::Masker;
-use crate::runner::shim::ShimEnd;
+use crate::runner::end::Ended;
 use crate::runner::{ProcessTask, ResultSource, ReturnValue};
 use crate::spec::source::{
     self, CONTEXT_ENV, CONTEXT_FILE_ENV, INCLUDE_ENV, SPEC_ENV, SPEC_FILE_ENV,
 };
 use crate::spec::{Document, Operator, TaskSpec};
 use crate::store::Store;
-use crate::supervise::{Outcome, Policy, ProcessEnd, Received, Signals, signal_name};
+use crate::supervise::{Interrupted, Outcome, Policy, Received, Signals, Stop, signal_name};
 use crate::template::Renderer;
 use crate::template::budget::Limits;
 
@@ -234,36 +234,25 @@ async fn render_interruptible(
         .map_err(|e| Error::Internal {
             message: format!("cannot start the render thread: {e}"),
         })?;
-    let deadline = async {
-        match timeout {
-            Some(t) => tokio::time::sleep(t).await,
-            None => std::future::pending().await,
-        }
-    };
-    tokio::pin!(deadline);
-    let stop = |cancel: &AtomicBool| cancel.store(true, Ordering::Relaxed);
-    loop {
-        tokio::select! {
-            biased;
-            received = signals.recv() => match received {
-                Received::Stop(signal) => {
-                    stop(&cancel);
-                    tracing::info!("{} received while rendering: the task is not started", signal_name(signal));
-                    return Err(Error::Stopped { signal, name: signal_name(signal) });
-                }
-                // There is no task yet to forward it to.
-                Received::Forward(_) => continue,
-            },
-            () = &mut deadline => {
-                stop(&cancel);
-                tracing::warn!("execution_timeout ({}) expired while rendering the templates: the task is not started", humantime::format_duration(timeout.unwrap_or_default()));
-                return Err(Error::TimedOut { after: timeout.unwrap_or_default() });
+    let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
+    match supervise::interruptible(&mut rx, deadline, signals).await {
+        Interrupted::Done(result) => result.map_err(|_| Error::Internal {
+            message: "the render thread ended without a result".into(),
+        })?,
+        Interrupted::Stopped(stop) => {
+            // The abandoned render stops at its next checkpoint.
+            cancel.store(true, Ordering::Relaxed);
+            match stop {
+                Stop::Signal(n) => tracing::info!(
+                    "{} received while rendering: the task is not started",
+                    signal_name(n)
+                ),
+                Stop::Timeout => tracing::warn!(
+                    "execution_timeout ({}) expired while rendering the templates: the task is not started",
+                    humantime::format_duration(timeout.unwrap_or_default())
+                ),
             }
-            result = &mut rx => {
-                return result.map_err(|_| Error::Internal {
-                    message: "the render thread ended without a result".into(),
-                })?;
-            }
+            Err(Error::from_stop(stop, timeout))
         }
     }
 }
@@ -386,7 +375,8 @@ async fn run_task(
                 timeout: spec.execution_timeout,
                 grace: spec.grace_period,
             };
-            return runner::sql::run(task, &conn, &limits, &mut signals).await;
+            let xcom = runner::sql::run(task, &conn, &limits, &mut signals).await?;
+            return Ok(TaskEnd::Success { xcom });
         }
     };
     let xcom_cap = spec.do_xcom_push.then_some(spec.max_xcom_bytes);
@@ -443,16 +433,9 @@ async fn run_process(
             source,
         })?;
     let end = match supervised.outcome {
-        Outcome::TimedOut(_) => {
-            return Err(Error::TimedOut {
-                after: policy.timeout.unwrap_or_default(),
-            });
-        }
+        Outcome::TimedOut(_) => return Err(Error::from_stop(Stop::Timeout, policy.timeout)),
         Outcome::Stopped { signal, .. } => {
-            return Err(Error::Stopped {
-                signal,
-                name: signal_name(signal),
-            });
+            return Err(Error::from_stop(Stop::Signal(signal), policy.timeout));
         }
         Outcome::Finished(end) => end,
     };
@@ -461,45 +444,20 @@ async fn run_process(
         ResultSource::LastLine => None,
     };
     drop((workdir, script));
-    let code = end.exit_code();
-    if let ProcessEnd::Exited(c) = end
-        && skip_on_exit_code.contains(&c)
-    {
-        tracing::info!(
-            "{program} exited with {c}, one of `skip_on_exit_code`: the task is skipped"
-        );
-        return Ok((None, TaskEnd::Skipped { code }));
-    }
-    let failed = |message: String| Ok((None, TaskEnd::Failed { code, message }));
-    match (end, shim) {
-        (_, Some(ShimEnd::Raised { summary })) => {
-            failed(format!("{describe} failed (exit code {code}): {summary}"))
-        }
-        (ProcessEnd::Signaled(sig), _) => failed(format!(
-            "{describe} failed: the process was killed by {}.",
-            signal_name(sig)
-        )),
-        (ProcessEnd::Exited(c), _) if c != 0 => failed(format!(
-            "{describe} failed. The command returned a non-zero exit code {c}."
-        )),
-        (_, Some(ShimEnd::Returned(payload))) => Ok((payload, TaskEnd::Success { xcom: None })),
-        (_, Some(ShimEnd::Exited)) => Ok((None, TaskEnd::Success { xcom: None })),
-        // BashOperator returns "" when there was no output.
-        (_, None) => match supervised.last_line {
-            Some(last) if !last.whole => Err(Error::XComValue {
-                message: format!(
-                    "the last line of output (the bash XCom) is longer than {} bytes: print a shorter last line, or write the result to a file and print its path",
-                    supervise::output::MAX_LINE
-                ),
-            }),
-            last => Ok((
-                Some(ReturnValue::Value(Value::String(
-                    last.map(|l| l.text).unwrap_or_default(),
-                ))),
-                TaskEnd::Success { xcom: None },
-            )),
+    Ok(
+        match runner::end::interpret(
+            describe,
+            &program,
+            end,
+            shim,
+            supervised.last_line,
+            &skip_on_exit_code,
+        )? {
+            Ended::Success(value) => (value, TaskEnd::Success { xcom: None }),
+            Ended::Skipped { code } => (None, TaskEnd::Skipped { code }),
+            Ended::Failed { code, message } => (None, TaskEnd::Failed { code, message }),
         },
-    }
+    )
 }
 
 /// `task-runner render`: prints the rendered spec as one JSON object.

@@ -2,6 +2,7 @@
 //! python, ruby). They only prepare; they never print, exit or handle signals.
 
 pub mod bash;
+pub mod end;
 pub mod env;
 pub mod python;
 pub mod ruby;

@@ -19,9 +19,10 @@ use nix::sys::signal::{Signal, killpg};
 use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
 use tokio::sync::oneshot;
-use tokio::time::{Instant, sleep_until};
+use tokio::time::Instant;
 
 use crate::supervise::end::{ProcessEnd, signal_name};
+use crate::supervise::interrupt::sleep_opt;
 use crate::supervise::leftovers;
 use crate::supervise::output::{Decoder, forward_lines_noting, print_line};
 use crate::supervise::signals::{Received, Signals};
@@ -168,13 +169,6 @@ fn outcome(end: ProcessEnd, stop: Option<i32>, timed_out: bool) -> Outcome {
         (true, _) => Outcome::TimedOut(end),
         (false, Some(signal)) => Outcome::Stopped { signal, end },
         (false, None) => Outcome::Finished(end),
-    }
-}
-
-async fn sleep_opt(at: Option<Instant>) {
-    match at {
-        Some(at) => sleep_until(at).await,
-        None => std::future::pending().await,
     }
 }
 

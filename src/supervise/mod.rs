@@ -5,6 +5,7 @@
 pub mod child;
 pub mod end;
 pub mod init;
+pub mod interrupt;
 pub mod leftovers;
 pub mod output;
 pub mod pipe;
@@ -12,5 +13,6 @@ pub mod signals;
 
 pub use child::{Outcome, Policy, Supervised, supervise};
 pub use end::{ProcessEnd, signal_name};
+pub use interrupt::{Interrupted, Stop, interruptible};
 pub use output::Decoder;
 pub use signals::{Received, Signals};

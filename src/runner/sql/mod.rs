@@ -27,11 +27,10 @@ use tokio::time::Instant;
 
 use self::backend::{Canceller, Conn, StepError, Target, Values};
 use self::split::{Dialect, ParamRef, Style};
-use crate::TaskEnd;
 use crate::connection::Connection;
-use crate::error::{Error, Result, exit_code};
+use crate::error::{Error, Result};
 use crate::spec::SqlTask;
-use crate::supervise::{Received, Signals, signal_name};
+use crate::supervise::{Interrupted, Signals, Stop, interruptible, signal_name};
 use crate::xcom;
 
 /// What the SQL runner needs to know besides the task.
@@ -236,63 +235,14 @@ struct Output {
     file: Option<String>,
 }
 
-/// Why execution stopped early.
-enum Interrupt {
-    Signal(i32),
-    Timeout,
-}
-
-impl Interrupt {
-    fn with_budget(self, budget: Instant) -> (Interrupt, Instant) {
-        (self, budget)
-    }
-
-    /// "SIGTERM arrived", "execution_timeout expired", for logs.
-    fn describe(&self) -> String {
-        match self {
-            Interrupt::Signal(n) => format!("{} arrived", signal_name(*n)),
-            Interrupt::Timeout => "execution_timeout expired".into(),
-        }
-    }
-
-    fn error(&self, after: Option<Duration>) -> Error {
-        match self {
-            Interrupt::Signal(signal) => Error::Stopped {
-                signal: *signal,
-                name: signal_name(*signal),
-            },
-            Interrupt::Timeout => Error::TimedOut {
-                after: after.unwrap_or_default(),
-            },
-        }
-    }
-}
-
-/// Waits for a stop signal or the deadline; forwarded signals are ignored
-/// (there is no child process to forward them to).
-async fn interrupted(signals: &mut Signals, deadline: Option<Instant>) -> Interrupt {
-    let sleep = async {
-        match deadline {
-            Some(d) => tokio::time::sleep_until(d).await,
-            None => std::future::pending().await,
-        }
-    };
-    tokio::pin!(sleep);
-    loop {
-        tokio::select! {
-            r = signals.recv() => if let Received::Stop(n) = r { return Interrupt::Signal(n) },
-            () = &mut sleep => return Interrupt::Timeout,
-        }
-    }
-}
-
-/// Runs the task's SQL and writes its XCom.
+/// Runs the task's SQL and writes its XCom; returns the XCom's path, or
+/// `None` when nothing is pushed.
 pub async fn run(
     task: &SqlTask,
     conn: &Connection,
     limits: &Limits<'_>,
     signals: &mut Signals,
-) -> Result<TaskEnd> {
+) -> Result<Option<PathBuf>> {
     let deadline = limits.timeout.map(|t| Instant::now() + t);
     let target = Target::from_connection(conn).map_err(|message| Error::Config { message })?;
     let plan = plan(task, target.dialect)?;
@@ -323,33 +273,31 @@ pub async fn run(
         (None, false) => None,
     };
 
-    let mut db = tokio::select! {
-        r = connect(&target) => r?,
-        i = interrupted(signals, deadline) => return Err(i.error(limits.timeout)),
+    let stopped = |stop: Stop| Error::from_stop(stop, limits.timeout);
+    let mut db = match interruptible(connect(&target), deadline, signals).await {
+        Interrupted::Done(r) => r?,
+        Interrupted::Stopped(stop) => return Err(stopped(stop)),
     };
-    let canceller = tokio::select! {
-        r = db.canceller(&target) => r.map_err(|e| Error::Database {
+    let canceller = match interruptible(db.canceller(&target), deadline, signals).await {
+        Interrupted::Done(r) => r.map_err(|e| Error::Database {
             what: target.describe.clone(),
             message: backend::db_message(&e),
         })?,
-        i = interrupted(signals, deadline) => return Err(i.error(limits.timeout)),
+        Interrupted::Stopped(stop) => return Err(stopped(stop)),
     };
 
-    let (result, interrupt) = {
+    // The statements' future borrows the connection: it ends with this block.
+    let result = {
         let work = execute(&mut db, &plan, values, task.autocommit, output.as_mut());
         tokio::pin!(work);
-        let first = tokio::select! {
-            r = &mut work => Ok(r),
-            i = interrupted(signals, deadline) => Err(i),
-        };
-        match first {
-            Ok(r) => (Some(r), None),
-            Err(interrupt) => {
+        match interruptible(&mut work, deadline, signals).await {
+            Interrupted::Done(r) => Ok(r),
+            Interrupted::Stopped(stop) => {
                 tracing::warn!(
                     "{}: cancelling the running statement on the server",
-                    match interrupt {
-                        Interrupt::Signal(n) => format!("stopped by {}", signal_name(n)),
-                        Interrupt::Timeout => "execution_timeout expired".into(),
+                    match stop {
+                        Stop::Signal(n) => format!("stopped by {}", signal_name(n)),
+                        Stop::Timeout => "execution_timeout expired".into(),
                     }
                 );
                 let budget = stop_deadline(limits.grace);
@@ -361,21 +309,15 @@ pub async fn run(
                         humantime::format_duration(limits.grace)
                     );
                 }
-                (None, Some(interrupt.with_budget(budget)))
+                Err((stop, budget))
             }
         }
     };
-    let result = match (result, interrupt) {
-        (Some(r), _) => r,
-        (None, interrupt) => {
-            let budget = interrupt.as_ref().map(|(_, b)| *b);
-            rollback(db, task.autocommit, budget).await;
-            return Err(interrupt.map_or_else(
-                || Error::Internal {
-                    message: "SQL execution ended without a result".into(),
-                },
-                |(i, _)| i.error(limits.timeout),
-            ));
+    let result = match result {
+        Ok(r) => r,
+        Err((stop, budget)) => {
+            rollback(db, task.autocommit, Some(budget)).await;
+            return Err(stopped(stop));
         }
     };
     let finished = match result {
@@ -422,11 +364,11 @@ async fn commit(
     };
     let work = db.control("COMMIT");
     tokio::pin!(work);
-    let interrupt = tokio::select! {
-        r = &mut work => return r.map_err(failed),
-        i = interrupted(signals, deadline) => i,
+    let stop = match interruptible(&mut work, deadline, signals).await {
+        Interrupted::Done(r) => return r.map_err(failed),
+        Interrupted::Stopped(stop) => stop,
     };
-    let what = interrupt.describe();
+    let what = stop.describe();
     tracing::warn!(
         "{what} during the final COMMIT: a COMMIT cannot be cancelled; waiting up to {} for the server's answer",
         humantime::format_duration(limits.grace)
@@ -441,10 +383,7 @@ async fn commit(
         Ok(Err(e)) => Err(failed(e)),
         Err(_) => Err(Error::CommitUnknown {
             what,
-            code: match interrupt {
-                Interrupt::Signal(n) => exit_code::signal(n),
-                Interrupt::Timeout => exit_code::TIMEOUT,
-            },
+            code: stop.exit_code(),
             grace: humantime::format_duration(limits.grace).to_string(),
         }),
     }
@@ -694,17 +633,17 @@ fn prepare(output: Option<Output>, finished: &Finished, limits: &Limits<'_>) -> 
 
 impl Pending {
     /// Renames the result into place (after COMMIT) and says where the XCom is.
-    fn publish(self) -> Result<TaskEnd> {
+    fn publish(self) -> Result<Option<PathBuf>> {
         if let Some((synced, file, bytes)) = self.file {
             synced.persist()?;
             tracing::info!(path = %file, bytes, "wrote the result file (`output_path`)");
         }
         let Some((synced, path, bytes)) = self.xcom else {
-            return Ok(TaskEnd::Success { xcom: None });
+            return Ok(None);
         };
         synced.persist()?;
         tracing::info!(path = %path.display(), bytes, "wrote XCom");
-        Ok(TaskEnd::Success { xcom: Some(path) })
+        Ok(Some(path))
     }
 }
 
