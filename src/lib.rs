@@ -8,6 +8,7 @@
 pub mod cli;
 pub mod connection;
 pub mod context;
+pub mod encode;
 pub mod environ;
 pub mod error;
 pub mod json;
@@ -29,7 +30,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde_json::Value;
 
-use crate::cli::{EncodeArgs, EncodeFormat, InputArgs, RenderArgs, RunArgs, SpecArgs};
+use crate::cli::{InputArgs, RenderArgs, RunArgs, SpecArgs};
 use crate::context::{Context, DateTime, Overrides, Payload};
 use crate::environ::Environ;
 use crate::error::{Error, Result};
@@ -64,7 +65,7 @@ struct Loaded {
 }
 
 /// The spec document: `--config`, else `TASK_RUNNER_SPEC_FILE`, else `TASK_RUNNER_SPEC`.
-fn spec_document(config: Option<&std::path::Path>, env: &Environ) -> Result<Document> {
+pub(crate) fn spec_document(config: Option<&std::path::Path>, env: &Environ) -> Result<Document> {
     source::load_with_file(
         config,
         (SPEC_FILE_ENV, env.get(SPEC_FILE_ENV)),
@@ -77,7 +78,7 @@ fn spec_document(config: Option<&std::path::Path>, env: &Environ) -> Result<Docu
 }
 
 /// The cap on a decoded spec or context (`TASK_RUNNER_MAX_PAYLOAD_BYTES`).
-fn max_payload_bytes(env: &Environ) -> Result<u64> {
+pub(crate) fn max_payload_bytes(env: &Environ) -> Result<u64> {
     limits::max_payload_bytes(env.get(limits::MAX_PAYLOAD_ENV))
         .map_err(|message| Error::Config { message })
 }
@@ -86,7 +87,7 @@ fn max_payload_bytes(env: &Environ) -> Result<u64> {
 /// `AIRFLOW_VAR_*`, the secrets folder) before any document is parsed, so
 /// that no error about a spec or payload can print one. The payload's own
 /// secrets join them once it has parsed.
-fn mask_environment(env: &Environ) -> Result<()> {
+pub(crate) fn mask_environment(env: &Environ) -> Result<()> {
     let store = Store::new(env, Default::default(), Default::default(), vec![])?;
     mask::install(Masker::new(store.secrets()));
     Ok(())
@@ -288,33 +289,9 @@ pub async fn run(args: &RunArgs, env: &Environ, today: DateTime) -> Result<TaskE
     if xcom::echo_enabled(env)
         && let TaskEnd::Success { xcom } = &end
     {
-        echo_xcom(xcom.as_deref())?;
+        xcom::echo_last_line(xcom.as_deref())?;
     }
     Ok(end)
-}
-
-/// The last stdout line of a successful run: the XCom as one line of JSON, or
-/// `null` when there is none, so the line DockerOperator pushes is never some
-/// earlier output of the task. The runner's log went to the same pipe before
-/// it, and nothing follows it on either stream.
-fn echo_xcom(path: Option<&std::path::Path>) -> Result<()> {
-    let line = match path {
-        Some(path) => {
-            let bytes = std::fs::read(path).map_err(|source| Error::XComWrite {
-                path: path.to_path_buf(),
-                source,
-            })?;
-            // JSON has no raw newline inside a string: folding keeps one line.
-            String::from_utf8_lossy(&bytes).replace(['\n', '\r'], " ")
-        }
-        None => "null".to_string(),
-    };
-    // The line is the container's log: masked like every other line (the
-    // XCom file itself is not, as Airflow does not mask XComs).
-    let line = mask::redact(&line);
-    // A closed stdout has no reader to mislead; the XCom file stands.
-    let _ = stdout::write_last_line(line.as_bytes());
-    Ok(())
 }
 
 async fn run_task(
@@ -509,110 +486,4 @@ pub fn schema_command() -> String {
     serde_json::json!({"common": raw::COMMON_KEYS, "operators": operators}).to_string()
 }
 
-/// `task-runner encode`: the spec (and context) as base64+gzip env payloads.
-/// Template files the spec names are inlined, so the payload stands alone.
-pub fn encode_command(args: &EncodeArgs, env: &Environ) -> Result<String> {
-    mask_environment(env)?;
-    let doc = spec_document(args.spec.config.as_deref(), env)?;
-    let mut spec = spec::parse(&doc)?;
-    if let Some(dir) = source::include_dir(env.get(INCLUDE_ENV)) {
-        spec.add_include(dir);
-    }
-    let mut value: Value = serde_yaml::from_str(&doc.text).map_err(|e| Error::SpecDecode {
-        origin: doc.origin.clone(),
-        message: e.to_string(),
-    })?;
-    inline_template_files(&mut value, &spec)?;
-    let spec_payload = source::encode(&value.to_string());
-    let context_payload = match &args.context {
-        Some(path) => {
-            let doc = source::load(
-                Some(path),
-                CONTEXT_ENV,
-                None,
-                "context file",
-                max_payload_bytes(env)?,
-            )?
-            .ok_or(Error::NoSpec)?;
-            Payload::parse(&doc)?;
-            let v: Value = serde_yaml::from_str(&doc.text).map_err(|e| Error::Context {
-                origin: doc.origin.clone(),
-                message: e.to_string(),
-            })?;
-            Some(source::encode(&v.to_string()))
-        }
-        None => None,
-    };
-    let format = args.format.unwrap_or(if context_payload.is_some() {
-        EncodeFormat::Env
-    } else {
-        EncodeFormat::Value
-    });
-    Ok(match (format, context_payload) {
-        (EncodeFormat::Value, None) => spec_payload,
-        (EncodeFormat::Value, Some(_)) => {
-            return Err(Error::Usage { message: "`--format value` prints one payload; with `--context` use `--format env` or `--format json`".into() });
-        }
-        (EncodeFormat::Env, ctx) => {
-            let mut out = format!("{SPEC_ENV}={spec_payload}");
-            if let Some(ctx) = ctx {
-                out.push_str(&format!("\n{CONTEXT_ENV}={ctx}"));
-            }
-            out
-        }
-        (EncodeFormat::Json, ctx) => {
-            let mut m = serde_json::Map::new();
-            m.insert(SPEC_ENV.into(), spec_payload.into());
-            if let Some(ctx) = ctx {
-                m.insert(CONTEXT_ENV.into(), ctx.into());
-            }
-            Value::Object(m).to_string()
-        }
-    })
-}
-
-fn inline_template_files(doc: &mut Value, spec: &TaskSpec) -> Result<()> {
-    let exts = spec.operator.template_ext();
-    let fields: Vec<&str> = {
-        let mut op = spec.operator.clone();
-        op.template_fields_mut()
-            .into_iter()
-            .map(|(name, _)| name)
-            .collect()
-    };
-    let Some(map) = doc.as_object_mut() else {
-        return Ok(());
-    };
-    for field in fields {
-        let Some(value) = map.get_mut(field) else {
-            continue;
-        };
-        let mut names: Vec<&mut Value> = match value {
-            Value::Array(items) => items.iter_mut().collect(),
-            other => vec![other],
-        };
-        for v in names.iter_mut() {
-            let Some(name) = v.as_str().filter(|s| exts.iter().any(|e| s.ends_with(e))) else {
-                continue;
-            };
-            // The lookup `run` and `render` use: a file outside the search
-            // path (`../x.sh`) is not found by any of the three.
-            let Some(path) = template::find_file(&spec.template_searchpath, name) else {
-                return Err(Error::Template {
-                    field: field.into(),
-                    line: None,
-                    message: format!(
-                        "template file `{name}` not found in the template search path"
-                    ),
-                });
-            };
-            let text = std::fs::read_to_string(&path).map_err(|source| Error::Read {
-                what: "template file",
-                path,
-                source,
-            })?;
-            **v = Value::String(text);
-        }
-    }
-    Ok(())
-}
+pub use encode::encode_command;

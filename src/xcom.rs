@@ -392,6 +392,30 @@ pub fn write_synced(path: &Path, bytes: &[u8]) -> Result<Synced> {
     w.sync()
 }
 
+/// The last stdout line of a successful run: the XCom as one line of JSON, or
+/// `null` when there is none, so the line DockerOperator pushes is never some
+/// earlier output of the task. The runner's log went to the same pipe before
+/// it, and nothing follows it on either stream.
+pub fn echo_last_line(path: Option<&Path>) -> Result<()> {
+    let line = match path {
+        Some(path) => {
+            let bytes = std::fs::read(path).map_err(|source| Error::XComWrite {
+                path: path.to_path_buf(),
+                source,
+            })?;
+            // JSON has no raw newline inside a string: folding keeps one line.
+            String::from_utf8_lossy(&bytes).replace(['\n', '\r'], " ")
+        }
+        None => "null".to_string(),
+    };
+    // The line is the container's log: masked like every other line (the
+    // XCom file itself is not, as Airflow does not mask XComs).
+    let line = crate::mask::redact(&line);
+    // A closed stdout has no reader to mislead; the XCom file stands.
+    let _ = crate::stdout::write_last_line(line.as_bytes());
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
