@@ -30,20 +30,20 @@ pub fn encode_command(args: &EncodeArgs, env: &Environ) -> Result<String> {
     let spec_payload = source::encode(&value.to_string());
     let context_payload = match &args.context {
         Some(path) => {
+            // A context that cannot be decoded is a context error (exit 72),
+            // as `run` and `render` report it.
             let doc = source::load(
                 Some(path),
                 CONTEXT_ENV,
                 None,
                 "context file",
                 max_payload_bytes(env)?,
-            )?
-            .ok_or(Error::NoSpec)
-            // A context that cannot be decoded is a context error (exit 72),
-            // as `run` and `render` report it.
+            )
             .map_err(|e| match e {
                 Error::SpecDecode { origin, message } => Error::Context { origin, message },
                 other => other,
-            })?;
+            })?
+            .ok_or(Error::NoSpec)?;
             Payload::parse(&doc)?;
             let v: Value = serde_yaml::from_str(&doc.text).map_err(|e| Error::Context {
                 origin: doc.origin.clone(),

@@ -83,6 +83,19 @@ fn encode_with_context_prints_env_lines() {
     t.run().exit(0).xcom(json!("hello world"));
 }
 
+/// A context that cannot be decoded is a context error in `encode` as in
+/// `run` and `render` (exit 72), not a spec error.
+#[test]
+fn encode_reports_a_bad_context_as_a_context_error() {
+    let t = Task::new().spec(ECHO).file("bad.ctx", "H4sIAAAAAAAA");
+    let bad = t.dir().join("bad.ctx").display().to_string();
+    t.args(&["--context", &bad])
+        .encode()
+        .exit(72)
+        .stderr_has("invalid context payload")
+        .stderr_lacks("decode the spec");
+}
+
 #[test]
 fn no_subcommand_means_run() {
     Task::new()
