@@ -494,8 +494,11 @@ fn encode_parameter(text: &str) -> Result<String, String> {
     ))
 }
 
-/// Every input kept for a target, by target name (`tests/fuzz_regressions/<target>/`).
-pub fn target(name: &str) -> Option<fn(&[u8]) -> Result<String, String>> {
+/// What a target runs: one input to a summary or a refusal.
+pub type Target = fn(&[u8]) -> Result<String, String>;
+
+/// A target by its name (the folder of its kept inputs, `tests/fuzz_regressions/<target>/`).
+pub fn target(name: &str) -> Option<Target> {
     Some(match name {
         "spec_load" => spec_load,
         "context_payload" => context_payload,
