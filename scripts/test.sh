@@ -48,5 +48,8 @@ bash runners/tests/run_tests.sh
 echo "==> cargo test"
 cargo test --locked --all-targets -- --test-threads="${TEST_THREADS:-4}"
 
+echo "==> fuzzing (scripts/fuzz.sh, ${FUZZ_SECONDS:-30}s per target)"
+bash scripts/fuzz.sh
+
 echo "==> provider tests under Airflow 2.10 and 3 (scripts/provider-tests.sh)"
 bash scripts/provider-tests.sh

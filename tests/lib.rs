@@ -10,6 +10,9 @@ mod context;
 mod docker;
 /// Every file under fixtures/ is used by a test.
 mod fixtures;
+/// Inputs the fuzz targets (fuzz/) found or were seeded with, through the
+/// same library code as the targets: a result or a refusal, never a panic.
+mod fuzz_regressions;
 /// Payload files, the image's `include/`, `python_path` bases, the no-context warning.
 mod image_inputs;
 /// Bounds on inputs: durations, nesting depth, payload size, broken stdout,

@@ -217,6 +217,30 @@ fn do_xcom_push_false_writes_nothing() {
         .no_xcom();
 }
 
+/// A `numeric` parameter's exponent used to size its zero padding (found
+/// writing the `sql_split` fuzz target: `1e900000000` allocated 900 MB): the
+/// ends of PostgreSQL's binary `numeric` range bind, past them the value is
+/// refused before anything is padded.
+#[test]
+fn postgres_numeric_parameters_at_and_past_the_range() {
+    sql(
+        &pg(),
+        "sql: SELECT %(a)s::numeric = 1e131071, scale(%(b)s::numeric), %(c)s::numeric = 0\nparameters: {a: '1e131071', b: '1e-16383', c: '0e-16383'}\n",
+    )
+    .run()
+    .exit(0)
+    .xcom(json!([[true, 16383, true]]));
+    for value in ["1e900000000", "1e-90000000", "1e2147483647", "1e131072"] {
+        sql(
+            &pg(),
+            &format!("sql: SELECT %(a)s::numeric\nparameters: {{a: '{value}'}}\n"),
+        )
+        .run()
+        .exit(71)
+        .stderr_has("expected a decimal number for a `numeric` parameter");
+    }
+}
+
 #[test]
 fn named_and_positional_parameters_are_bound_not_pasted() {
     // The server infers each parameter's type; rendered templates give strings.

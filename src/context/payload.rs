@@ -12,9 +12,12 @@ use crate::spec::Document;
 /// A serde message with the offending value left out: "invalid type:
 /// string \"postgres://u:pw@h\", expected a map" names the type only. A
 /// payload that does not parse has not given its secrets to the masker yet.
+/// serde_yaml puts the key path before the message (`try_number: invalid
+/// type: ...`); the path is named by the caller, so it goes too.
 fn without_values(message: &str) -> String {
     for prefix in ["invalid type: ", "invalid value: "] {
-        if let Some(rest) = message.strip_prefix(prefix) {
+        if let Some(at) = message.find(prefix) {
+            let rest = &message[at + prefix.len()..];
             let (got, expected) = rest.rsplit_once(", expected ").unwrap_or((rest, ""));
             // serde's `Unexpected`: `string "x"`, `integer `1``, `map`, ...
             let kind = got
@@ -161,5 +164,39 @@ impl Payload {
             airflow_version,
             ..Payload::default()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> String {
+        let doc = Document {
+            text: text.into(),
+            origin: "test".into(),
+            base_dir: "/".into(),
+            base: crate::spec::source::Base::WorkingDir,
+            has_lines: true,
+        };
+        Payload::parse(&doc).unwrap_err().to_string()
+    }
+
+    /// A YAML payload's type error named the value after serde_yaml's own
+    /// key prefix (found with the `context_payload` fuzz target's inputs):
+    /// a payload that does not parse has not given its secrets to the masker.
+    #[test]
+    fn type_errors_leave_the_value_out_in_yaml_and_json() {
+        for text in [
+            "try_number: 'postgres://u:Sekr1t@h'\n",
+            "{\"try_number\": \"postgres://u:Sekr1t@h\"}",
+            "params: {a: 1}\nconnections: 'postgres://u:Sekr1t@h'\n",
+        ] {
+            let message = parse(text);
+            assert!(!message.contains("Sekr1t"), "{message}");
+            assert!(message.contains("a value of type string"), "{message}");
+        }
+        let message = parse("try_number: 99999999999999999999999\n");
+        assert!(!message.contains("99999"), "{message}");
     }
 }

@@ -288,7 +288,16 @@ fn parse_timestamp(s: &str, honour_offset: bool) -> Option<NaiveDateTime> {
         })
 }
 
-/// A decimal string (`-12.340`, `1e3`, `NaN`) in PostgreSQL's binary `numeric` form.
+/// PostgreSQL's bounds on a binary `numeric` (numeric.c: `NUMERIC_DSCALE_MAX`,
+/// the i16 weight, and numeric_recv's `NUMERIC_MAX_PRECISION +
+/// NUMERIC_MAX_RESULT_SCALE` base-10000 digits).
+const NUMERIC_DSCALE_MAX: i64 = 0x3FFF;
+const NUMERIC_WEIGHT_MAX: i64 = i16::MAX as i64;
+const NUMERIC_WEIGHT_MIN: i64 = i16::MIN as i64;
+const NUMERIC_MAX_DIGITS: usize = 1000 + 2000;
+
+/// A decimal string (`-12.340`, `1e3`, `NaN`) in PostgreSQL's binary `numeric`
+/// form; `None` when it is not one, or is outside the range `numeric` holds.
 pub fn encode_numeric(s: &str) -> Option<Vec<u8>> {
     let s = s.trim();
     let header = |ndigits: i16, weight: i16, sign: u16, dscale: i16| {
@@ -311,7 +320,7 @@ pub fn encode_numeric(s: &str) -> Option<Vec<u8>> {
         _ => (false, s),
     };
     let (mantissa, exp) = match body.find(['e', 'E']) {
-        Some(p) => (&body[..p], body[p + 1..].parse::<i32>().ok()?),
+        Some(p) => (&body[..p], body[p + 1..].parse::<i64>().ok()?),
         None => (body, 0),
     };
     let (int_part, frac_part) = mantissa.split_once('.').unwrap_or((mantissa, ""));
@@ -323,21 +332,42 @@ pub fn encode_numeric(s: &str) -> Option<Vec<u8>> {
     {
         return None;
     }
-    // All digits, and where the decimal point falls among them.
-    let mut digits: Vec<u8> = int_part
+    // The digits without their leading and trailing zeros, and where the
+    // decimal point falls among them; in i64, so that no exponent overflows.
+    let all: Vec<u8> = int_part
         .bytes()
         .chain(frac_part.bytes())
         .map(|c| c - b'0')
         .collect();
-    let mut point = int_part.len() as i32 + exp;
-    let dscale = (frac_part.len() as i32 - exp).max(0);
-    // Pad so the point sits on a 4-digit group boundary on both sides.
-    while point < 0 {
-        digits.insert(0, 0);
-        point += 1;
+    let first = all.iter().position(|d| *d != 0).unwrap_or(all.len());
+    let last = all.iter().rposition(|d| *d != 0).map_or(first, |p| p + 1);
+    let mut digits = all[first..last].to_vec();
+    let dscale = (frac_part.len() as i64).saturating_sub(exp).max(0);
+    // The range PostgreSQL's binary `numeric` takes (numeric_recv): a
+    // display scale of at most 0x3FFF and an i16 weight of base-10000
+    // digits. Checked before the zeros are padded in, so an exponent like
+    // `1e900000000` is refused instead of padded with 900 million zeros.
+    if dscale > NUMERIC_DSCALE_MAX {
+        return None;
     }
-    while (digits.len() as i32) < point {
-        digits.push(0);
+    if digits.is_empty() {
+        return Some(header(0, 0, 0, dscale as i16));
+    }
+    let mut point = (int_part.len() as i64)
+        .saturating_sub(first as i64)
+        .saturating_add(exp);
+    // The weight of the first digit's base-10000 group.
+    let weight = (point - 1).div_euclid(4);
+    if !(NUMERIC_WEIGHT_MIN..=NUMERIC_WEIGHT_MAX).contains(&weight) {
+        return None;
+    }
+    // Pad so the point sits on a 4-digit group boundary on both sides.
+    if point < 0 {
+        digits.splice(0..0, std::iter::repeat_n(0, point.unsigned_abs() as usize));
+        point = 0;
+    }
+    if (digits.len() as i64) < point {
+        digits.resize(point as usize, 0);
     }
     let lead = (4 - point % 4) % 4;
     for _ in 0..lead {
@@ -361,6 +391,9 @@ pub fn encode_numeric(s: &str) -> Option<Vec<u8>> {
     }
     if groups.is_empty() {
         weight = 0;
+    }
+    if groups.len() > NUMERIC_MAX_DIGITS {
+        return None;
     }
     let mut b = header(
         groups.len() as i16,
@@ -436,6 +469,47 @@ mod tests {
         assert_eq!(words(&encode_numeric("0").unwrap()), [0, 0, 0, 0]);
         assert!(encode_numeric("1.2.3").is_none());
         assert!(encode_numeric("abc").is_none());
+        assert_eq!(
+            words(&encode_numeric("00120.0500").unwrap()),
+            [2, 0, 0, 4, 120, 500]
+        );
+        assert_eq!(words(&encode_numeric("0.000e5").unwrap()), [0, 0, 0, 0]);
+        assert_eq!(words(&encode_numeric("0e-3").unwrap()), [0, 0, 0, 3]);
+    }
+
+    /// An exponent sizes the padding: past `numeric`'s range it is refused
+    /// before any zero is padded in (found by the `sql_split` fuzz target:
+    /// `1e900000000` asked for 900 MB, `1e-90000000` padded zeros one
+    /// `insert(0)` at a time for minutes, `1e2147483647` overflowed an i32).
+    #[test]
+    fn numeric_exponents_stay_in_range() {
+        for s in [
+            "1e900000000",
+            "1e-90000000",
+            "1e2147483647",
+            "-1e-2147483648",
+            "1e99999999999999999999",
+            "0e-16384",
+            "1e131072",
+            "1e-16384",
+        ] {
+            let t = std::time::Instant::now();
+            assert!(encode_numeric(s).is_none(), "{s}");
+            assert!(t.elapsed() < std::time::Duration::from_secs(1), "{s}");
+        }
+        // The ends of the range still encode: weight 32767, dscale 16383.
+        assert_eq!(
+            words(&encode_numeric("1e131071").unwrap()),
+            [1, 32767, 0, 0, 1000]
+        );
+        assert_eq!(
+            words(&encode_numeric("1e-16383").unwrap())[..4],
+            [1, -4096, 0, 16383]
+        );
+        assert_eq!(
+            words(&encode_numeric("0e-16383").unwrap()),
+            [0, 0, 0, 16383]
+        );
     }
 
     #[test]
