@@ -352,18 +352,9 @@ fn an_escaped_child_holding_the_pipe_does_not_change_the_xcom() {
 /// retry does not repeat side effects of a run whose result was lost.
 #[test]
 fn a_full_xcom_volume_fails_before_the_task_starts() {
-    let t = Task::new().context(context());
-    let xdir = t.dir().join("xcom");
-    std::fs::create_dir_all(&xdir).unwrap();
-    let out = t
-        .wrapped(&[
-            "unshare",
-            "-m",
-            "sh",
-            "-c",
-            r#"mount -t tmpfs -o size=64k tmpfs "$0" && { dd if=/dev/zero of="$0/fill" bs=4k count=64 2>/dev/null; exec "$@"; }"#,
-            xdir.to_str().unwrap(),
-        ])
+    let out = Task::new()
+        .context(context())
+        .xcom_volume(64, 64)
         .spec("operator: bash\nbash_command: echo the task ran\n")
         .run();
     out.exit(74)

@@ -125,6 +125,23 @@ impl Task {
         self
     }
 
+    /// Runs with the XCom folder on a tmpfs of `size_kib` KiB of which
+    /// `fill_kib` KiB are already taken (all of it when `fill_kib >=
+    /// size_kib`), mounted in a mount namespace of the run only.
+    pub fn xcom_volume(self, size_kib: u32, fill_kib: u32) -> Task {
+        let dir = self
+            .xcom_path()
+            .parent()
+            .expect("xcom folder")
+            .to_path_buf();
+        std::fs::create_dir_all(&dir).expect("mkdir xcom");
+        let script = format!(
+            r#"mount -t tmpfs -o size={size_kib}k tmpfs "$0" && {{ dd if=/dev/zero of="$0/fill" bs=1k count={fill_kib} 2>/dev/null; exec "$@"; }}"#
+        );
+        let dir = dir.display().to_string();
+        self.wrapped(&["unshare", "-m", "sh", "-c", &script, &dir])
+    }
+
     pub fn xcom_path(&self) -> PathBuf {
         self.dir().join("xcom/return.json")
     }

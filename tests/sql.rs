@@ -824,21 +824,11 @@ fn a_result_that_does_not_fit_on_the_volume_commits_nothing() {
         &url,
         "DROP TABLE IF EXISTS tr_full; CREATE TABLE tr_full (a int)",
     );
-    let t = sql(
+    let out = sql(
         &url,
         "sql: ['INSERT INTO tr_full VALUES (1)', \"SELECT repeat('x', 1000) FROM generate_series(1, 400)\"]\n",
-    );
-    let xdir = t.dir().join("xcom");
-    std::fs::create_dir_all(&xdir).unwrap();
-    let out = t
-        .wrapped(&[
-            "unshare",
-            "-m",
-            "sh",
-            "-c",
-            r#"mount -t tmpfs -o size=256k tmpfs "$0" && dd if=/dev/zero of="$0/fill" bs=4k count=32 2>/dev/null && exec "$@""#,
-            xdir.to_str().unwrap(),
-        ])
+    )
+    .xcom_volume(256, 128)
         .run();
     out.exit(74).stderr_has("No space left on device").no_xcom();
     assert_eq!(query(&url, "SELECT count(*) FROM tr_full"), json!([[0]]));
