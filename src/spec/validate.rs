@@ -342,8 +342,8 @@ fn friendly_serde_message(message: &str) -> String {
             .iter()
             .chain(raw::OPERATORS.iter().flat_map(|op| op.keys));
         let best = all
-            .min_by_key(|k| edit_distance(name, k))
-            .filter(|k| edit_distance(name, k) <= 3);
+            .min_by_key(|k| strsim::levenshtein(name, k))
+            .filter(|k| strsim::levenshtein(name, k) <= 3);
         return match best {
             Some(k) => format!("unknown key `{name}` (did you mean `{k}`?)"),
             None => format!("unknown key `{name}`"),
@@ -365,20 +365,6 @@ fn friendly_serde_message(message: &str) -> String {
         return message.replace("invalid type: ", "wrong type: got ");
     }
     message.to_string()
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }
 
 struct Checker<'a> {

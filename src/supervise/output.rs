@@ -129,7 +129,7 @@ fn forward_lines_with(
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(_) => break,
         };
-        let (chunk, consumed, complete) = match memchr(b'\n', buf) {
+        let (chunk, consumed, complete) = match memchr::memchr(b'\n', buf) {
             Some(i) => (&buf[..i], i + 1, true),
             None => (buf, buf.len(), false),
         };
@@ -176,10 +176,6 @@ fn char_boundary(bytes: &[u8], at: usize) -> usize {
 pub struct LastLine {
     pub text: String,
     pub whole: bool,
-}
-
-fn memchr(needle: u8, haystack: &[u8]) -> Option<usize> {
-    haystack.iter().position(|&b| b == needle)
 }
 
 /// Prints one forwarded line to stdout, masked. Errors (a closed stdout) are

@@ -46,26 +46,11 @@ impl Signals {
                 n
             })
         });
-        let (n, _, _) = futures_select_all(futures.collect()).await;
+        let (n, _, _) = futures_util::future::select_all(futures).await;
         if STOP.iter().any(|s| *s as i32 == n) {
             Received::Stop(n)
         } else {
             Received::Forward(n)
         }
     }
-}
-
-/// Polls every future and returns the first ready one (a tiny `select_all`).
-async fn futures_select_all<F: std::future::Future<Output = i32> + Unpin>(
-    mut futures: Vec<F>,
-) -> (i32, usize, ()) {
-    std::future::poll_fn(move |cx| {
-        for (i, f) in futures.iter_mut().enumerate() {
-            if let std::task::Poll::Ready(n) = std::pin::Pin::new(f).poll(cx) {
-                return std::task::Poll::Ready((n, i, ()));
-            }
-        }
-        std::task::Poll::Pending
-    })
-    .await
 }

@@ -150,7 +150,9 @@ fn encode_value(ty: &PgTypeInfo, v: &Value) -> Result<Vec<u8>, String> {
         17 => {
             let s = text_of(v);
             match s.strip_prefix("\\x") {
-                Some(hex) => decode_hex(hex).ok_or_else(|| want("`\\x` and hex digits"))?,
+                Some(digits) => hex::decode(digits)
+                    .ok()
+                    .ok_or_else(|| want("`\\x` and hex digits"))?,
                 None => s.into_bytes(),
             }
         }
@@ -189,8 +191,9 @@ fn encode_value(ty: &PgTypeInfo, v: &Value) -> Result<Vec<u8>, String> {
         }
         2950 => {
             let s = text_of(v);
-            let hex: String = s.chars().filter(|c| c.is_ascii_hexdigit()).collect();
-            decode_hex(&hex)
+            let digits: String = s.chars().filter(|c| c.is_ascii_hexdigit()).collect();
+            hex::decode(&digits)
+                .ok()
                 .filter(|b| b.len() == 16)
                 .ok_or_else(|| want("a UUID"))?
         }
@@ -235,16 +238,6 @@ fn epoch() -> NaiveDateTime {
     NaiveDate::from_ymd_opt(2000, 1, 1)
         .and_then(|d| d.and_hms_opt(0, 0, 0))
         .unwrap_or_default()
-}
-
-fn decode_hex(hex: &str) -> Option<Vec<u8>> {
-    if !hex.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..hex.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
-        .collect()
 }
 
 fn parse_date(s: &str) -> Option<NaiveDate> {

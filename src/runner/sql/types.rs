@@ -51,21 +51,6 @@ fn write_str(out: &mut Vec<u8>, s: &str) {
     }
 }
 
-/// `v` in decimal, without the formatting machinery.
-fn write_u64(out: &mut Vec<u8>, mut v: u64) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&buf[i..]);
-}
-
 /// `v` (< 10^width) zero-padded to `width` digits.
 fn write_padded(out: &mut Vec<u8>, v: u64, width: usize) {
     let mut buf = [b'0'; 20];
@@ -148,10 +133,7 @@ fn write_f32(out: &mut Vec<u8>, v: f32) {
 }
 
 fn write_int(out: &mut Vec<u8>, v: i64) {
-    if v < 0 {
-        out.push(b'-');
-    }
-    write_u64(out, v.unsigned_abs());
+    out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
 }
 
 fn write_base64(out: &mut Vec<u8>, bytes: &[u8]) {
@@ -431,7 +413,7 @@ fn numeric(b: &[u8], out: &mut Vec<u8>) -> Result<(), Fail> {
         for k in 0..=weight {
             let d = digit(k)?.max(0) as u64;
             if k == 0 {
-                write_u64(out, d);
+                out.extend_from_slice(itoa::Buffer::new().format(d).as_bytes());
             } else {
                 write_padded(out, d, 4);
             }
