@@ -124,6 +124,11 @@ pub enum Error {
     #[error("the task cannot run: {message}")]
     Config { message: String },
 
+    /// A connection that parses but that the operator cannot use: an
+    /// unsupported `conn_type`, a bad value in its extra.
+    #[error("{message}")]
+    UnusableConnection { message: String },
+
     #[error("failed to load the task's code: {message}")]
     TaskLoad { message: String },
 
@@ -205,6 +210,7 @@ impl Error {
             Error::Template { .. } => exit_code::TEMPLATE,
             Error::UnknownConnection { .. } | Error::Connection { .. } => exit_code::CONNECTION,
             Error::Config { .. } => exit_code::CONFIG,
+            Error::UnusableConnection { .. } => exit_code::CONNECTION,
             Error::TaskLoad { .. } => exit_code::TASK_LOAD,
             Error::Spawn { source, .. } => match source.kind() {
                 std::io::ErrorKind::NotFound => exit_code::NOT_FOUND,
@@ -235,6 +241,7 @@ impl Error {
             Error::UnknownConnection { .. } => "unknown_connection",
             Error::Connection { .. } => "connection",
             Error::Config { .. } => "config",
+            Error::UnusableConnection { .. } => "connection",
             Error::TaskLoad { .. } => "task_load",
             Error::Spawn { .. } => "spawn",
             Error::Database { .. } => "database",

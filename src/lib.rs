@@ -89,8 +89,14 @@ pub(crate) fn max_payload_bytes(env: &Environ) -> Result<u64> {
 /// secrets join them once it has parsed.
 pub(crate) fn mask_environment(env: &Environ) -> Result<()> {
     let store = Store::new(env, Default::default(), Default::default(), vec![])?;
-    mask::install(Masker::new(store.secrets()));
+    mask::install(masker(&store)?);
     Ok(())
+}
+
+/// The masker of every secret `store` holds; a masker that cannot be built
+/// stops the run (exit 70) rather than letting secrets print in clear.
+fn masker(store: &Store) -> Result<Masker> {
+    Masker::new(store.secrets()).map_err(|message| Error::Internal { message })
 }
 
 /// The spec as the image runs it: with its `include/` folder, if it has one.
@@ -142,7 +148,7 @@ fn load(input: &InputArgs, env: &Environ, today: DateTime) -> Result<Loaded> {
         payload.variables.clone(),
         payload.sensitive_names.clone(),
     )?;
-    mask::install(Masker::new(store.secrets()));
+    mask::install(masker(&store)?);
     let context = Context::build(
         payload,
         Overrides {

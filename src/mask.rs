@@ -22,7 +22,9 @@ pub struct Masker {
 }
 
 impl Masker {
-    pub fn new<I, S>(secrets: I) -> Masker
+    /// A masker of `secrets` (and their forms). Err when the matcher cannot
+    /// be built: the run must then stop rather than print secrets in clear.
+    pub fn new<I, S>(secrets: I) -> Result<Masker, String>
     where
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
@@ -58,15 +60,23 @@ impl Masker {
             }
         }
         if patterns.is_empty() {
-            return Masker::default();
+            return Ok(Masker::default());
         }
         let longest = patterns.iter().map(String::len).max().unwrap_or(0);
         // Longest first, so `p@ss word` wins over its prefix `p@ss`.
         let matcher = AhoCorasick::builder()
             .match_kind(MatchKind::LeftmostLongest)
             .build(&patterns)
-            .ok();
-        Masker { matcher, longest }
+            .map_err(|e| {
+                format!(
+                    "cannot build the secret masker for {} patterns: {e}",
+                    patterns.len()
+                )
+            })?;
+        Ok(Masker {
+            matcher: Some(matcher),
+            longest,
+        })
     }
 
     /// The longest form of a secret, in bytes: a text cut into pieces keeps
@@ -173,7 +183,7 @@ mod tests {
 
     #[test]
     fn masks_all_occurrences_longest_first() {
-        let m = Masker::new(["s3cr3t", "s3cr3t-long", "abc", "airflow"]);
+        let m = Masker::new(["s3cr3t", "s3cr3t-long", "abc", "airflow"]).unwrap();
         assert_eq!(
             m.mask("a s3cr3t-long b s3cr3t c abc airflow"),
             "a *** b *** c abc airflow"
@@ -182,13 +192,13 @@ mod tests {
 
     #[test]
     fn multi_line_secrets_mask_per_line() {
-        let m = Masker::new(["-----BEGIN KEY-----\nAAAAbbbbCCCC\n-----END KEY-----"]);
+        let m = Masker::new(["-----BEGIN KEY-----\nAAAAbbbbCCCC\n-----END KEY-----"]).unwrap();
         assert_eq!(m.mask("key line: AAAAbbbbCCCC"), "key line: ***");
     }
 
     #[test]
     fn escaped_folded_and_upper_cased_forms_are_masked() {
-        let m = Masker::new(["ab\"cd\\ef99", "open  sesame99", "tr-pg-secret"]);
+        let m = Masker::new(["ab\"cd\\ef99", "open  sesame99", "tr-pg-secret"]).unwrap();
         assert_eq!(m.mask(r#"{"k":"ab\"cd\\ef99"}"#), r#"{"k":"***"}"#);
         assert_eq!(
             m.mask("login failed with open sesame99"),
@@ -202,7 +212,7 @@ mod tests {
 
     #[test]
     fn a_cut_never_splits_a_secret() {
-        let m = Masker::new(["hunter-two-22", "zz-other-zz"]);
+        let m = Masker::new(["hunter-two-22", "zz-other-zz"]).unwrap();
         let text = b"aaa hunter-two-22 bbb zz-other-zz";
         // Inside the first secret: moved to its start.
         assert_eq!(m.safe_cut(text, 8), 4);
@@ -217,7 +227,7 @@ mod tests {
     #[test]
     fn empty_masker_borrows() {
         assert!(matches!(
-            Masker::new(Vec::<String>::new()).mask("x"),
+            Masker::new(Vec::<String>::new()).unwrap().mask("x"),
             Cow::Borrowed(_)
         ));
     }

@@ -79,7 +79,7 @@ fn a_connect_timeout_out_of_range_is_a_connection_error() {
             .spec("operator: sql\nconn_id: db\nsql: select 1\n")
             .context(context())
             .run()
-            .exit(78)
+            .exit(68)
             .stderr_has("`connect_timeout` in extra must")
             .stderr_lacks("panicked")
             .no_xcom();

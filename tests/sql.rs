@@ -495,7 +495,7 @@ fn connection_errors_are_clear_and_never_show_the_password() {
         .never_shows("Wrong-Pass-98");
     sql("http://example.com", "sql: SELECT 1\n")
         .run()
-        .exit(78)
+        .exit(68)
         .stderr_has("conn_type is `http`");
 }
 
@@ -549,7 +549,7 @@ fn tls_options_come_from_the_connection_extra() {
     .stderr_has("failed to connect to PostgreSQL");
     sql(&format!("{url}?sslmode=sometimes"), "sql: SELECT 1\n")
         .run()
-        .exit(78)
+        .exit(68)
         .stderr_has("unknown `sslmode` `sometimes`");
 }
 

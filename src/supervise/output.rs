@@ -222,7 +222,7 @@ mod tests {
     #[test]
     fn a_secret_across_the_cut_is_masked_whole() {
         let secret = "Straddling-Secret-777";
-        let masker = crate::mask::Masker::new([secret]);
+        let masker = crate::mask::Masker::new([secret]).unwrap();
         // The secret repeated densely around the cut, wherever the reads fall.
         let mut data = vec![b'a'; MAX_LINE - 300];
         while data.len() < MAX_LINE + 200_000 {

@@ -244,7 +244,8 @@ pub async fn run(
     signals: &mut Signals,
 ) -> Result<Option<PathBuf>> {
     let deadline = limits.timeout.map(|t| Instant::now() + t);
-    let target = Target::from_connection(conn).map_err(|message| Error::Config { message })?;
+    let target =
+        Target::from_connection(conn).map_err(|message| Error::UnusableConnection { message })?;
     let plan = plan(task, target.dialect)?;
     let values = match &task.parameters {
         Some(Value::Object(m)) => Values::Named(m),
