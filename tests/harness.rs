@@ -229,10 +229,26 @@ impl Task {
             let mut stdin = child.stdin.take().expect("stdin");
             stdin.write_all(text.as_bytes()).expect("write stdin");
         }
+        // Stdout is read as it comes, so a test can wait for a readiness line.
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let stdout = child.stdout.take().map(|mut out| {
+            let seen = seen.clone();
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 65536];
+                loop {
+                    match std::io::Read::read(&mut out, &mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => seen.lock().expect("stdout").extend_from_slice(&buf[..n]),
+                    }
+                }
+            })
+        });
         Running {
             child,
             task: self,
             started: Instant::now(),
+            seen,
+            stdout,
         }
     }
 }
@@ -241,11 +257,25 @@ pub struct Running {
     pub child: std::process::Child,
     task: Task,
     pub started: Instant,
+    /// Stdout so far, filled by the `stdout` thread.
+    seen: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+    stdout: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Running {
     pub fn pid(&self) -> i32 {
         i32::try_from(self.child.id()).expect("pid")
+    }
+
+    /// Waits until the task has printed `text` (its readiness line), so a
+    /// signal test signals a task that is set up, not one still starting.
+    #[track_caller]
+    pub fn wait_for_stdout(&self, text: &str) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !String::from_utf8_lossy(&self.seen.lock().expect("stdout")).contains(text) {
+            assert!(Instant::now() < deadline, "the task never printed {text:?}");
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
 
     pub fn signal(&self, sig: nix::sys::signal::Signal) {
@@ -267,9 +297,8 @@ impl Running {
     }
 
     pub fn wait(mut self) -> Outcome {
-        let stdout = self.child.stdout.take();
+        let stdout = self.stdout.take();
         let stderr = self.child.stderr.take().expect("stderr");
-        let out = std::thread::spawn(move || stdout.map(read_all).unwrap_or_default());
         let err = std::thread::spawn(move || read_all(stderr));
         let deadline = self.started + self.task.timeout;
         let status = loop {
@@ -282,12 +311,16 @@ impl Running {
             }
             std::thread::sleep(Duration::from_millis(5));
         };
+        if let Some(t) = stdout {
+            t.join().expect("stdout thread");
+        }
+        let stdout = String::from_utf8_lossy(&self.seen.lock().expect("stdout")).into_owned();
         let xcom = std::fs::read_to_string(self.task.xcom_path()).ok();
         let termination =
             std::fs::read_to_string(self.task.dir().join("termination-log")).unwrap_or_default();
         Outcome {
             code: status.code().unwrap_or(-1),
-            stdout: out.join().expect("stdout thread"),
+            stdout,
             stderr: err.join().expect("stderr thread"),
             xcom,
             termination,

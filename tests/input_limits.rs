@@ -3,7 +3,6 @@
 //! allocation, and before the task has done anything.
 
 use std::os::unix::ffi::OsStringExt;
-use std::time::Duration;
 
 use nix::sys::signal::Signal;
 use serde_json::json;
@@ -55,10 +54,10 @@ fn the_longest_durations_still_run_and_stop() {
     // Ten years of timeout and of grace: the timers hold them, and SIGTERM
     // still stops the task (the shell dies on it, no SIGKILL needed).
     let running = Task::new()
-        .spec("operator: bash\nbash_command: sleep 30\nexecution_timeout: 3650days\ngrace_period: 315360000\n")
+        .spec("operator: bash\nbash_command: echo ready; sleep 30\nexecution_timeout: 3650days\ngrace_period: 315360000\n")
         .context(context())
         .spawn(Some("run"));
-    std::thread::sleep(Duration::from_millis(500));
+    running.wait_for_stdout("ready");
     running.signal(Signal::SIGTERM);
     running
         .wait()

@@ -18,7 +18,7 @@ fn sigterm_is_forwarded_and_the_task_stops() {
         .spec(&child_spec("traps_term.sh", "grace_period: 5s\n"))
         .context(context());
     let running = t.spawn(Some("run"));
-    std::thread::sleep(Duration::from_millis(500));
+    running.wait_for_stdout("waiting for a signal");
     running.signal(Signal::SIGTERM);
     let out = running.wait();
     out.exit(143)
@@ -36,7 +36,7 @@ fn sigint_and_sighup_are_forwarded_too() {
             .spec(&child_spec("forever.sh", ""))
             .context(context())
             .spawn(Some("run"));
-        std::thread::sleep(Duration::from_millis(400));
+        running.wait_for_stdout("sleeping forever");
         running.signal(sig);
         running.wait().exit(code).no_xcom();
     }
@@ -48,7 +48,7 @@ fn a_child_that_ignores_sigterm_is_killed_after_the_grace_period() {
         .spec(&child_spec("ignores_term.sh", "grace_period: 1s\n"))
         .context(context())
         .spawn(Some("run"));
-    std::thread::sleep(Duration::from_millis(400));
+    running.wait_for_stdout("ignoring SIGTERM");
     running.signal(Signal::SIGTERM);
     let out = running.wait();
     out.exit(143)
@@ -62,7 +62,7 @@ fn a_second_signal_kills_at_once() {
         .spec(&child_spec("ignores_term.sh", "grace_period: 60s\n"))
         .context(context())
         .spawn(Some("run"));
-    std::thread::sleep(Duration::from_millis(400));
+    running.wait_for_stdout("ignoring SIGTERM");
     running.signal(Signal::SIGTERM);
     std::thread::sleep(Duration::from_millis(200));
     running.signal(Signal::SIGTERM);
@@ -184,7 +184,7 @@ fn as_pid_1_sigterm_stops_the_task() {
         .spec(&child_spec("traps_term.sh", ""))
         .context(context());
     let running = t.spawn(Some("run"));
-    std::thread::sleep(Duration::from_millis(700));
+    running.wait_for_stdout("waiting for a signal");
     // unshare --kill-child forwards nothing; signal the runner (its child) directly.
     let runner = std::fs::read_to_string(format!(
         "/proc/{}/task/{}/children",
@@ -205,7 +205,7 @@ fn a_killed_runner_does_not_leave_its_task_running() {
         .spec(&child_spec("forever.sh", ""))
         .context(context())
         .spawn(Some("run"));
-    std::thread::sleep(Duration::from_millis(500));
+    running.wait_for_stdout("sleeping forever");
     let children =
         std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", running.pid())).unwrap();
     let task: i32 = children
@@ -292,7 +292,7 @@ kill $helper
             d.display()
         ))
         .spawn(Some("run"));
-    std::thread::sleep(Duration::from_millis(500));
+    running.wait_for_stdout("ready");
     running.signal(Signal::SIGUSR1);
     running
         .wait()
