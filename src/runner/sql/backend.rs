@@ -48,6 +48,15 @@ pub fn unusable(conn: &Connection, why: &str) -> String {
     )
 }
 
+/// An empty host means the local server, as libpq and mysqlclient read it.
+fn host_or_localhost(host: String) -> String {
+    if host.is_empty() {
+        "localhost".into()
+    } else {
+        host
+    }
+}
+
 fn extra_str(extra: &Map<String, Value>, key: &str) -> Option<String> {
     match extra.get(key)? {
         Value::String(s) if !s.is_empty() => Some(s.clone()),
@@ -92,11 +101,7 @@ impl Target {
                 // Airflow: providers/postgres `PostgresHook.get_conn` passes host, user,
                 // password, dbname, port and the extras as libpq keywords.
                 let mut o = PgConnectOptions::new_without_pgpass();
-                let host = if host.is_empty() {
-                    "localhost".into()
-                } else {
-                    host
-                };
+                let host = host_or_localhost(host);
                 o = if host.starts_with('/') {
                     o.socket(&host)
                 } else {
@@ -149,11 +154,7 @@ impl Target {
             }
             "mysql" | "mariadb" => {
                 // Airflow: providers/mysql `MySqlHook._get_conn_config_mysql_client`.
-                let host = if host.is_empty() {
-                    "localhost".into()
-                } else {
-                    host
-                };
+                let host = host_or_localhost(host);
                 let mut o = MySqlConnectOptions::new()
                     .host(&host)
                     .port(conn.port.unwrap_or(3306))

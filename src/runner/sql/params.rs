@@ -163,7 +163,7 @@ fn encode_value(ty: &PgTypeInfo, v: &Value) -> Result<Vec<u8>, String> {
                 "-infinity" => i32::MIN,
                 t => {
                     let d = parse_date(t).ok_or_else(|| want("a date (YYYY-MM-DD)"))?;
-                    (d - epoch().date()).num_days() as i32
+                    (d - super::types::epoch_2000().date()).num_days() as i32
                 }
             };
             days.to_be_bytes().to_vec()
@@ -182,7 +182,7 @@ fn encode_value(ty: &PgTypeInfo, v: &Value) -> Result<Vec<u8>, String> {
                     // session time zone); timestamp: the offset is ignored, as PostgreSQL does.
                     let dt = parse_timestamp(t, oid == 1184)
                         .ok_or_else(|| want("an ISO 8601 timestamp"))?;
-                    (dt - epoch())
+                    (dt - super::types::epoch_2000())
                         .num_microseconds()
                         .ok_or_else(|| want("a timestamp in range"))?
                 }
@@ -232,12 +232,6 @@ fn encode_array(elem: &PgTypeInfo, v: &Value) -> Result<Vec<u8>, String> {
         }
     }
     Ok(b)
-}
-
-fn epoch() -> NaiveDateTime {
-    NaiveDate::from_ymd_opt(2000, 1, 1)
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .unwrap_or_default()
 }
 
 fn parse_date(s: &str) -> Option<NaiveDate> {

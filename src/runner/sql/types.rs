@@ -153,7 +153,8 @@ fn push_micros(s: &mut String, micros: i64) {
     }
 }
 
-fn epoch_2000() -> NaiveDateTime {
+/// PostgreSQL's binary epoch for dates and timestamps: 2000-01-01 00:00.
+pub(super) fn epoch_2000() -> NaiveDateTime {
     NaiveDate::from_ymd_opt(2000, 1, 1)
         .and_then(|d| d.and_hms_opt(0, 0, 0))
         .unwrap_or_default()
