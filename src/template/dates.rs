@@ -105,7 +105,9 @@ impl Object for DateTimeObj {
             "day_of_year" if self.pendulum => l.ordinal().into(),
             // pendulum 3: a WeekDay enum printing as Monday=0 ... Sunday=6.
             "day_of_week" if self.pendulum => l.weekday().num_days_from_monday().into(),
-            "days_in_month" if self.pendulum => days_in_month(l.year(), l.month()).into(),
+            "days_in_month" if self.pendulum => {
+                days_in_month(i64::from(l.year()), l.month()).into()
+            }
             "week_of_year" if self.pendulum => l.iso_week().week().into(),
             "quarter" if self.pendulum => (l.month0() / 3 + 1).into(),
             "int_timestamp" if self.pendulum => self.dt.utc().timestamp().into(),
@@ -300,15 +302,21 @@ fn pendulum_add(dt: DateTime, kwargs: &Kwargs, negate: bool) -> Result<DateTime,
     shifted.add(delta).ok_or_else(out_of_range)
 }
 
-pub fn days_in_month(year: i32, month: u32) -> u32 {
-    let (ny, nm) = if month == 12 {
-        (year + 1, 1)
-    } else {
-        (year, month + 1)
-    };
-    NaiveDate::from_ymd_opt(ny, nm, 1)
-        .and_then(|d| d.pred_opt())
-        .map_or(31, |d| d.day())
+/// The proleptic Gregorian leap year rule (Python's `calendar.isleap`), for
+/// any year, also outside what a date can hold (dateutil's intermediate
+/// years).
+pub fn is_leap(year: i64) -> bool {
+    (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
+}
+
+/// Days in `month` (1-12) of `year` (`calendar.monthrange(year, month)[1]`).
+pub fn days_in_month(year: i64, month: u32) -> u32 {
+    match month {
+        2 if is_leap(year) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
 }
 
 /// Calendar month arithmetic, clamping the day as pendulum and dateutil do.
@@ -322,7 +330,7 @@ pub fn add_months(dt: DateTime, months: i64) -> Result<DateTime, JinjaError> {
         .ok_or_else(out_of_range)?;
     let year = i32::try_from(total.div_euclid(12)).map_err(|_| out_of_range())?;
     let month = u32::try_from(total.rem_euclid(12)).unwrap_or(0) + 1;
-    let day = l.day().min(days_in_month(year, month));
+    let day = l.day().min(days_in_month(i64::from(year), month));
     let date = NaiveDate::from_ymd_opt(year, month, day).ok_or_else(out_of_range)?;
     DateTime::from_local(date.and_time(l.time()), dt.zone()).ok_or_else(out_of_range)
 }

@@ -1530,17 +1530,11 @@ impl Object for RelativeDeltaClass {
     }
 }
 
-fn is_leap(year: i64) -> bool {
-    (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
-}
-
 fn month_days(year: i64, month: i64) -> i64 {
-    match month {
-        2 if is_leap(year) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
+    i64::from(super::dates::days_in_month(
+        year,
+        u32::try_from(month).unwrap_or(1),
+    ))
 }
 
 /// `dt + rd` (or `dt - rd` with `negate`) as dateutil computes it: absolute
@@ -1606,7 +1600,7 @@ pub fn apply_relativedelta(
     let replaced = DateTime::from_local(date.and_time(time), dt.zone())
         .ok_or_else(|| invalid("the local time does not exist in its timezone"))?;
     let mut days = i128::from(rd.days);
-    if rd.leapdays != 0 && month > 2 && is_leap(year) {
+    if rd.leapdays != 0 && month > 2 && super::dates::is_leap(year) {
         days += i128::from(rd.leapdays);
     }
     // In i128: huge counts are Python's OverflowError, not a wrap.
