@@ -176,7 +176,7 @@ pub enum Error {
     )]
     CommitUnknown {
         what: String,
-        code: u8,
+        stop: crate::supervise::Stop,
         grace: String,
     },
 
@@ -222,7 +222,10 @@ impl Error {
             Error::XComWrite { .. } | Error::Stdout { .. } => exit_code::IO,
             Error::TimedOut { .. } => exit_code::TIMEOUT,
             Error::Stopped { signal, .. } => exit_code::signal(*signal),
-            Error::CommitUnknown { code, .. } => *code,
+            Error::CommitUnknown { stop, .. } => match stop {
+                crate::supervise::Stop::Signal(n) => exit_code::signal(*n),
+                crate::supervise::Stop::Timeout => exit_code::TIMEOUT,
+            },
             Error::Internal { .. } => exit_code::INTERNAL,
             Error::Task { code, .. } => *code,
         }

@@ -2,7 +2,7 @@
 //! temp file in the same folder, fsynced, then renamed into place, so KPO's
 //! sidecar (`cat` after the container ends) never sees a partial or invalid file.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -261,6 +261,7 @@ impl Writer {
             path: std::mem::take(&mut self.path),
             dir: std::mem::take(&mut self.dir),
             temp,
+            bytes: self.written,
         })
     }
 }
@@ -271,9 +272,20 @@ pub struct Synced {
     path: PathBuf,
     dir: PathBuf,
     temp: tempfile::TempPath,
+    bytes: u64,
 }
 
 impl Synced {
+    /// Where it goes.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Its size.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
     /// Renames the file into place (the one step left after [`Writer::sync`]).
     pub fn persist(self) -> Result<()> {
         let path = self.path;
@@ -365,14 +377,7 @@ fn reserve(file: &std::fs::File, len: u64) -> std::io::Result<()> {
         Ok(()) => Ok(()),
         // NFS, some FUSE and overlay setups cannot reserve: write and sync.
         Err(nix::errno::Errno::EOPNOTSUPP | nix::errno::Errno::EINVAL) => {
-            let mut f = file;
-            let chunk = vec![0u8; 8192];
-            let mut left = len;
-            while left > 0 {
-                let n = left.min(chunk.len() as u64) as usize;
-                f.write_all(&chunk[..n])?;
-                left -= n as u64;
-            }
+            std::io::copy(&mut std::io::repeat(0).take(len), &mut &*file)?;
             file.sync_all()
         }
         Err(e) => Err(e.into()),

@@ -405,14 +405,22 @@ fn running(url: &str, marker: &str) -> i64 {
     query(url, &q)[0][0].as_i64().expect("count")
 }
 
-fn wait_until_running(url: &str, marker: &str) {
+/// Polls `seen` every 50 ms for up to 10 s; panics naming `what` after that.
+#[track_caller]
+fn wait_until(what: &str, mut seen: impl FnMut() -> bool) {
     for _ in 0..200 {
-        if running(url, marker) == 1 {
+        if seen() {
             return;
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    panic!("the query marked {marker} never showed up on the server");
+    panic!("{what} never showed up on the server");
+}
+
+fn wait_until_running(url: &str, marker: &str) {
+    wait_until(&format!("the query marked {marker}"), || {
+        running(url, marker) == 1
+    });
 }
 
 #[test]
@@ -754,14 +762,10 @@ fn slow_commit_table(url: &str, table: &str, seconds: u32) {
 }
 
 fn wait_until_committing(url: &str) {
-    for _ in 0..200 {
-        let q = "SELECT count(*) FROM pg_stat_activity WHERE query = 'COMMIT' AND wait_event = 'PgSleep' AND pid <> pg_backend_pid()";
-        if query(url, q)[0][0].as_i64() >= Some(1) {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("no COMMIT showed up on the server");
+    let q = "SELECT count(*) FROM pg_stat_activity WHERE query = 'COMMIT' AND wait_event = 'PgSleep' AND pid <> pg_backend_pid()";
+    wait_until("a sleeping COMMIT", || {
+        query(url, q)[0][0].as_i64() >= Some(1)
+    });
 }
 
 /// A COMMIT cannot be cancelled: a SIGTERM that arrives while it runs is

@@ -28,14 +28,6 @@ impl Stop {
             Stop::Timeout => "execution_timeout expired".into(),
         }
     }
-
-    /// The exit code it ends a run with: 128 + N, or 124.
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            Stop::Signal(n) => u8::try_from(128 + n).unwrap_or(u8::MAX),
-            Stop::Timeout => 124,
-        }
-    }
 }
 
 /// The end of interruptible work.

@@ -384,7 +384,7 @@ async fn commit(
         Ok(Err(e)) => Err(failed(e)),
         Err(_) => Err(Error::CommitUnknown {
             what,
-            code: stop.exit_code(),
+            stop,
             grace: humantime::format_duration(limits.grace).to_string(),
         }),
     }
@@ -588,61 +588,55 @@ fn step_error(e: StepError, piece: &Piece, total: usize, w: &xcom::Writer) -> Er
 
 /// The result, written in full and fsynced, waiting for COMMIT to be renamed
 /// into place.
+#[derive(Default)]
 struct Pending {
-    /// The `output_path` file and its size.
-    file: Option<(xcom::Synced, String, u64)>,
-    /// The XCom file and its size.
-    xcom: Option<(xcom::Synced, PathBuf, u64)>,
+    /// The `output_path` file.
+    file: Option<xcom::Synced>,
+    /// The XCom file.
+    xcom: Option<xcom::Synced>,
 }
 
 /// Finishes and fsyncs every file of the result (before COMMIT).
 fn prepare(output: Option<Output>, finished: &Finished, limits: &Limits<'_>) -> Result<Pending> {
-    let mut pending = Pending {
-        file: None,
-        xcom: None,
-    };
     let Some(output) = output else {
-        return Ok(pending);
+        return Ok(Pending::default());
     };
-    let bytes = output.writer.written();
-    match output.file {
+    Ok(match output.file {
         Some(file) => {
             let synced = output.writer.sync()?;
-            if limits.do_xcom_push {
-                let value = xcom::encode(&Value::String(file.clone()), limits.max_xcom_bytes)?;
-                let len = value.len() as u64;
-                pending.xcom = Some((
-                    xcom::write_synced(limits.xcom_path, &value)?,
-                    PathBuf::from(limits.xcom_path),
-                    len,
-                ));
+            let xcom = if limits.do_xcom_push {
+                let value = xcom::encode(&Value::String(file), limits.max_xcom_bytes)?;
+                Some(xcom::write_synced(limits.xcom_path, &value)?)
+            } else {
+                None
+            };
+            Pending {
+                file: Some(synced),
+                xcom,
             }
-            pending.file = Some((synced, file, bytes));
         }
         // Airflow pushes no XCom for a `None` return value.
-        None if finished.null => {}
-        None => {
-            pending.xcom = Some((
-                output.writer.sync()?,
-                PathBuf::from(limits.xcom_path),
-                bytes,
-            ));
-        }
-    }
-    Ok(pending)
+        None if finished.null => Pending::default(),
+        None => Pending {
+            file: None,
+            xcom: Some(output.writer.sync()?),
+        },
+    })
 }
 
 impl Pending {
     /// Renames the result into place (after COMMIT) and says where the XCom is.
     fn publish(self) -> Result<Option<PathBuf>> {
-        if let Some((synced, file, bytes)) = self.file {
-            synced.persist()?;
-            tracing::info!(path = %file, bytes, "wrote the result file (`output_path`)");
+        if let Some(file) = self.file {
+            let (path, bytes) = (file.path().display().to_string(), file.bytes());
+            file.persist()?;
+            tracing::info!(path = %path, bytes, "wrote the result file (`output_path`)");
         }
-        let Some((synced, path, bytes)) = self.xcom else {
+        let Some(xcom) = self.xcom else {
             return Ok(None);
         };
-        synced.persist()?;
+        let (path, bytes) = (xcom.path().to_path_buf(), xcom.bytes());
+        xcom.persist()?;
         tracing::info!(path = %path.display(), bytes, "wrote XCom");
         Ok(Some(path))
     }
