@@ -159,6 +159,20 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    #[error("failed to read the XCom file `{path}`")]
+    XComRead {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("failed to remove the XCom file `{path}` an earlier attempt left")]
+    XComStale {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
     #[error("failed to write the output to stdout")]
     Stdout {
         #[source]
@@ -219,7 +233,10 @@ impl Error {
             Error::Database { .. } => exit_code::UNAVAILABLE,
             Error::Sql { .. } => exit_code::SQL,
             Error::XComValue { .. } => exit_code::XCOM_VALUE,
-            Error::XComWrite { .. } | Error::Stdout { .. } => exit_code::IO,
+            Error::XComWrite { .. }
+            | Error::XComRead { .. }
+            | Error::XComStale { .. }
+            | Error::Stdout { .. } => exit_code::IO,
             Error::TimedOut { .. } => exit_code::TIMEOUT,
             Error::Stopped { signal, .. } => exit_code::signal(*signal),
             Error::CommitUnknown { stop, .. } => match stop {
@@ -251,6 +268,8 @@ impl Error {
             Error::Sql { .. } => "sql",
             Error::XComValue { .. } => "xcom_value",
             Error::XComWrite { .. } => "xcom_write",
+            Error::XComRead { .. } => "xcom_read",
+            Error::XComStale { .. } => "xcom_stale",
             Error::Stdout { .. } => "stdout",
             Error::TimedOut { .. } => "timeout",
             Error::Stopped { .. } => "stopped",

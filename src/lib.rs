@@ -46,15 +46,54 @@ use crate::supervise::{Interrupted, Outcome, Policy, Received, Signals, Stop, si
 use crate::template::Renderer;
 use crate::template::budget::Limits;
 
-/// How a task that ran (or was refused) ended, for `main` to turn into an exit code.
+/// How a run that did not fail ended, for `main` to turn into an exit code.
+/// A task that failed is `Err(Error::Task)`, like every other failure.
 #[derive(Debug, PartialEq)]
-pub enum TaskEnd {
+pub enum Completed {
     /// Succeeded; the XCom was written to this path, or there was none.
     Success { xcom: Option<PathBuf> },
     /// The task's exit code is one of `skip_on_exit_code`: Airflow skips it.
     Skipped { code: u8 },
-    /// The task itself failed; `code` is its own (or 128 + signal).
-    Failed { code: u8, message: String },
+}
+
+impl Completed {
+    /// The run's exit code.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Completed::Success { .. } => error::exit_code::SUCCESS,
+            Completed::Skipped { code } => *code,
+        }
+    }
+}
+
+/// A subcommand's answer, printed on stdout by `main`, or a run's end.
+#[derive(Debug)]
+pub enum Answer {
+    Print(String),
+    Ran(Completed),
+}
+
+/// Runs one parsed command line: the `run` pipeline or a subcommand.
+pub fn execute(command: cli::Command, env: &Environ) -> Result<Answer> {
+    use crate::cli::Command;
+    let today = context::today();
+    match command {
+        Command::Run(args) => {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| Error::Internal {
+                    message: format!("cannot start the async runtime: {e}"),
+                })?;
+            runtime.block_on(run(&args, env, today)).map(Answer::Ran)
+        }
+        Command::Render(args) => render_command(&args, env, today).map(Answer::Print),
+        Command::Validate(args) => validate_command(&args, env).map(Answer::Print),
+        Command::Encode(args) => encode_command(&args, env).map(Answer::Print),
+        Command::Schema => Ok(Answer::Print(schema_command())),
+        Command::InstallShims(args) => runner::python::install(&args.dir, &args.pythons)
+            .map(|done| Answer::Print(done.join("\n"))),
+    }
 }
 
 /// A spec, its context and the connections and variables it may use.
@@ -267,7 +306,7 @@ async fn render_interruptible(
 /// `task-runner run`: the whole pipeline; with `TASK_RUNNER_XCOM_STDOUT=1` the
 /// XCom is also printed as the last line of stdout, which is what
 /// DockerOperator's `do_xcom_push` takes (it cannot read the file).
-pub async fn run(args: &RunArgs, env: &Environ, today: DateTime) -> Result<TaskEnd> {
+pub async fn run(args: &RunArgs, env: &Environ, today: DateTime) -> Result<Completed> {
     let pickle = xcom::resolve_pickle_path(args.pickle_path.as_deref(), env);
     if let Some(p) = &pickle
         && *p == xcom::resolve_path(args.xcom_path.as_deref(), env)
@@ -280,7 +319,7 @@ pub async fn run(args: &RunArgs, env: &Environ, today: DateTime) -> Result<TaskE
         });
     }
     let end = run_task(args, env, today, pickle.as_deref()).await?;
-    if let (Some(pickle), TaskEnd::Success { xcom: Some(path) }) = (&pickle, &end) {
+    if let (Some(pickle), Completed::Success { xcom: Some(path) }) = (&pickle, &end) {
         match xcom::write_pickle(path, pickle) {
             Ok(bytes) => {
                 tracing::info!(path = %pickle.display(), bytes, "wrote the XCom as a pickle")
@@ -293,7 +332,7 @@ pub async fn run(args: &RunArgs, env: &Environ, today: DateTime) -> Result<TaskE
         }
     }
     if xcom::echo_enabled(env)
-        && let TaskEnd::Success { xcom } = &end
+        && let Completed::Success { xcom } = &end
     {
         xcom::echo_last_line(xcom.as_deref())?;
     }
@@ -305,7 +344,7 @@ async fn run_task(
     env: &Environ,
     today: DateTime,
     pickle: Option<&std::path::Path>,
-) -> Result<TaskEnd> {
+) -> Result<Completed> {
     let mut signals = Signals::install().map_err(|e| Error::Internal {
         message: format!("cannot install signal handlers: {e}"),
     })?;
@@ -340,6 +379,7 @@ async fn run_task(
         timeout: spec.execution_timeout,
         grace: spec.grace_period,
     };
+    let sink = xcom::Sink::new(xcom_path, spec.max_xcom_bytes, spec.do_xcom_push);
     let prepared = match &spec.operator {
         Operator::Bash(task) => runner::bash::prepare(task, &loaded.context, env)?,
         Operator::Python(task) => {
@@ -349,35 +389,24 @@ async fn run_task(
             runner::ruby::prepare(task, &loaded.context, env, spec.do_xcom_push)?
         }
         Operator::Sql(task) => {
-            // The SQL runner streams rows straight into the XCom file itself.
+            // The SQL runner streams rows straight into the sink.
             let conn = loaded.store.connection(&task.conn_id)?;
-            let limits = runner::sql::Limits {
-                xcom_path: &xcom_path,
-                do_xcom_push: spec.do_xcom_push,
-                max_xcom_bytes: spec.max_xcom_bytes,
-                timeout: spec.execution_timeout,
-                grace: spec.grace_period,
-            };
-            let xcom = runner::sql::run(task, &conn, &limits, &mut signals).await?;
-            return Ok(TaskEnd::Success { xcom });
+            let xcom = runner::sql::run(task, &conn, &sink, policy, &mut signals).await?;
+            return Ok(Completed::Success { xcom });
         }
     };
-    let xcom_cap = spec.do_xcom_push.then_some(spec.max_xcom_bytes);
-    let (payload, end) = run_process(prepared, policy, xcom_cap, &mut signals).await?;
-    if end != (TaskEnd::Success { xcom: None }) {
-        return Ok(end);
+    let xcom_cap = sink.pushes().then_some(spec.max_xcom_bytes);
+    match run_process(prepared, policy, xcom_cap, &mut signals).await? {
+        Ended::Success(None) => Ok(Completed::Success { xcom: None }),
+        Ended::Success(Some(ReturnValue::Value(value))) => Ok(Completed::Success {
+            xcom: sink.push_value(&value)?,
+        }),
+        Ended::Success(Some(ReturnValue::Raw(bytes))) => Ok(Completed::Success {
+            xcom: sink.push_raw(bytes)?,
+        }),
+        Ended::Skipped { code } => Ok(Completed::Skipped { code }),
+        Ended::Failed { code, message } => Err(Error::Task { code, message }),
     }
-    let bytes = match payload {
-        Some(_) if !spec.do_xcom_push => return Ok(end),
-        None | Some(ReturnValue::Value(Value::Null)) => return Ok(end),
-        Some(ReturnValue::Value(value)) => xcom::encode(&value, spec.max_xcom_bytes)?,
-        Some(ReturnValue::Raw(bytes)) => xcom::check_raw(bytes, spec.max_xcom_bytes)?,
-    };
-    xcom::write_atomic(&xcom_path, &bytes)?;
-    tracing::info!(path = %xcom_path.display(), bytes = bytes.len(), "wrote XCom");
-    Ok(TaskEnd::Success {
-        xcom: Some(xcom_path),
-    })
 }
 
 /// Err when a stop signal is already waiting (polled once, never waits).
@@ -392,13 +421,13 @@ async fn stop_pending(signals: &mut Signals) -> Result<()> {
     }
 }
 
-/// Supervises a process runner and reads its result.
+/// Supervises a process runner and reads how it ended.
 async fn run_process(
     task: ProcessTask,
     policy: Policy,
     xcom_cap: Option<u64>,
     signals: &mut Signals,
-) -> Result<(Option<ReturnValue>, TaskEnd)> {
+) -> Result<Ended> {
     let ProcessTask {
         command,
         program,
@@ -427,19 +456,13 @@ async fn run_process(
         ResultSource::LastLine => None,
     };
     drop((workdir, script));
-    Ok(
-        match runner::end::interpret(
-            describe,
-            &program,
-            end,
-            shim,
-            supervised.last_line,
-            &skip_on_exit_code,
-        )? {
-            Ended::Success(value) => (value, TaskEnd::Success { xcom: None }),
-            Ended::Skipped { code } => (None, TaskEnd::Skipped { code }),
-            Ended::Failed { code, message } => (None, TaskEnd::Failed { code, message }),
-        },
+    runner::end::interpret(
+        describe,
+        &program,
+        end,
+        shim,
+        supervised.last_line,
+        &skip_on_exit_code,
     )
 }
 

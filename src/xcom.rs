@@ -55,7 +55,7 @@ pub fn resolve_pickle_path(flag: Option<&Path>, env: &Environ) -> Option<PathBuf
 pub fn remove_stale(path: &Path) -> Result<()> {
     match std::fs::remove_file(path) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-            return Err(Error::XComWrite {
+            return Err(Error::XComStale {
                 path: path.to_path_buf(),
                 source: e,
             });
@@ -96,7 +96,7 @@ fn temp_prefix(name: &str) -> String {
 /// Writes the XCom file at `xcom` again as a protocol 2 pickle at `path`
 /// (DockerOperator's `retrieve_output`), atomically as the XCom itself.
 pub fn write_pickle(xcom: &Path, path: &Path) -> Result<u64> {
-    let file = std::fs::File::open(xcom).map_err(|source| Error::XComWrite {
+    let file = std::fs::File::open(xcom).map_err(|source| Error::XComRead {
         path: xcom.to_path_buf(),
         source,
     })?;
@@ -120,14 +120,7 @@ pub fn encode(value: &Value, max_bytes: u64) -> Result<Vec<u8>> {
     let bytes = serde_json::to_vec(value).map_err(|e| Error::XComValue {
         message: e.to_string(),
     })?;
-    if bytes.len() as u64 > max_bytes {
-        return Err(Error::XComValue {
-            message: format!(
-                "it is {} bytes, over the limit of {max_bytes} bytes: raise `max_xcom_bytes` in the spec, or write the full result to a file (`output_path` for SQL tasks) and return its path",
-                bytes.len()
-            ),
-        });
-    }
+    check_size(bytes.len() as u64, max_bytes)?;
     Ok(bytes)
 }
 
@@ -395,6 +388,68 @@ pub fn write_synced(path: &Path, bytes: &[u8]) -> Result<Synced> {
     let mut w = Writer::create(path, None)?;
     w.write_all(bytes).map_err(|e| w.error(e))?;
     w.sync()
+}
+
+/// Where a run's return value goes: the XCom file under the size cap, or
+/// nowhere when the spec's `do_xcom_push` is off. The pipeline makes it and
+/// hands it to whichever runner produces the value: the process runners'
+/// values are pushed whole, the SQL runner streams rows into its writer.
+#[derive(Debug)]
+pub struct Sink {
+    path: PathBuf,
+    max_bytes: u64,
+    push: bool,
+}
+
+impl Sink {
+    pub fn new(path: PathBuf, max_bytes: u64, push: bool) -> Sink {
+        Sink {
+            path,
+            max_bytes,
+            push,
+        }
+    }
+
+    /// Whether a value is pushed at all (Airflow's `do_xcom_push`).
+    pub fn pushes(&self) -> bool {
+        self.push
+    }
+
+    /// A streaming writer towards the XCom file, under the cap.
+    pub fn writer(&self) -> Result<Writer> {
+        Writer::create(&self.path, Some(self.max_bytes))
+    }
+
+    /// `value` checked against the cap, written and fsynced, waiting for its
+    /// rename.
+    pub fn synced(&self, value: &Value) -> Result<Synced> {
+        write_synced(&self.path, &encode(value, self.max_bytes)?)
+    }
+
+    /// Pushes `value` (written atomically under the cap) and says where; a
+    /// `None` (JSON `null`) return value pushes nothing, as in Airflow.
+    pub fn push_value(&self, value: &Value) -> Result<Option<PathBuf>> {
+        if !self.push || value.is_null() {
+            return Ok(None);
+        }
+        self.publish(&encode(value, self.max_bytes)?).map(Some)
+    }
+
+    /// Pushes JSON text a task wrote, kept byte for byte (big integers and
+    /// exact decimals survive), once it is checked to be one JSON value
+    /// under the cap.
+    pub fn push_raw(&self, bytes: Vec<u8>) -> Result<Option<PathBuf>> {
+        if !self.push {
+            return Ok(None);
+        }
+        self.publish(&check_raw(bytes, self.max_bytes)?).map(Some)
+    }
+
+    fn publish(&self, bytes: &[u8]) -> Result<PathBuf> {
+        write_atomic(&self.path, bytes)?;
+        tracing::info!(path = %self.path.display(), bytes = bytes.len(), "wrote XCom");
+        Ok(self.path.clone())
+    }
 }
 
 /// The last stdout line of a successful run: the XCom as one line of JSON, or

@@ -15,6 +15,16 @@ pub use payload::{Payload, XComEntry};
 
 use crate::error::{Error, Result};
 
+/// Today at midnight UTC: the logical date of a run given none, as
+/// `airflow tasks test` takes it.
+pub fn today() -> DateTime {
+    let midnight = chrono::Utc::now()
+        .date_naive()
+        .and_time(chrono::NaiveTime::MIN)
+        .and_utc();
+    DateTime::from_utc(midnight, Zone::Utc)
+}
+
 /// Which Airflow's context to reproduce.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Profile {

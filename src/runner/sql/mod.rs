@@ -30,19 +30,8 @@ use self::split::{Dialect, ParamRef, Style};
 use crate::connection::Connection;
 use crate::error::{Error, Result};
 use crate::spec::SqlTask;
-use crate::supervise::{Interrupted, Signals, Stop, interruptible, signal_name};
+use crate::supervise::{Interrupted, Policy, Signals, Stop, interruptible, signal_name};
 use crate::xcom;
-
-/// What the SQL runner needs to know besides the task.
-pub struct Limits<'a> {
-    pub xcom_path: &'a Path,
-    pub do_xcom_push: bool,
-    pub max_xcom_bytes: u64,
-    pub timeout: Option<Duration>,
-    /// The stop budget: a stop or a timeout is reported within it (the
-    /// cancel, the rollback and the report included).
-    pub grace: Duration,
-}
 
 /// Connection attempts before giving up on an unreachable server; only the
 /// connection is retried, never a statement.
@@ -240,10 +229,11 @@ struct Output {
 pub async fn run(
     task: &SqlTask,
     conn: &Connection,
-    limits: &Limits<'_>,
+    sink: &xcom::Sink,
+    policy: Policy,
     signals: &mut Signals,
 ) -> Result<Option<PathBuf>> {
-    let deadline = limits.timeout.map(|t| Instant::now() + t);
+    let deadline = policy.timeout.map(|t| Instant::now() + t);
     let target =
         Target::from_connection(conn).map_err(|message| Error::UnusableConnection { message })?;
     let plan = plan(task, target.dialect)?;
@@ -261,20 +251,20 @@ pub async fn run(
             });
         }
     };
-    let mut output = match (&output_file, limits.do_xcom_push) {
+    let mut output = match (&output_file, sink.pushes()) {
         (Some(file), _) => Some(Output {
             writer: xcom::Writer::create(Path::new(file), None)?,
             file: Some(file.clone()),
         }),
         (None, true) => Some(Output {
-            writer: xcom::Writer::create(limits.xcom_path, Some(limits.max_xcom_bytes))?,
+            writer: sink.writer()?,
             file: None,
         }),
         // Airflow: no handler without `do_xcom_push`, so nothing is fetched.
         (None, false) => None,
     };
 
-    let stopped = |stop: Stop| Error::from_stop(stop, limits.timeout);
+    let stopped = |stop: Stop| Error::from_stop(stop, policy.timeout);
     let mut db = match interruptible(connect(&target), deadline, signals).await {
         Interrupted::Done(r) => r?,
         Interrupted::Stopped(stop) => return Err(stopped(stop)),
@@ -301,13 +291,13 @@ pub async fn run(
                         Stop::Timeout => "execution_timeout expired".into(),
                     }
                 );
-                let budget = stop_deadline(limits.grace);
+                let budget = stop_deadline(policy.grace);
                 cancel(&canceller, budget).await;
                 // The statement now fails on the server; wait for that (bounded).
                 if tokio::time::timeout_at(budget, &mut work).await.is_err() {
                     tracing::warn!(
                         "the statement did not give up within the grace period of {}",
-                        humantime::format_duration(limits.grace)
+                        humantime::format_duration(policy.grace)
                     );
                 }
                 Err((stop, budget))
@@ -331,7 +321,7 @@ pub async fn run(
     // The whole result is written and fsynced before COMMIT: a full disk
     // fails the task with nothing committed, and after COMMIT only renames
     // are left.
-    let pending = match prepare(output, &finished, limits) {
+    let pending = match prepare(output, &finished, sink) {
         Ok(p) => p,
         Err(e) => {
             rollback(db, task.autocommit, None).await;
@@ -339,7 +329,7 @@ pub async fn run(
         }
     };
     if !task.autocommit {
-        commit(&mut db, &plan, limits, deadline, signals).await?;
+        commit(&mut db, &plan, policy.grace, deadline, signals).await?;
     }
     close(db, None).await;
     pending.publish()
@@ -354,7 +344,7 @@ pub async fn run(
 async fn commit(
     db: &mut Conn,
     plan: &Plan,
-    limits: &Limits<'_>,
+    grace: Duration,
     deadline: Option<Instant>,
     signals: &mut Signals,
 ) -> Result<()> {
@@ -372,9 +362,9 @@ async fn commit(
     let what = stop.describe();
     tracing::warn!(
         "{what} during the final COMMIT: a COMMIT cannot be cancelled; waiting up to {} for the server's answer",
-        humantime::format_duration(limits.grace)
+        humantime::format_duration(grace)
     );
-    match tokio::time::timeout_at(stop_deadline(limits.grace), &mut work).await {
+    match tokio::time::timeout_at(stop_deadline(grace), &mut work).await {
         Ok(Ok(())) => {
             tracing::warn!(
                 "the COMMIT completed after {what}: the task's work is committed, so the run reports success"
@@ -385,7 +375,7 @@ async fn commit(
         Err(_) => Err(Error::CommitUnknown {
             what,
             stop,
-            grace: humantime::format_duration(limits.grace).to_string(),
+            grace: humantime::format_duration(grace).to_string(),
         }),
     }
 }
@@ -597,16 +587,15 @@ struct Pending {
 }
 
 /// Finishes and fsyncs every file of the result (before COMMIT).
-fn prepare(output: Option<Output>, finished: &Finished, limits: &Limits<'_>) -> Result<Pending> {
+fn prepare(output: Option<Output>, finished: &Finished, sink: &xcom::Sink) -> Result<Pending> {
     let Some(output) = output else {
         return Ok(Pending::default());
     };
     Ok(match output.file {
         Some(file) => {
             let synced = output.writer.sync()?;
-            let xcom = if limits.do_xcom_push {
-                let value = xcom::encode(&Value::String(file), limits.max_xcom_bytes)?;
-                Some(xcom::write_synced(limits.xcom_path, &value)?)
+            let xcom = if sink.pushes() {
+                Some(sink.synced(&Value::String(file))?)
             } else {
                 None
             };
