@@ -66,181 +66,192 @@ fn extra_str(extra: &Map<String, Value>, key: &str) -> Option<String> {
     }
 }
 
+/// The options, dialect and description of each backend.
+type Backend = (Options, Dialect, String);
+
+/// `connect_timeout` from the extra (seconds), else the default.
+fn connect_timeout(conn: &Connection, extra: &Map<String, Value>) -> Result<Duration, String> {
+    Ok(match extra_str(extra, "connect_timeout") {
+        None => DEFAULT_CONNECT_TIMEOUT,
+        Some(s) => {
+            let bad = |why: &str| {
+                unusable(
+                    conn,
+                    &format!("`connect_timeout` in extra {why} (seconds, e.g. 10)"),
+                )
+            };
+            let secs = s
+                .trim()
+                .parse::<f64>()
+                .map_err(|_| bad("is not a number"))?;
+            // libpq and mysqlclient read 0 (and less) as "wait forever";
+            // a task must not hang, so those keep the default bound.
+            if secs <= 0.0 {
+                DEFAULT_CONNECT_TIMEOUT
+            } else {
+                crate::limits::seconds(secs).map_err(|why| bad(&why))?
+            }
+        }
+    })
+}
+
+fn pg_options(conn: &Connection, extra: &Map<String, Value>) -> Result<Backend, String> {
+    let host = conn.host.clone().unwrap_or_default();
+    let schema = conn.schema.clone().unwrap_or_default();
+    // Airflow: providers/postgres `PostgresHook.get_conn` passes host, user,
+    // password, dbname, port and the extras as libpq keywords.
+    let mut o = PgConnectOptions::new_without_pgpass();
+    let host = host_or_localhost(host);
+    o = if host.starts_with('/') {
+        o.socket(&host)
+    } else {
+        o.host(&host)
+    };
+    o = o.port(conn.port.unwrap_or(5432));
+    if let Some(login) = conn.login.as_deref().filter(|l| !l.is_empty()) {
+        o = o.username(login);
+    }
+    if let Some(password) = conn.password.as_deref() {
+        o = o.password(password);
+    }
+    if !schema.is_empty() {
+        o = o.database(&schema);
+    }
+    if let Some(mode) = extra_str(extra, "sslmode") {
+        o = o.ssl_mode(
+            PgSslMode::from_str(&mode)
+                .map_err(|_| unusable(conn, &format!("unknown `sslmode` `{mode}` in extra (disable, allow, prefer, require, verify-ca, verify-full)")))?,
+        );
+    }
+    if let Some(p) = extra_str(extra, "sslrootcert") {
+        o = o.ssl_root_cert(PathBuf::from(p));
+    }
+    if let Some(p) = extra_str(extra, "sslcert") {
+        o = o.ssl_client_cert(PathBuf::from(p));
+    }
+    if let Some(p) = extra_str(extra, "sslkey") {
+        o = o.ssl_client_key(PathBuf::from(p));
+    }
+    if let Some(name) = extra_str(extra, "application_name") {
+        o = o.application_name(&name);
+    }
+    if let Some(opts) = extra_str(extra, "options") {
+        o = o.options(libpq_options(&opts));
+    }
+    let describe = format!(
+        "PostgreSQL at {}:{}/{} (connection `{}`)",
+        o.get_host(),
+        o.get_port(),
+        o.get_database().unwrap_or(o.get_username()),
+        conn.conn_id
+    );
+    Ok((Options::Pg(o), Dialect::Postgres, describe))
+}
+
+fn mysql_options(conn: &Connection, extra: &Map<String, Value>) -> Result<Backend, String> {
+    let host = conn.host.clone().unwrap_or_default();
+    let schema = conn.schema.clone().unwrap_or_default();
+    // Airflow: providers/mysql `MySqlHook._get_conn_config_mysql_client`.
+    let host = host_or_localhost(host);
+    let mut o = MySqlConnectOptions::new()
+        .host(&host)
+        .port(conn.port.unwrap_or(3306))
+        .username(conn.login.as_deref().unwrap_or_default())
+        .password(conn.password.as_deref().unwrap_or_default());
+    if !schema.is_empty() {
+        o = o.database(&schema);
+    }
+    if let Some(charset) = extra_str(extra, "charset") {
+        o = o.charset(&charset);
+    }
+    if let Some(sock) = extra_str(extra, "unix_socket") {
+        o = o.socket(sock);
+    }
+    // `ssl` is a dict (or its JSON text) with `ca`, `cert`, `key`.
+    let ssl = match extra.get("ssl") {
+        Some(Value::Object(m)) => Some(m.clone()),
+        Some(Value::String(s)) => serde_json::from_str::<Map<String, Value>>(s).ok(),
+        _ => None,
+    };
+    if let Some(ssl) = &ssl {
+        o = o.ssl_mode(MySqlSslMode::Required);
+        if let Some(ca) = extra_str(ssl, "ca") {
+            o = o.ssl_ca(PathBuf::from(ca)).ssl_mode(MySqlSslMode::VerifyCa);
+        }
+        if let Some(cert) = extra_str(ssl, "cert") {
+            o = o.ssl_client_cert(PathBuf::from(cert));
+        }
+        if let Some(key) = extra_str(ssl, "key") {
+            o = o.ssl_client_key(PathBuf::from(key));
+        }
+    }
+    if let Some(mode) = extra_str(extra, "ssl_mode") {
+        o = o.ssl_mode(MySqlSslMode::from_str(&mode).map_err(|_| {
+            unusable(conn, &format!("unknown `ssl_mode` `{mode}` in extra (DISABLED, PREFERRED, REQUIRED, VERIFY_CA, VERIFY_IDENTITY)"))
+        })?);
+    }
+    let describe = format!(
+        "MySQL at {host}:{}/{schema} (connection `{}`)",
+        conn.port.unwrap_or(3306),
+        conn.conn_id
+    );
+    Ok((Options::My(o), Dialect::MySql, describe))
+}
+
+fn sqlite_options(conn: &Connection) -> Result<Backend, String> {
+    let host = conn.host.clone().unwrap_or_default();
+    let schema = conn.schema.clone().unwrap_or_default();
+    // Airflow: providers/sqlite `SqliteHook` opens the connection's host as a
+    // file path; a URI like `sqlite:////tmp/x.db` leaves it in `schema`.
+    let path = match (host.is_empty(), schema.is_empty()) {
+        (false, true) => host,
+        (false, false) => format!("{host}/{schema}"),
+        (true, false) => schema,
+        (true, true) => {
+            return Err(unusable(
+                conn,
+                "no database file: put its path in `host` (or `:memory:`)",
+            ));
+        }
+    };
+    let o = if path == ":memory:" {
+        SqliteConnectOptions::from_str("sqlite::memory:")
+            .map_err(|e| unusable(conn, &e.to_string()))?
+    } else {
+        // `sqlite3.connect` creates a missing file, so does this.
+        SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true)
+    };
+    let describe = format!("SQLite database `{path}` (connection `{}`)", conn.conn_id);
+    Ok((Options::Lite(o), Dialect::Sqlite, describe))
+}
+
 impl Target {
     /// Builds the connect options from the connection's `conn_type`, fields and extras.
     pub fn from_connection(conn: &Connection) -> Result<Target, String> {
         let extra = conn.extra_dejson();
-        let host = conn.host.clone().unwrap_or_default();
-        let schema = conn.schema.clone().unwrap_or_default();
-        let connect_timeout = match extra_str(&extra, "connect_timeout") {
-            None => DEFAULT_CONNECT_TIMEOUT,
-            Some(s) => {
-                let bad = |why: &str| {
-                    unusable(
-                        conn,
-                        &format!("`connect_timeout` in extra {why} (seconds, e.g. 10)"),
-                    )
-                };
-                let secs = s
-                    .trim()
-                    .parse::<f64>()
-                    .map_err(|_| bad("is not a number"))?;
-                // libpq and mysqlclient read 0 (and less) as "wait forever";
-                // a task must not hang, so those keep the default bound.
-                if secs <= 0.0 {
-                    DEFAULT_CONNECT_TIMEOUT
-                } else {
-                    crate::limits::seconds(secs).map_err(|why| bad(&why))?
-                }
+        let connect_timeout = connect_timeout(conn, &extra)?;
+        let (options, dialect, describe) = match conn.conn_type.as_deref().unwrap_or_default() {
+            // Airflow normalises `postgresql` to `postgres`; accept both anyway.
+            "postgres" | "postgresql" => pg_options(conn, &extra)?,
+            "mysql" | "mariadb" => mysql_options(conn, &extra)?,
+            "sqlite" => sqlite_options(conn)?,
+            other => {
+                return Err(unusable(
+                    conn,
+                    &format!(
+                        "its conn_type is `{other}`; supported: postgres (postgresql), mysql (MariaDB too), sqlite"
+                    ),
+                ));
             }
         };
-        let kind = conn.conn_type.as_deref().unwrap_or_default();
-        match kind {
-            // Airflow normalises `postgresql` to `postgres`; accept both anyway.
-            "postgres" | "postgresql" => {
-                // Airflow: providers/postgres `PostgresHook.get_conn` passes host, user,
-                // password, dbname, port and the extras as libpq keywords.
-                let mut o = PgConnectOptions::new_without_pgpass();
-                let host = host_or_localhost(host);
-                o = if host.starts_with('/') {
-                    o.socket(&host)
-                } else {
-                    o.host(&host)
-                };
-                o = o.port(conn.port.unwrap_or(5432));
-                if let Some(login) = conn.login.as_deref().filter(|l| !l.is_empty()) {
-                    o = o.username(login);
-                }
-                if let Some(password) = conn.password.as_deref() {
-                    o = o.password(password);
-                }
-                if !schema.is_empty() {
-                    o = o.database(&schema);
-                }
-                if let Some(mode) = extra_str(&extra, "sslmode") {
-                    o = o.ssl_mode(
-                        PgSslMode::from_str(&mode)
-                            .map_err(|_| unusable(conn, &format!("unknown `sslmode` `{mode}` in extra (disable, allow, prefer, require, verify-ca, verify-full)")))?,
-                    );
-                }
-                if let Some(p) = extra_str(&extra, "sslrootcert") {
-                    o = o.ssl_root_cert(PathBuf::from(p));
-                }
-                if let Some(p) = extra_str(&extra, "sslcert") {
-                    o = o.ssl_client_cert(PathBuf::from(p));
-                }
-                if let Some(p) = extra_str(&extra, "sslkey") {
-                    o = o.ssl_client_key(PathBuf::from(p));
-                }
-                if let Some(name) = extra_str(&extra, "application_name") {
-                    o = o.application_name(&name);
-                }
-                if let Some(opts) = extra_str(&extra, "options") {
-                    o = o.options(libpq_options(&opts));
-                }
-                let describe = format!(
-                    "PostgreSQL at {}:{}/{} (connection `{}`)",
-                    o.get_host(),
-                    o.get_port(),
-                    o.get_database().unwrap_or(o.get_username()),
-                    conn.conn_id
-                );
-                Ok(Target {
-                    options: Options::Pg(o),
-                    dialect: Dialect::Postgres,
-                    describe,
-                    connect_timeout,
-                })
-            }
-            "mysql" | "mariadb" => {
-                // Airflow: providers/mysql `MySqlHook._get_conn_config_mysql_client`.
-                let host = host_or_localhost(host);
-                let mut o = MySqlConnectOptions::new()
-                    .host(&host)
-                    .port(conn.port.unwrap_or(3306))
-                    .username(conn.login.as_deref().unwrap_or_default())
-                    .password(conn.password.as_deref().unwrap_or_default());
-                if !schema.is_empty() {
-                    o = o.database(&schema);
-                }
-                if let Some(charset) = extra_str(&extra, "charset") {
-                    o = o.charset(&charset);
-                }
-                if let Some(sock) = extra_str(&extra, "unix_socket") {
-                    o = o.socket(sock);
-                }
-                // `ssl` is a dict (or its JSON text) with `ca`, `cert`, `key`.
-                let ssl = match extra.get("ssl") {
-                    Some(Value::Object(m)) => Some(m.clone()),
-                    Some(Value::String(s)) => serde_json::from_str::<Map<String, Value>>(s).ok(),
-                    _ => None,
-                };
-                if let Some(ssl) = &ssl {
-                    o = o.ssl_mode(MySqlSslMode::Required);
-                    if let Some(ca) = extra_str(ssl, "ca") {
-                        o = o.ssl_ca(PathBuf::from(ca)).ssl_mode(MySqlSslMode::VerifyCa);
-                    }
-                    if let Some(cert) = extra_str(ssl, "cert") {
-                        o = o.ssl_client_cert(PathBuf::from(cert));
-                    }
-                    if let Some(key) = extra_str(ssl, "key") {
-                        o = o.ssl_client_key(PathBuf::from(key));
-                    }
-                }
-                if let Some(mode) = extra_str(&extra, "ssl_mode") {
-                    o = o.ssl_mode(MySqlSslMode::from_str(&mode).map_err(|_| {
-                        unusable(conn, &format!("unknown `ssl_mode` `{mode}` in extra (DISABLED, PREFERRED, REQUIRED, VERIFY_CA, VERIFY_IDENTITY)"))
-                    })?);
-                }
-                let describe = format!(
-                    "MySQL at {host}:{}/{schema} (connection `{}`)",
-                    conn.port.unwrap_or(3306),
-                    conn.conn_id
-                );
-                Ok(Target {
-                    options: Options::My(o),
-                    dialect: Dialect::MySql,
-                    describe,
-                    connect_timeout,
-                })
-            }
-            "sqlite" => {
-                // Airflow: providers/sqlite `SqliteHook` opens the connection's host as a
-                // file path; a URI like `sqlite:////tmp/x.db` leaves it in `schema`.
-                let path = match (host.is_empty(), schema.is_empty()) {
-                    (false, true) => host,
-                    (false, false) => format!("{host}/{schema}"),
-                    (true, false) => schema,
-                    (true, true) => {
-                        return Err(unusable(
-                            conn,
-                            "no database file: put its path in `host` (or `:memory:`)",
-                        ));
-                    }
-                };
-                let o = if path == ":memory:" {
-                    SqliteConnectOptions::from_str("sqlite::memory:")
-                        .map_err(|e| unusable(conn, &e.to_string()))?
-                } else {
-                    // `sqlite3.connect` creates a missing file, so does this.
-                    SqliteConnectOptions::new()
-                        .filename(&path)
-                        .create_if_missing(true)
-                };
-                Ok(Target {
-                    options: Options::Lite(o),
-                    dialect: Dialect::Sqlite,
-                    describe: format!("SQLite database `{path}` (connection `{}`)", conn.conn_id),
-                    connect_timeout,
-                })
-            }
-            other => Err(unusable(
-                conn,
-                &format!(
-                    "its conn_type is `{other}`; supported: postgres (postgresql), mysql (MariaDB too), sqlite"
-                ),
-            )),
-        }
+        Ok(Target {
+            options,
+            dialect,
+            describe,
+            connect_timeout,
+        })
     }
 
     /// One connection attempt, bounded by the connect timeout.
@@ -526,38 +537,68 @@ async fn exec_pg(
         .iter()
         .map(|col| PgCol::of(col.type_info()).map_err(|ty| unsupported(col.name(), &ty)))
         .collect::<Result<Vec<_>, _>>()?;
-    let mut rows = stmt.query_with(args).fetch(&mut *c);
+    let rows = stmt.query_with(args).fetch(&mut *c);
+    stream_rows(rows, sink, |row, buf| {
+        write_cells(cols.len(), buf, |i, buf| {
+            let raw = row.try_get_raw(i)?;
+            if sqlx::ValueRef::is_null(&raw) {
+                buf.extend_from_slice(b"null");
+                return Ok(());
+            }
+            let bytes = raw
+                .as_bytes()
+                .map_err(|e| StepError::Value(e.to_string()))?;
+            cols[i]
+                .write(bytes, buf)
+                .map_err(|e| column_error(row, i, e))
+        })
+    })
+    .await
+}
+
+/// Counts the rows of a result and, given a sink, writes each row into it
+/// with `write_row` (its cells, as JSON, comma-separated).
+async fn stream_rows<R, S>(
+    mut rows: S,
+    mut sink: Option<&mut RowSink<'_>>,
+    mut write_row: impl FnMut(&R, &mut Vec<u8>) -> Result<(), StepError>,
+) -> Result<u64, StepError>
+where
+    S: futures_util::Stream<Item = Result<R, sqlx::Error>> + Unpin,
+{
     let mut count = 0;
-    let mut sink = sink;
     while let Some(row) = rows.try_next().await? {
         count += 1;
         let Some(sink) = sink.as_deref_mut() else {
             continue;
         };
-        let buf = sink.start_row();
-        for (i, col) in cols.iter().enumerate() {
-            if i > 0 {
-                buf.push(b',');
-            }
-            let raw = row.try_get_raw(i)?;
-            match sqlx::ValueRef::is_null(&raw) {
-                true => buf.extend_from_slice(b"null"),
-                false => {
-                    let bytes = raw
-                        .as_bytes()
-                        .map_err(|e| StepError::Value(e.to_string()))?;
-                    col.write(bytes, buf).map_err(|e| {
-                        StepError::Value(format!("column `{}`: {e}", row.columns()[i].name()))
-                    })?;
-                }
-            }
-        }
+        write_row(&row, sink.start_row())?;
         sink.end_row().map_err(StepError::Output)?;
     }
     if let Some(sink) = sink {
         sink.finish().map_err(StepError::Output)?;
     }
     Ok(count)
+}
+
+/// Writes `n` cells of `row`, comma-separated; `cell` writes cell `i`.
+fn write_cells(
+    n: usize,
+    buf: &mut Vec<u8>,
+    mut cell: impl FnMut(usize, &mut Vec<u8>) -> Result<(), StepError>,
+) -> Result<(), StepError> {
+    for i in 0..n {
+        if i > 0 {
+            buf.push(b',');
+        }
+        cell(i, buf)?;
+    }
+    Ok(())
+}
+
+/// A cell whose value has no JSON form, naming its column.
+fn column_error<R: Row>(row: &R, i: usize, e: impl std::fmt::Display) -> StepError {
+    StepError::Value(format!("column `{}`: {e}", row.columns()[i].name()))
 }
 
 fn describe_ref(r: &ParamRef) -> String {
@@ -597,17 +638,11 @@ async fn exec_my(
         let done = stmt.query_with(args).execute(&mut *c).await?;
         return Ok(done.rows_affected());
     }
-    let mut rows = stmt.query_with(args).fetch(&mut *c);
-    let mut count = 0;
-    let mut sink = sink;
+    let rows = stmt.query_with(args).fetch(&mut *c);
     // From the result set, not from the prepare: MariaDB describes `? + 1` as
     // DOUBLE at prepare time and sends a BIGINT once the parameter is bound.
     let mut cols: Vec<MyCol> = Vec::new();
-    while let Some(row) = rows.try_next().await? {
-        count += 1;
-        let Some(sink) = sink.as_deref_mut() else {
-            continue;
-        };
+    stream_rows(rows, sink, |row, buf| {
         if cols.is_empty() {
             cols = row
                 .columns()
@@ -615,26 +650,16 @@ async fn exec_my(
                 .map(|col| MyCol::of(sqlx::TypeInfo::name(col.type_info())))
                 .collect();
         }
-        let buf = sink.start_row();
-        for (i, col) in cols.iter().enumerate() {
-            if i > 0 {
-                buf.push(b',');
-            }
+        write_cells(cols.len(), buf, |i, buf| {
             let raw = row.try_get_raw(i)?;
             if sqlx::ValueRef::is_null(&raw) {
                 buf.extend_from_slice(b"null");
-            } else {
-                col.write(raw, buf).map_err(|e| {
-                    StepError::Value(format!("column `{}`: {e}", row.columns()[i].name()))
-                })?;
+                return Ok(());
             }
-        }
-        sink.end_row().map_err(StepError::Output)?;
-    }
-    if let Some(sink) = sink {
-        sink.finish().map_err(StepError::Output)?;
-    }
-    Ok(count)
+            cols[i].write(raw, buf).map_err(|e| column_error(row, i, e))
+        })
+    })
+    .await
 }
 
 async fn exec_lite(
@@ -654,28 +679,12 @@ async fn exec_lite(
         return Ok(done.rows_affected());
     }
     let ncols = stmt.columns().len();
-    let mut rows = stmt.query_with(args).fetch(&mut *c);
-    let mut count = 0;
-    let mut sink = sink;
-    while let Some(row) = rows.try_next().await? {
-        count += 1;
-        let Some(sink) = sink.as_deref_mut() else {
-            continue;
-        };
-        let buf = sink.start_row();
-        for i in 0..ncols {
-            if i > 0 {
-                buf.push(b',');
-            }
+    let rows = stmt.query_with(args).fetch(&mut *c);
+    stream_rows(rows, sink, |row, buf| {
+        write_cells(ncols, buf, |i, buf| {
             let raw = row.try_get_raw(i)?;
-            types::write_sqlite(raw, buf).map_err(|e| {
-                StepError::Value(format!("column `{}`: {e}", row.columns()[i].name()))
-            })?;
-        }
-        sink.end_row().map_err(StepError::Output)?;
-    }
-    if let Some(sink) = sink {
-        sink.finish().map_err(StepError::Output)?;
-    }
-    Ok(count)
+            types::write_sqlite(raw, buf).map_err(|e| column_error(row, i, e))
+        })
+    })
+    .await
 }

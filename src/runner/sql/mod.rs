@@ -15,6 +15,7 @@
 
 pub mod backend;
 pub mod params;
+pub mod pg_oid;
 pub mod split;
 pub mod types;
 

@@ -25,7 +25,7 @@ pub struct PgParam {
 
 impl Type<Postgres> for PgParam {
     fn type_info() -> PgTypeInfo {
-        PgTypeInfo::with_oid(Oid(25))
+        PgTypeInfo::with_oid(Oid(super::pg_oid::TEXT))
     }
 }
 
@@ -102,8 +102,9 @@ fn encode_value(ty: &PgTypeInfo, v: &Value) -> Result<Vec<u8>, String> {
             _ => Err(want("a number")),
         }
     };
+    use super::pg_oid::*;
     Ok(match oid {
-        16 => {
+        BOOL => {
             let b = match v {
                 Value::Bool(b) => Some(*b),
                 Value::Number(n) => n.as_i64().map(|n| n != 0),
@@ -116,20 +117,20 @@ fn encode_value(ty: &PgTypeInfo, v: &Value) -> Result<Vec<u8>, String> {
             };
             vec![u8::from(b.ok_or_else(|| want("a boolean"))?)]
         }
-        20 => (int(i64::MIN.into(), i64::MAX.into())? as i64)
+        INT8 => (int(i64::MIN.into(), i64::MAX.into())? as i64)
             .to_be_bytes()
             .to_vec(),
-        21 => (int(i16::MIN.into(), i16::MAX.into())? as i16)
+        INT2 => (int(i16::MIN.into(), i16::MAX.into())? as i16)
             .to_be_bytes()
             .to_vec(),
-        23 => (int(i32::MIN.into(), i32::MAX.into())? as i32)
+        INT4 => (int(i32::MIN.into(), i32::MAX.into())? as i32)
             .to_be_bytes()
             .to_vec(),
-        26 => (int(0, u32::MAX.into())? as u32).to_be_bytes().to_vec(),
-        700 => (float()? as f32).to_be_bytes().to_vec(),
-        701 => float()?.to_be_bytes().to_vec(),
-        1700 => encode_numeric(&text_of(v)).ok_or_else(|| want("a decimal number"))?,
-        114 | 3802 => {
+        OID => (int(0, u32::MAX.into())? as u32).to_be_bytes().to_vec(),
+        FLOAT4 => (float()? as f32).to_be_bytes().to_vec(),
+        FLOAT8 => float()?.to_be_bytes().to_vec(),
+        NUMERIC => encode_numeric(&text_of(v)).ok_or_else(|| want("a decimal number"))?,
+        JSON | JSONB => {
             // psycopg2 pastes a str as a literal that the server parses as JSON.
             let text = match v {
                 Value::String(s) => {
@@ -141,13 +142,13 @@ fn encode_value(ty: &PgTypeInfo, v: &Value) -> Result<Vec<u8>, String> {
                 other => other.to_string(),
             };
             let mut b = Vec::with_capacity(text.len() + 1);
-            if oid == 3802 {
+            if oid == JSONB {
                 b.push(1);
             }
             b.extend_from_slice(text.as_bytes());
             b
         }
-        17 => {
+        BYTEA => {
             let s = text_of(v);
             match s.strip_prefix("\\x") {
                 Some(digits) => hex::decode(digits)
@@ -156,7 +157,7 @@ fn encode_value(ty: &PgTypeInfo, v: &Value) -> Result<Vec<u8>, String> {
                 None => s.into_bytes(),
             }
         }
-        1082 => {
+        DATE => {
             let s = text_of(v);
             let days = match s.trim() {
                 "infinity" => i32::MAX,
@@ -168,11 +169,11 @@ fn encode_value(ty: &PgTypeInfo, v: &Value) -> Result<Vec<u8>, String> {
             };
             days.to_be_bytes().to_vec()
         }
-        1083 => {
+        TIME => {
             let t = parse_time(text_of(v).trim()).ok_or_else(|| want("a time (HH:MM:SS)"))?;
             time_micros(t).to_be_bytes().to_vec()
         }
-        1114 | 1184 => {
+        TIMESTAMP | TIMESTAMPTZ => {
             let s = text_of(v);
             let micros = match s.trim() {
                 "infinity" => i64::MAX,
@@ -180,7 +181,7 @@ fn encode_value(ty: &PgTypeInfo, v: &Value) -> Result<Vec<u8>, String> {
                 t => {
                     // timestamptz: an offset is honoured, a naive value is UTC (sqlx's
                     // session time zone); timestamp: the offset is ignored, as PostgreSQL does.
-                    let dt = parse_timestamp(t, oid == 1184)
+                    let dt = parse_timestamp(t, oid == TIMESTAMPTZ)
                         .ok_or_else(|| want("an ISO 8601 timestamp"))?;
                     (dt - super::types::epoch_2000())
                         .num_microseconds()
@@ -189,7 +190,7 @@ fn encode_value(ty: &PgTypeInfo, v: &Value) -> Result<Vec<u8>, String> {
             };
             micros.to_be_bytes().to_vec()
         }
-        2950 => {
+        UUID => {
             let s = text_of(v);
             let digits: String = s.chars().filter(|c| c.is_ascii_hexdigit()).collect();
             hex::decode(&digits)
@@ -198,7 +199,7 @@ fn encode_value(ty: &PgTypeInfo, v: &Value) -> Result<Vec<u8>, String> {
                 .ok_or_else(|| want("a UUID"))?
         }
         // Text-like types and parameters the server could not type.
-        0 | 18 | 19 | 25 | 142 | 705 | 1042 | 1043 => text_of(v).into_bytes(),
+        0 | CHAR | NAME | TEXT | XML | UNKNOWN | BPCHAR | VARCHAR => text_of(v).into_bytes(),
         _ if name == "citext" => text_of(v).into_bytes(),
         _ => {
             return Err(format!(

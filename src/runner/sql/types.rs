@@ -227,31 +227,40 @@ impl PgCol {
     }
 
     fn of_oid(oid: u32) -> Option<PgCol> {
+        use super::pg_oid::*;
         Some(match oid {
-            16 => PgCol::Bool,
-            17 => PgCol::Bytea,
-            18 => PgCol::Char,
-            19 | 25 | 142 | 705 | 1042 | 1043 => PgCol::Text,
-            20 => PgCol::Int8,
-            21 => PgCol::Int2,
-            23 => PgCol::Int4,
+            BOOL => PgCol::Bool,
+            BYTEA => PgCol::Bytea,
+            CHAR => PgCol::Char,
+            NAME | TEXT | XML | UNKNOWN | BPCHAR | VARCHAR => PgCol::Text,
+            INT8 => PgCol::Int8,
+            INT2 => PgCol::Int2,
+            INT4 => PgCol::Int4,
             // oid, regproc, regclass, regtype, xid, cid and friends are unsigned 32-bit.
-            24 | 26 | 28 | 29 | 2202..=2206 | 3734 | 3769 | 4089 | 4096 => PgCol::Oid,
-            114 => PgCol::Json,
-            3802 => PgCol::Jsonb,
-            700 => PgCol::Float4,
-            701 => PgCol::Float8,
-            1700 => PgCol::Numeric,
-            1082 => PgCol::Date,
-            1083 => PgCol::Time,
-            1266 => PgCol::TimeTz,
-            1114 => PgCol::Timestamp,
-            1184 => PgCol::TimestampTz,
-            1186 => PgCol::Interval,
-            2950 => PgCol::Uuid,
-            650 | 869 => PgCol::Inet,
-            829 => PgCol::MacAddr,
-            2278 => PgCol::Void,
+            REGPROC
+            | OID
+            | XID
+            | CID
+            | REGPROCEDURE..=REGTYPE
+            | REGCONFIG
+            | REGDICTIONARY
+            | REGNAMESPACE
+            | REGROLE => PgCol::Oid,
+            JSON => PgCol::Json,
+            JSONB => PgCol::Jsonb,
+            FLOAT4 => PgCol::Float4,
+            FLOAT8 => PgCol::Float8,
+            NUMERIC => PgCol::Numeric,
+            DATE => PgCol::Date,
+            TIME => PgCol::Time,
+            TIMETZ => PgCol::TimeTz,
+            TIMESTAMP => PgCol::Timestamp,
+            TIMESTAMPTZ => PgCol::TimestampTz,
+            INTERVAL => PgCol::Interval,
+            UUID => PgCol::Uuid,
+            CIDR | INET => PgCol::Inet,
+            MACADDR => PgCol::MacAddr,
+            VOID => PgCol::Void,
             _ => return None,
         })
     }
