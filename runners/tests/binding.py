@@ -19,6 +19,9 @@ tools/shim-binding/generate.py):
                                               (`bind`); on 2.7, for callables that are not
                                               plain functions, inspect.getcallargs's words
 
+On Python 3.6-3.11 it also holds the shim's port of Signature.bind (plain functions)
+against inspect's own for each case's raw op_args and op_kwargs.
+
 Valid Python 2.7-3.13, standard library only, like the shim.
 """
 import json
@@ -85,6 +88,30 @@ def problem(expect, got, plain_function):
     return None if summary == want else 'error %r (Airflow: %s)' % (want, expect['error'])
 
 
+def port_problem(shim, case):
+    """Python 3: for a plain function, the shim's port of Signature.bind must say what
+    inspect's says about the case's raw op_args and op_kwargs (unfiltered, so the
+    "unexpected keyword" and "multiple values" paths, which Airflow's filtering never
+    reaches, run too). None if it agrees or does not apply."""
+    namespace = {}
+    exec(compile('\n'.join(case['source']) + '\n', '<%s>' % case['name'], 'exec'), namespace)
+    fn = namespace['f']
+    # The port keeps the words of 3.6-3.11 (those of the table's Python): 3.12 says "missing
+    # a required keyword-only argument", 3.13 also "got some positional-only arguments
+    # passed as keyword arguments", and 3.13.0's bind even accepts a positional-only name
+    # passed by keyword into **kwargs, which the call then refuses.
+    if not (3, 0) <= sys.version_info[:2] < (3, 12) or not shim['_is_plain_function'](fn):
+        return None
+    import inspect
+    try:
+        inspect.signature(fn).bind(*case['op_args'], **case['op_kwargs'])
+        want = None
+    except TypeError as error:
+        want = str(error)
+    got = shim['_code_bind_error'](fn, case['op_args'], case['op_kwargs'])
+    return None if got == want else 'port of Signature.bind says %r, inspect %r' % (got, want)
+
+
 def known_difference(name):
     return KNOWN_DIFFERENCES.get(name) or KNOWN_DIFFERENCES.get(name.split('/')[0] + '/*')
 
@@ -113,6 +140,10 @@ def main(argv):
         elif reason:
             failed += 1
             print('FAIL %s agrees with Airflow now: remove it from KNOWN_DIFFERENCES' % case['name'])
+        port = port_problem(shim, case)
+        if port:
+            failed += 1
+            print('FAIL %s\n    %s' % (case['name'], port))
     print('binding table (%s, Airflow %s) on Python %d.%d: %d run, %d skipped (newer syntax), '
           '%d known differences, %d failed' % (
               os.path.basename(path), ' and '.join(table['airflow_versions']),
