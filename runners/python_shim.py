@@ -598,22 +598,46 @@ def _parameters(fn):
                  inspect.Parameter.VAR_POSITIONAL: 'varpos',
                  inspect.Parameter.VAR_KEYWORD: 'varkw'}
         return [(p.name, kinds.get(p.kind, 'pos')) for p in sig.parameters.values()]
-    target = fn
-    if inspect.isclass(fn):
-        target = getattr(fn, '__init__', None)
-    elif not (inspect.isfunction(fn) or inspect.ismethod(fn)):
-        target = getattr(fn, '__call__', None)
-    if inspect.isfunction(target):
-        skip = 0
-    elif inspect.ismethod(target):
-        skip = 1  # self/cls, supplied by the binding or the instantiation
-    else:
+    found = _py2_target(fn)
+    if found is None:
         return None
+    target, lead, keywords = found
     args, varargs, varkw, _ = inspect.getargspec(target)
-    params = [(a, 'pos') for a in args[skip:] if isinstance(a, str)]
+    skip = len(lead) + (1 if inspect.ismethod(target) and target.im_self is not None else 0)
+    params, kwonly = [], False
+    for a in args[skip:]:  # a bound method's self/cls is supplied, as is a partial's lead
+        if isinstance(a, str):
+            # As inspect.signature has it in 3.x: a parameter a partial gives by keyword,
+            # and every one after it, can only be passed by keyword.
+            kwonly = kwonly or a in keywords
+            params.append((a, 'kwonly' if kwonly else 'pos'))
     params += [(varargs, 'varpos')] if varargs else []
     params += [(varkw, 'varkw')] if varkw else []
     return params
+
+
+def _py2_target(fn):
+    """(function or method, leading positional args, keywords) that Python 2's getargspec
+    and getcallargs understand, standing for calling fn; None if there is none. A class is
+    its __init__ (unbound: a placeholder stands for the instance), a callable object its
+    __call__, a functools.partial its func with the partial's arguments."""
+    import inspect
+    functools = sys.modules.get('functools')  # only a loaded functools made a partial
+    if functools is not None and isinstance(fn, functools.partial):
+        inner = _py2_target(fn.func)
+        if inner is None:
+            return None
+        target, lead, keywords = inner
+        keywords = dict(keywords)
+        keywords.update(fn.keywords or {})
+        return target, lead + tuple(fn.args or ()), keywords
+    if inspect.isfunction(fn) or inspect.ismethod(fn):
+        return fn, (), {}
+    if inspect.isclass(fn):
+        init = getattr(fn, '__init__', None)
+        return (init, (None,), {}) if inspect.ismethod(init) else None
+    call = getattr(fn, '__call__', None)
+    return (call, (), {}) if inspect.ismethod(call) else None
 
 
 def _check_bindable(fn, args, kwargs):
@@ -625,8 +649,12 @@ def _check_bindable(fn, args, kwargs):
         return
     import inspect
     if PY2:
-        if inspect.isfunction(fn) or inspect.ismethod(fn):  # all getcallargs understands
-            inspect.getcallargs(fn, *args, **kwargs)
+        found = _py2_target(fn)
+        if found is not None:
+            target, lead, keywords = found
+            keywords = dict(keywords)
+            keywords.update(kwargs)  # call-time keywords win over a partial's
+            inspect.getcallargs(target, *(lead + tuple(args)), **keywords)
     else:
         try:
             sig = inspect.signature(fn)

@@ -304,7 +304,9 @@ fn a_malformed_context_never_quotes_its_values() {
     .run()
     .exit(72)
     .stderr_has("key `connections`")
-    .stderr_has("a value of type string, expected a map")
+    // Where the value would be quoted: its type.
+    .stderr_has("invalid type: a value of type string, expected a map")
+    .termination_has("invalid type: a value of type string, expected a map")
     .never_shows("Ctx-Pass-777")
     .never_shows("db.internal");
 }
@@ -324,7 +326,11 @@ fn environment_secrets_are_masked_before_anything_is_parsed() {
         } else {
             t.context(context())
         };
-        t.run_sub(Some(sub)).exit(65).never_shows("Env-Pass-4242");
+        t.run_sub(Some(sub))
+            .exit(65)
+            .stderr_has("invalid type: string \"***\", expected a boolean")
+            .termination_has("invalid type: string \"***\", expected a boolean")
+            .never_shows("Env-Pass-4242");
     }
     // A malformed context, with the password where a number belongs.
     context_with(
@@ -340,5 +346,7 @@ fn environment_secrets_are_masked_before_anything_is_parsed() {
     .run()
     .exit(72)
     .stderr_has("key `try_number`")
+    // Where the value would be quoted: its type.
+    .stderr_has("invalid type: a value of type string, expected i64")
     .never_shows("Env-Pass-4242");
 }

@@ -8,7 +8,7 @@ mod bash;
 mod context;
 /// The static binary as a container ENTRYPOINT under the real Docker engine.
 mod docker;
-/// Every file under fixtures/ is used by a test.
+/// Every file under fixtures/ is read by a test (the README does not count).
 mod fixtures;
 /// Inputs the fuzz targets (fuzz/) found or were seeded with, through the
 /// same library code as the targets: a result or a refusal, never a panic.

@@ -9,6 +9,8 @@ fn a_connection_password_never_shows() {
         .run()
         .exit(0)
         .stdout_has("pw=***")
+        .stdout_has("uri=postgres://etl:***@db.internal:5432/dw")
+        .stdout_has("mysql://u:***@h/db")
         .never_shows("Wh-Pass-123")
         .never_shows("En/v-Secret-9")
         .never_shows("En%2Fv-Secret-9");
@@ -16,18 +18,24 @@ fn a_connection_password_never_shows() {
 
 #[test]
 fn secrets_are_masked_in_errors_and_the_termination_message() {
-    // A template error whose message would quote the secret.
-    let out = Task::new()
-        .spec("operator: bash\nbash_command: 'echo {{ conn.warehouse.password | int + undefined_thing }}'\n")
+    // A template error whose message quotes the secret (the variable's name).
+    Task::new()
+        .spec("operator: bash\nbash_command: 'echo {{ var.value[conn.warehouse.password] }}'\n")
         .context(context())
-        .run();
-    out.never_shows("Wh-Pass-123");
-    let out = Task::new()
+        .run()
+        .exit(67)
+        .stderr_has("variable `***` does not exist")
+        .termination_has("variable `***` does not exist (set `AIRFLOW_VAR_***`")
+        .never_shows("Wh-Pass-123")
+        .never_shows("WH-PASS-123");
+    Task::new()
         .spec("operator: bash\nbash_command: 'echo failing with {{ conn.warehouse.password }}; exit 2'\n")
         .context(context())
         .args(&["--log-format", "json"])
-        .run();
-    out.exit(2).never_shows("Wh-Pass-123");
+        .run()
+        .exit(2)
+        .stdout_has("failing with ***")
+        .never_shows("Wh-Pass-123");
 }
 
 #[test]
@@ -54,6 +62,7 @@ fn configured_sensitive_names_extend_the_defaults() {
         .env("AIRFLOW__CORE__SENSITIVE_VAR_CONN_NAMES", "ssn,iban")
         .run()
         .exit(0)
+        .stdout_has("***")
         .never_shows("123-45-6789");
 }
 
@@ -70,6 +79,7 @@ fn secrets_from_a_mounted_folder_are_masked() {
     t.env("TASK_RUNNER_SECRETS_DIR", &dir)
         .run()
         .exit(0)
+        .stdout_has("***")
         .never_shows("Mounted-Secret-7");
 }
 
@@ -83,6 +93,7 @@ fn escaped_folded_and_raw_uri_forms_of_secrets_never_show() {
         .args(&["--log-format", "json"])
         .run()
         .exit(3)
+        .stdout_has("***")
         .never_shows(r#"ab"cd\ef99"#)
         .never_shows(r#"ab\"cd\\ef99"#);
     Task::new()
@@ -100,6 +111,7 @@ fn escaped_folded_and_raw_uri_forms_of_secrets_never_show() {
         .env("AIRFLOW_CONN_X", "postgres://u:p%40ss%2fw%20rd99@h:5432/db")
         .run()
         .exit(0)
+        .stdout_has("postgres://u:***@h:5432/db")
         .never_shows("p%40ss%2fw%20rd99");
     // Whitespace folded into one-line summaries, and an upper-cased key in a hint.
     Task::new()
@@ -108,6 +120,7 @@ fn escaped_folded_and_raw_uri_forms_of_secrets_never_show() {
         .env("AIRFLOW_VAR_API_SECRET", "open  sesame99")
         .run()
         .exit(67)
+        .termination_has("variable `***` does not exist (set `AIRFLOW_VAR_***`")
         .never_shows("open  sesame99")
         .never_shows("OPEN  SESAME99");
 }
@@ -176,6 +189,11 @@ fn a_secret_across_the_long_line_cut_is_masked() {
         .context(context())
         .run();
     out.exit(0).xcom(serde_json::json!("done"));
+    assert_eq!(
+        out.stdout.matches("***").count(),
+        30000,
+        "every password masked"
+    );
     let clear = out.stdout.replace("***", "").replace("done", "");
     let stray: String = clear.chars().filter(|c| *c != 'a' && *c != '\n').collect();
     assert!(

@@ -488,17 +488,21 @@ fn connection_errors_are_clear_and_never_show_the_password() {
     .exit(69)
     .stderr_has("failed to connect to PostgreSQL at 127.0.0.1:1/db (connection `db`)")
     .stderr_has("after 3 attempts")
+    // Where the URI would be: the address without its credentials.
+    .termination_has("failed to connect to PostgreSQL at 127.0.0.1:1/db (connection `db`)")
     .never_shows("Unreach-Pass-1");
     let bad = pg().replace("tr-pg-Secret-42", "Wrong-Pass-99");
     sql(&bad, "sql: SELECT 1\n")
         .run()
         .exit(69)
+        .termination_has("failed to connect to PostgreSQL at ")
         .stderr_has("password authentication failed")
         .never_shows("Wrong-Pass-99");
     let bad = my().replace("tr-my-Secret-42", "Wrong-Pass-98");
     sql(&bad, "sql: SELECT 1\n")
         .run()
         .exit(69)
+        .termination_has("failed to connect to MySQL at ")
         .stderr_has("Access denied")
         .never_shows("Wrong-Pass-98");
     sql("http://example.com", "sql: SELECT 1\n")

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the shim fixture suites against real interpreters, exactly as task-runner invokes
-# them (see ../PROTOCOL.md). A missing interpreter is a failure, never a skip.
+# them (see ../PROTOCOL.md), and the Python shim's argument binding against the table real
+# Airflow produced (binding.py). A missing interpreter is a failure, never a skip.
 #
 #   PYTHON3        Python 3 (default: python3 on PATH); also runs the harness
 #   PYTHON2        Python 2.7 (default: python2.7 on PATH, else the newest pyenv 2.7.x)
@@ -54,11 +55,19 @@ run() {
   "$PYTHON3" "$here/check.py" "$@" || failed+=("$what")
 }
 
+# The shim's argument binding against real Airflow's (fixtures/binding_cases.json).
+binding() {
+  "$1" "$here/binding.py" || failed+=("binding table ($1)")
+}
+
 run "python suite ($PYTHON3)" suite python python3 "$PYTHON3"
 run "python suite ($PYTHON2)" suite python python2 "$PYTHON2"
+binding "$PYTHON3"
+binding "$PYTHON2"
 for extra in ${EXTRA_PYTHONS:-}; do
   major=$(python_major "$extra") || die "EXTRA_PYTHONS: $extra does not run"
   run "python suite ($extra)" suite python "python$major" "$extra"
+  binding "$extra"
 done
 run "ruby suite ($RUBY)" suite ruby ruby "$RUBY"
 run "chain python3 -> python2.7 -> ruby" chain "$PYTHON3" "$PYTHON2" "$RUBY"
