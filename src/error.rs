@@ -71,6 +71,36 @@ impl Error {
     }
 }
 
+/// An underlying error kept as the `source` of the runner's own, so that
+/// `caused by:` chains print it.
+pub type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+impl Error {
+    /// The task's environment is unusable (exit 78).
+    pub fn config(message: impl Into<String>) -> Error {
+        Error::Config {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// The task's environment is unusable because of `source` (exit 78).
+    pub fn config_caused(message: impl Into<String>, source: impl Into<Cause>) -> Error {
+        Error::Config {
+            message: message.into(),
+            source: Some(source.into()),
+        }
+    }
+
+    /// The task's code could not be loaded (exit 75).
+    pub fn task_load(message: impl Into<String>) -> Error {
+        Error::TaskLoad {
+            message: message.into(),
+            source: None,
+        }
+    }
+}
+
 /// Everything that can stop the runner before or around the task.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -122,7 +152,11 @@ pub enum Error {
     },
 
     #[error("the task cannot run: {message}")]
-    Config { message: String },
+    Config {
+        message: String,
+        #[source]
+        source: Option<Cause>,
+    },
 
     /// A connection that parses but that the operator cannot use: an
     /// unsupported `conn_type`, a bad value in its extra.
@@ -130,7 +164,11 @@ pub enum Error {
     UnusableConnection { message: String },
 
     #[error("failed to load the task's code: {message}")]
-    TaskLoad { message: String },
+    TaskLoad {
+        message: String,
+        #[source]
+        source: Option<Cause>,
+    },
 
     #[error("failed to start `{program}`")]
     Spawn {
@@ -139,8 +177,14 @@ pub enum Error {
         source: std::io::Error,
     },
 
-    #[error("failed to connect to {what}: {message}")]
-    Database { what: String, message: String },
+    #[error("failed to connect to {what}{}", .attempts.map(|n| format!(" after {n} attempts")).unwrap_or_default())]
+    Database {
+        what: String,
+        /// How often it was tried, when it was retried.
+        attempts: Option<u32>,
+        #[source]
+        source: Cause,
+    },
 
     #[error("SQL statement {statement} of {total} failed: {message}")]
     Sql {

@@ -118,8 +118,7 @@ pub(crate) fn spec_document(config: Option<&std::path::Path>, env: &Environ) -> 
 
 /// The cap on a decoded spec or context (`TASK_RUNNER_MAX_PAYLOAD_BYTES`).
 pub(crate) fn max_payload_bytes(env: &Environ) -> Result<u64> {
-    limits::max_payload_bytes(env.get(limits::MAX_PAYLOAD_ENV))
-        .map_err(|message| Error::Config { message })
+    limits::max_payload_bytes(env.get(limits::MAX_PAYLOAD_ENV)).map_err(Error::config)
 }
 
 /// Masks every secret the environment holds (`AIRFLOW_CONN_*`, sensitive
@@ -233,7 +232,7 @@ fn warn_no_logical_date(origin: &str, env: &Environ, today: DateTime) {
 /// The render budget: the defaults, or `TASK_RUNNER_MAX_RENDER_BYTES` and
 /// `TASK_RUNNER_MAX_RENDER_STEPS`.
 fn render_limits(env: &Environ) -> Result<Limits> {
-    Limits::from_env(|k| env.get(k)).map_err(|message| Error::Config { message })
+    Limits::from_env(|k| env.get(k)).map_err(Error::config)
 }
 
 fn render(loaded: &mut Loaded, limits: Limits, cancel: Option<Arc<AtomicBool>>) -> Result<()> {

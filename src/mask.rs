@@ -7,7 +7,7 @@
 //! is forwarded a line at a time.
 
 use std::borrow::Cow;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
 
 use aho_corasick::{AhoCorasick, MatchKind};
 
@@ -158,17 +158,19 @@ static GLOBAL: RwLock<Option<Arc<Masker>>> = RwLock::new(None);
 
 /// Installs the masker every printer uses from now on.
 pub fn install(masker: Masker) {
-    if let Ok(mut slot) = GLOBAL.write() {
-        *slot = Some(Arc::new(masker));
-    }
+    // A printer that panicked while holding the lock leaves the slot as it
+    // was: take it over rather than run unmasked (the masker fails closed).
+    let mut slot = GLOBAL.write().unwrap_or_else(PoisonError::into_inner);
+    *slot = Some(Arc::new(masker));
 }
 
-/// The installed masker (an empty one before `install`).
+/// The installed masker (an empty one before `install`, when no secret is
+/// known yet).
 pub fn current() -> Arc<Masker> {
     GLOBAL
         .read()
-        .ok()
-        .and_then(|slot| slot.clone())
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone()
         .unwrap_or_default()
 }
 

@@ -14,14 +14,16 @@ use crate::spec::BashTask;
 use crate::supervise::Decoder;
 
 pub fn prepare(task: &BashTask, ctx: &Context, ours: &Environ) -> Result<ProcessTask> {
-    let command = task.bash_command.as_str().ok_or_else(|| Error::Config {
-        message: "`bash_command` must render to a string".into(),
-    })?;
+    let command = task
+        .bash_command
+        .as_str()
+        .ok_or_else(|| Error::config("`bash_command` must render to a string"))?;
     let (cwd, workdir) = match &task.cwd {
         Some(cwd) => {
             let path = PathBuf::from(cwd.as_str().unwrap_or_default());
             if !path.is_dir() {
                 return Err(Error::Config {
+                    source: None,
                     message: format!(
                         "`cwd` `{}` does not exist or is not a directory",
                         path.display()
@@ -36,8 +38,8 @@ pub fn prepare(task: &BashTask, ctx: &Context, ours: &Environ) -> Result<Process
                 .prefix("airflowtmp")
                 .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
                 .tempdir()
-                .map_err(|e| Error::Config {
-                    message: format!("cannot create a temporary working directory: {e}"),
+                .map_err(|e| {
+                    Error::config_caused("cannot create a temporary working directory", e)
                 })?;
             (dir.path().to_path_buf(), Some(dir))
         }
@@ -52,13 +54,14 @@ pub fn prepare(task: &BashTask, ctx: &Context, ours: &Environ) -> Result<Process
         let mut file = tempfile::Builder::new()
             .suffix(".sh")
             .tempfile_in(&cwd)
-            .map_err(|e| Error::Config {
-                message: format!("cannot write the script into `{}`: {e}", cwd.display()),
+            .map_err(|e| {
+                Error::config_caused(
+                    format!("cannot write the script into `{}`", cwd.display()),
+                    e,
+                )
             })?;
         file.write_all(command.as_bytes())
-            .map_err(|e| Error::Config {
-                message: format!("cannot write the script: {e}"),
-            })?;
+            .map_err(|e| Error::config_caused("cannot write the script", e))?;
         let path = file.into_temp_path();
         cmd.arg(path.file_name().unwrap_or_default());
         script = Some(path);

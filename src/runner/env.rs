@@ -35,9 +35,9 @@ pub fn apply(
     }
     if let Some(env) = env_field {
         let Value::Object(map) = env else {
-            return Err(Error::Config {
-                message: "`env` must render to a mapping of names to strings".into(),
-            });
+            return Err(Error::config(
+                "`env` must render to a mapping of names to strings",
+            ));
         };
         for (k, v) in map {
             let v = match v {

@@ -123,8 +123,11 @@ fn installed_shim(ours: &Environ) -> Option<std::path::PathBuf> {
 /// `task-runner install-shims`: writes the Python shim into `dir` and
 /// compiles it with each interpreter, so runs import its bytecode.
 pub fn install(dir: &Path, pythons: &[String]) -> Result<Vec<String>> {
-    let fail = |e: std::io::Error| Error::Config {
-        message: format!("cannot install the shim into `{}`: {e}", dir.display()),
+    let fail = |e: std::io::Error| {
+        Error::config_caused(
+            format!("cannot install the shim into `{}`", dir.display()),
+            e,
+        )
     };
     std::fs::create_dir_all(dir).map_err(fail)?;
     let path = dir.join(format!("{}.py", shim_module()));
@@ -142,6 +145,7 @@ pub fn install(dir: &Path, pythons: &[String]) -> Result<Vec<String>> {
             })?;
         if !out.status.success() {
             return Err(Error::Config {
+                source: None,
                 message: format!(
                     "`{python}` could not compile the shim: {}",
                     String::from_utf8_lossy(&out.stderr).trim()
@@ -167,6 +171,7 @@ fn python_path(entries: &[std::path::PathBuf], base: &str) -> Result<Vec<Value>>
             let abs = std::path::absolute(p).unwrap_or_else(|_| p.clone());
             if !Path::new(&abs).exists() {
                 return Err(Error::TaskLoad {
+                    source: None,
                     message: format!(
                         "`python_path` entry `{}` does not exist (relative entries are resolved against {base})",
                         abs.display()

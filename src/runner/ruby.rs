@@ -23,14 +23,13 @@ pub fn prepare(
     ours: &Environ,
     do_xcom_push: bool,
 ) -> Result<ProcessTask> {
-    let script = task.ruby_script.as_str().ok_or_else(|| Error::Config {
-        message: "`ruby_script` must render to a string (Ruby source, or a `*.rb` template file)"
-            .into(),
+    let script = task.ruby_script.as_str().ok_or_else(|| {
+        Error::config(
+            "`ruby_script` must render to a string (Ruby source, or a `*.rb` template file)",
+        )
     })?;
     let Value::Array(args) = &task.args else {
-        return Err(Error::Config {
-            message: "`args` must render to a list".into(),
-        });
+        return Err(Error::config("`args` must render to a list"));
     };
     let mut input = shim::common_input("ruby", ctx, do_xcom_push);
     input.insert("script".into(), script.into());

@@ -58,7 +58,7 @@ pub fn interpret(dir: &Path, end: ProcessEnd, xcom_cap: Option<u64>) -> Result<S
         return Ok(ShimEnd::Exited);
     };
     match code {
-        3 => Err(Error::TaskLoad { message: summary }),
+        3 => Err(Error::task_load(summary)),
         4 => Err(Error::XComValue { message: summary }),
         5 => Err(Error::Internal {
             message: format!("the task shim reported a protocol error: {summary}"),
@@ -280,6 +280,7 @@ pub fn stage(kind: &str, shim_source: &str, input: &Map<String, Value>) -> Resul
         .permissions(Permissions::from_mode(0o700))
         .tempdir()
         .map_err(|e| Error::Config {
+            source: None,
             message: format!(
                 "cannot create a private temp dir for the {kind} shim in `{}` ({e}); set `TMPDIR` to a writable folder (e.g. an emptyDir volume)",
                 std::env::temp_dir().display()
@@ -291,11 +292,17 @@ pub fn stage(kind: &str, shim_source: &str, input: &Map<String, Value>) -> Resul
         let path = root.join(name);
         let mut f = std::fs::File::create(&path)
             .and_then(|mut f| f.write_all(bytes).map(|()| f))
-            .map_err(|e| Error::Config {
-                message: format!("cannot write the {kind} shim's `{}`: {e}", path.display()),
+            .map_err(|e| {
+                Error::config_caused(
+                    format!("cannot write the {kind} shim's `{}`", path.display()),
+                    e,
+                )
             })?;
-        f.flush().map_err(|e| Error::Config {
-            message: format!("cannot write the {kind} shim's `{}`: {e}", path.display()),
+        f.flush().map_err(|e| {
+            Error::config_caused(
+                format!("cannot write the {kind} shim's `{}`", path.display()),
+                e,
+            )
         })
     };
     write(SHIM, shim_source.as_bytes())?;
@@ -364,7 +371,9 @@ mod tests {
     #[test]
     fn shim_verdicts_need_error_txt() {
         let e = run(&[(ERROR, "ImportError: no module")], ProcessEnd::Exited(3)).unwrap_err();
-        assert!(matches!(&e, Error::TaskLoad { message } if message == "ImportError: no module"));
+        assert!(
+            matches!(&e, Error::TaskLoad { message, .. } if message == "ImportError: no module")
+        );
         assert_eq!(e.exit_code(), crate::error::exit_code::TASK_LOAD);
         let e = run(&[(ERROR, "TypeError: set")], ProcessEnd::Exited(4)).unwrap_err();
         assert_eq!(e.exit_code(), crate::error::exit_code::XCOM_VALUE);

@@ -274,14 +274,15 @@ impl Target {
                     sqlx::Error::PoolTimedOut => true,
                     _ => false,
                 },
-                message: db_message(&e),
+                source: Box::new(DbError(e)),
             }),
             Err(_) => Err(ConnectError {
                 retry: true,
-                message: format!(
+                source: format!(
                     "no answer within {} (set `connect_timeout` in the connection's extra to change it)",
                     humantime::format_duration(self.connect_timeout)
-                ),
+                )
+                .into(),
             }),
         }
     }
@@ -314,8 +315,21 @@ fn libpq_options(text: &str) -> Vec<(String, String)> {
 
 pub struct ConnectError {
     pub retry: bool,
-    pub message: String,
+    pub source: crate::error::Cause,
 }
+
+/// A database error in the runner's words: the server's own message with its
+/// SQLSTATE or error number (see [`db_message`]).
+#[derive(Debug)]
+pub struct DbError(pub sqlx::Error);
+
+impl std::fmt::Display for DbError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&db_message(&self.0))
+    }
+}
+
+impl std::error::Error for DbError {}
 
 /// A database's own message: text, SQLSTATE/error code, and PostgreSQL's detail and hint.
 pub fn db_message(e: &sqlx::Error) -> String {

@@ -81,7 +81,7 @@ struct Plan {
 }
 
 fn plan(task: &SqlTask, d: Dialect) -> Result<Plan> {
-    let config = |message: String| Error::Config { message };
+    let config = Error::config;
     let (texts, is_str) = match &task.sql {
         Value::String(s) => (vec![s.clone()], true),
         Value::Array(items) => (
@@ -247,9 +247,9 @@ pub async fn run(
         None | Some(Value::Null) => None,
         Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
         Some(other) => {
-            return Err(Error::Config {
-                message: format!("`output_path` must be a file path, got {other}"),
-            });
+            return Err(Error::config(format!(
+                "`output_path` must be a file path, got {other}"
+            )));
         }
     };
     let mut output = match (&output_file, sink.pushes()) {
@@ -273,7 +273,8 @@ pub async fn run(
     let canceller = match interruptible(db.canceller(&target), deadline, signals).await {
         Interrupted::Done(r) => r.map_err(|e| Error::Database {
             what: target.describe.clone(),
-            message: backend::db_message(&e),
+            attempts: None,
+            source: Box::new(backend::DbError(e)),
         })?,
         Interrupted::Stopped(stop) => return Err(stopped(stop)),
     };
@@ -390,21 +391,17 @@ async fn connect(target: &Target) -> Result<Conn> {
                 tracing::warn!(
                     "connection attempt {attempt} of {CONNECT_ATTEMPTS} to {} failed: {}; retrying in {}",
                     target.describe,
-                    e.message,
+                    e.source,
                     humantime::format_duration(delay)
                 );
                 tokio::time::sleep(delay).await;
                 delay *= 2;
             }
             Err(e) => {
-                let tries = if e.retry {
-                    format!(" (after {CONNECT_ATTEMPTS} attempts)")
-                } else {
-                    String::new()
-                };
                 return Err(Error::Database {
                     what: target.describe.clone(),
-                    message: format!("{}{tries}", e.message),
+                    attempts: e.retry.then_some(CONNECT_ATTEMPTS),
+                    source: e.source,
                 });
             }
         }
