@@ -12,9 +12,10 @@ use minijinja::value::{
 };
 use minijinja::{Environment, Error, ErrorKind, State};
 
+use crate::py::text::{is_line_break, repr as quote, splitlines_keepends};
 use crate::template::budget;
 use crate::template::objects::invalid;
-use crate::template::pyfmt::{py_repr, py_str, quote};
+use crate::template::pyfmt::{py_repr, py_str};
 use crate::template::pymodules::{JsonOptions, json_dumps_with, percent_format, type_name};
 
 /// Registers the filters and globals on `env`, replacing minijinja's own
@@ -809,42 +810,6 @@ fn center(s: &str, width: i64) -> Result<String, Error> {
     let right = marg - left;
     let n = |x: i64| " ".repeat(usize::try_from(x).unwrap_or(0));
     Ok(format!("{}{s}{}", n(left), n(right)))
-}
-
-fn is_line_break(c: char) -> bool {
-    matches!(
-        c,
-        '\n' | '\r'
-            | '\x0b'
-            | '\x0c'
-            | '\x1c'
-            | '\x1d'
-            | '\x1e'
-            | '\u{85}'
-            | '\u{2028}'
-            | '\u{2029}'
-    )
-}
-
-/// Python's `str.splitlines(keepends=True)`.
-fn splitlines_keepends(s: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
-        cur.push(c);
-        if is_line_break(c) {
-            if c == '\r' && chars.peek() == Some(&'\n') {
-                cur.push('\n');
-                chars.next();
-            }
-            out.push(std::mem::take(&mut cur));
-        }
-    }
-    if !cur.is_empty() {
-        out.push(cur);
-    }
-    out
 }
 
 /// Python's `str.splitlines()`.

@@ -25,8 +25,8 @@ pub fn strptime(text: &str, fmt: &str) -> Result<chrono::NaiveDateTime, JinjaErr
     }
     Err(invalid(format!(
         "time data {} does not match format {}",
-        pyfmt::quote(text),
-        pyfmt::quote(fmt)
+        crate::py::text::repr(text),
+        crate::py::text::repr(fmt)
     )))
 }
 
@@ -38,8 +38,8 @@ fn strptime_aware(text: &str, fmt: &str) -> Result<DateTime, JinjaError> {
             chrono::DateTime::parse_from_str(text, &fmt.replace("%f", "%6f")).map_err(|_| {
                 invalid(format!(
                     "time data {} does not match format {}",
-                    pyfmt::quote(text),
-                    pyfmt::quote(fmt)
+                    crate::py::text::repr(text),
+                    crate::py::text::repr(fmt)
                 ))
             })?;
         let zone = match parsed.offset().local_minus_utc() {

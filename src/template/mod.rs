@@ -84,7 +84,7 @@ impl Renderer {
         let exts = op.template_ext();
         for (name, value) in op.template_fields_mut() {
             // Airflow skips falsy field values (`if not value: continue`).
-            if is_falsy(value) {
+            if !crate::py::truth::truthy(value) {
                 continue;
             }
             // `output_path` is the runner's own field: a `.json` path there is
@@ -347,18 +347,6 @@ fn err_detail(err: &minijinja::Error) -> String {
         s.push_str(detail);
     }
     s
-}
-
-fn is_falsy(v: &serde_json::Value) -> bool {
-    use serde_json::Value as J;
-    match v {
-        J::Null => true,
-        J::Bool(b) => !b,
-        J::String(s) => s.is_empty(),
-        J::Array(a) => a.is_empty(),
-        J::Object(o) => o.is_empty(),
-        J::Number(n) => n.as_f64() == Some(0.0),
-    }
 }
 
 /// The template file `name` in the first search path folder that has it, by

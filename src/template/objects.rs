@@ -393,12 +393,12 @@ impl Object for ConnObj {
         let c = &self.0;
         let q = |v: &Option<String>| {
             v.as_deref()
-                .map_or_else(|| "None".to_string(), crate::template::pyfmt::quote)
+                .map_or_else(|| "None".to_string(), crate::py::text::repr)
         };
         write!(
             f,
             "Connection(conn_id={}, conn_type={}, description={}, host={}, schema={}, login={}, password={}, port={}, extra={})",
-            crate::template::pyfmt::quote(&c.conn_id),
+            crate::py::text::repr(&c.conn_id),
             q(&c.conn_type),
             q(&c.description),
             q(&c.host),

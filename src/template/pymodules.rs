@@ -12,9 +12,11 @@ use minijinja::value::{DynObject, Kwargs, Object, ObjectRepr, Value, ValueKind, 
 use minijinja::{Error, ErrorKind, State};
 
 use crate::context::{DateTime, TimeDelta, Zone};
+use crate::py;
+use crate::py::float::repr as py_float;
 use crate::template::budget;
 use crate::template::objects::{DateTimeObj, TimeDeltaObj, as_datetime, invalid, to_value};
-use crate::template::pyfmt::{py_float, py_repr, py_str};
+use crate::template::pyfmt::{py_repr, py_str};
 
 /// `macros.<name>` for the modules this file provides.
 pub fn module(name: &str) -> Option<Value> {
@@ -205,7 +207,7 @@ fn write_json(
         ValueKind::Bool => out.push_str(if value.is_true() { "true" } else { "false" }),
         ValueKind::Number => out.push_str(&json_number(value)),
         ValueKind::String => {
-            write_json_str(out, value.as_str().unwrap_or_default(), opts.ensure_ascii)
+            py::json::write_str(out, value.as_str().unwrap_or_default(), opts.ensure_ascii)
         }
         _ if is_plain_object(value) => return Err(json_error(value)),
         ValueKind::Seq | ValueKind::Iterable => {
@@ -256,7 +258,7 @@ fn write_json(
                         )));
                     }
                 };
-                write_json_str(out, &key, opts.ensure_ascii);
+                py::json::write_str(out, &key, opts.ensure_ascii);
                 out.push_str(&opts.key_separator);
                 write_json(out, v, opts, level + 1)?;
             }
@@ -280,43 +282,12 @@ fn json_newline(out: &mut String, opts: &JsonOptions, level: usize) -> Result<()
     Ok(())
 }
 
-/// Python's JSON number: ints as they are, floats by `float.__repr__`,
-/// `Infinity`/`NaN` for the non-finite.
+/// Python's JSON number: ints as they are, floats as [`py::json::float`] writes them.
 fn json_number(v: &Value) -> String {
     if v.is_integer() {
         return v.to_string();
     }
-    let f = f64::try_from(v.clone()).unwrap_or(f64::NAN);
-    if f.is_nan() {
-        "NaN".into()
-    } else if f.is_infinite() {
-        if f > 0.0 { "Infinity" } else { "-Infinity" }.into()
-    } else {
-        py_float(f)
-    }
-}
-
-fn write_json_str(out: &mut String, s: &str, ensure_ascii: bool) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{08}' => out.push_str("\\b"),
-            '\u{0c}' => out.push_str("\\f"),
-            c if (c as u32) < 0x20 || (ensure_ascii && (c as u32) > 0x7e) => {
-                let mut buf = [0u16; 2];
-                for unit in c.encode_utf16(&mut buf) {
-                    let _ = write!(out, "\\u{unit:04x}");
-                }
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
+    py::json::float(f64::try_from(v.clone()).unwrap_or(f64::NAN))
 }
 
 // ---------------------------------------------------------------------------
@@ -381,7 +352,7 @@ pub fn percent_format(fmt: &str, args: &Value) -> Result<String, Error> {
             if v.is_undefined() {
                 return Err(Error::new(
                     ErrorKind::InvalidOperation,
-                    format!("KeyError: {}", crate::template::pyfmt::quote(&key)),
+                    format!("KeyError: {}", crate::py::text::repr(&key)),
                 ));
             }
             keyed = Some(v);
