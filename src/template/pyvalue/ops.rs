@@ -10,8 +10,10 @@ use minijinja::{Environment, Error as JinjaError, ErrorKind, State};
 
 use crate::context::TimeDelta;
 use crate::template::budget;
-use crate::template::objects::{DateTimeObj, IntervalObj, TimeDeltaObj, invalid};
-use crate::template::pyfmt;
+use crate::template::pylib::datetime::{DateTimeObj, TimeDeltaObj};
+use crate::template::pylib::pendulum::IntervalObj;
+use crate::template::pyvalue::invalid;
+use crate::template::pyvalue::repr as pyfmt;
 
 pub fn register(env: &mut Environment<'static>, native: bool) {
     env.add_function("__tr_binop", binop);
@@ -173,7 +175,7 @@ fn binop(
         }
         _ => {
             if let Some(fmt) = a.as_str() {
-                return crate::template::pymodules::percent_format(fmt, &b).map(Value::from);
+                return crate::template::pyvalue::percent::percent_format(fmt, &b).map(Value::from);
             }
             if let (Some(x), Some(y)) = (as_int(&a), as_int(&b)) {
                 if y == 0 {
@@ -365,7 +367,7 @@ fn date_binop(op: &str, a: &Value, b: &Value) -> Result<Option<Value>, JinjaErro
     let dt_b = b.downcast_object_ref::<DateTimeObj>();
     let td_a = a.downcast_object_ref::<TimeDeltaObj>().map(|t| t.0);
     let td_b = b.downcast_object_ref::<TimeDeltaObj>().map(|t| t.0);
-    let rd_b = b.downcast_object_ref::<crate::template::pymodules::RelativeDelta>();
+    let rd_b = b.downcast_object_ref::<crate::template::pylib::dateutil::RelativeDelta>();
     let neg = |d: TimeDelta| TimeDelta { micros: -d.micros };
     let out_of_range = || invalid("date value out of range");
     Ok(Some(match (op, dt_a, dt_b, td_a, td_b) {
@@ -402,7 +404,7 @@ fn date_binop(op: &str, a: &Value, b: &Value) -> Result<Option<Value>, JinjaErro
         }
         (_, Some(x), None, _, None) if rd_b.is_some() => {
             let rd = rd_b.ok_or_else(out_of_range)?;
-            x.with(crate::template::pymodules::apply_relativedelta(
+            x.with(crate::template::pylib::dateutil::apply_relativedelta(
                 x.dt,
                 rd,
                 op == "-",

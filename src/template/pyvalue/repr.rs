@@ -11,11 +11,11 @@ use crate::py::text::repr as quote;
 /// Sequences that print as something other than a list in Python.
 fn custom_render(value: &Value) -> Option<String> {
     if value
-        .downcast_object_ref::<crate::template::objects::LazySeq>()
+        .downcast_object_ref::<crate::template::airflow::ti::LazySeq>()
         .is_some()
         || value.downcast_object_ref::<DictView>().is_some()
         || value
-            .downcast_object_ref::<crate::template::pyops::PyRange>()
+            .downcast_object_ref::<crate::template::pyvalue::ops::PyRange>()
             .is_some()
     {
         return Some(value.to_string());
@@ -192,7 +192,7 @@ pub fn unknown_method(
     if method == "format"
         && let Some(fmt) = value.as_str()
         && args.iter().any(|a| {
-            a.downcast_object_ref::<crate::template::dates::DateTimeObj>()
+            a.downcast_object_ref::<crate::template::pylib::datetime::DateTimeObj>()
                 .is_some()
         })
     {
@@ -334,7 +334,7 @@ fn str_format_dates(fmt: &str, args: &[Value]) -> Result<Value, minijinja::Error
                     name.parse().map_err(|_| bad())?
                 };
                 let arg = args.get(index).ok_or_else(bad)?;
-                match arg.downcast_object_ref::<crate::template::dates::DateTimeObj>() {
+                match arg.downcast_object_ref::<crate::template::pylib::datetime::DateTimeObj>() {
                     Some(d) if !spec.is_empty() => out.push_str(&d.dt.strftime(spec)),
                     _ if spec.is_empty() => out.push_str(&py_str(arg)),
                     _ => return Err(bad()),
@@ -349,7 +349,7 @@ fn str_format_dates(fmt: &str, args: &[Value]) -> Result<Value, minijinja::Error
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::template::objects::to_value;
+    use crate::template::pyvalue::to_value;
 
     #[test]
     fn python_str_of_values() {
