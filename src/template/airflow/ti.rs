@@ -4,11 +4,12 @@
 use std::fmt;
 use std::sync::Arc;
 
-use minijinja::value::{Enumerator, Kwargs, Object, ObjectRepr, Value, from_args};
+use minijinja::value::{Enumerator, Kwargs, Object, Value, from_args};
 use minijinja::{Error as JinjaError, ErrorKind, State};
 
 use crate::context::XComEntry;
 
+use crate::template::pyvalue::repr::LazySeq;
 use crate::template::pyvalue::to_value;
 
 #[derive(Debug)]
@@ -125,29 +126,6 @@ impl TaskInstanceObj {
             }
             None => one_task(&self.task_id),
         }
-    }
-}
-
-/// Airflow 2's lazy XCom sequence: iterates like a list, prints as
-/// `LazySelectSequence([N items])`.
-#[derive(Debug)]
-pub struct LazySeq(pub Vec<Value>);
-
-impl Object for LazySeq {
-    fn repr(self: &Arc<Self>) -> ObjectRepr {
-        ObjectRepr::Seq
-    }
-
-    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
-        self.0.get(usize::try_from(key.as_i64()?).ok()?).cloned()
-    }
-
-    fn enumerate(self: &Arc<Self>) -> Enumerator {
-        Enumerator::Seq(self.0.len())
-    }
-
-    fn render(self: &Arc<Self>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "LazySelectSequence([{} items])", self.0.len())
     }
 }
 

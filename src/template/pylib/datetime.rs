@@ -14,6 +14,7 @@ use crate::context::{DateTime, TimeDelta, Zone};
 use crate::template::pylib::pendulum::{
     IntervalObj, datetime_diff_for_humans, pendulum_add, pendulum_format, start_or_end_of,
 };
+use crate::template::pyvalue::PyObject;
 use crate::template::pyvalue::invalid;
 
 /// A date-time; `pendulum` tells pendulum's `DateTime` from Python's
@@ -84,6 +85,16 @@ fn delta_from_args(kwargs: &Kwargs, positional: &[Value]) -> Result<TimeDelta, J
 
 pub(crate) fn out_of_range() -> JinjaError {
     invalid("date value out of range")
+}
+
+impl PyObject for DateTimeObj {
+    fn type_name(&self) -> &'static str {
+        if self.pendulum {
+            "DateTime"
+        } else {
+            "datetime"
+        }
+    }
 }
 
 impl Object for DateTimeObj {
@@ -460,6 +471,12 @@ impl Object for ZoneObj {
 
 #[derive(Debug, Clone)]
 pub struct TimeDeltaObj(pub TimeDelta);
+
+impl PyObject for TimeDeltaObj {
+    fn type_name(&self) -> &'static str {
+        "timedelta"
+    }
+}
 
 impl Object for TimeDeltaObj {
     fn repr(self: &Arc<Self>) -> ObjectRepr {

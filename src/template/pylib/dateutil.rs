@@ -10,6 +10,7 @@ use minijinja::{Error, ErrorKind, State};
 use crate::context::{DateTime, TimeDelta};
 use crate::template::pylib::datetime::as_datetime;
 use crate::template::pylib::unknown_method;
+use crate::template::pyvalue::PyObject;
 use crate::template::pyvalue::{invalid, type_name};
 
 use crate::template::pyvalue::percent::format_float;
@@ -367,6 +368,12 @@ fn relativedelta_between(dt1: DateTime, dt2: DateTime) -> RelativeDelta {
 fn plus_g(n: i64) -> String {
     let body = format_float((n as f64).abs(), 'g', 6, false);
     format!("{}{body}", if n < 0 { '-' } else { '+' })
+}
+
+impl PyObject for RelativeDelta {
+    fn type_name(&self) -> &'static str {
+        "relativedelta"
+    }
 }
 
 impl Object for RelativeDelta {

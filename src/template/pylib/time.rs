@@ -8,6 +8,7 @@ use minijinja::{Error, State};
 
 use crate::context::{DateTime, Zone};
 use crate::template::pylib::unknown_method;
+use crate::template::pyvalue::PyObject;
 use crate::template::pyvalue::{invalid, is_sequence, type_name};
 
 #[derive(Debug)]
@@ -36,6 +37,12 @@ impl StructTime {
             i64::from(t.ordinal()),
             0,
         ]
+    }
+}
+
+impl PyObject for StructTime {
+    fn type_name(&self) -> &'static str {
+        "struct_time"
     }
 }
 

@@ -6,6 +6,7 @@ use minijinja::value::{DynObject, Kwargs, Object, ObjectRepr, Value, from_args};
 use minijinja::{Error, State};
 
 use crate::template::pylib::unknown_method;
+use crate::template::pyvalue::PyObject;
 use crate::template::pyvalue::{invalid, type_name};
 
 #[derive(Debug)]
@@ -100,6 +101,12 @@ impl Object for UuidModule {
 
     fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("<module 'uuid'>")
+    }
+}
+
+impl PyObject for UuidObj {
+    fn type_name(&self) -> &'static str {
+        "UUID"
     }
 }
 

@@ -11,13 +11,15 @@ pub mod yaml;
 
 use std::sync::Mutex;
 
-use minijinja::value::{ObjectRepr, Value, ValueKind};
+use minijinja::value::{Object, ObjectRepr, Value, ValueKind};
 use minijinja::{Error, ErrorKind};
 
 use crate::template::pylib::datetime::{DateTimeObj, TimeDeltaObj};
 use crate::template::pylib::dateutil::RelativeDelta;
 use crate::template::pylib::time::StructTime;
 use crate::template::pylib::uuid::UuidObj;
+use ops::PyRange;
+use repr::{DictView, LazySeq};
 
 /// A template value from anything serde can serialize (JSON values, maps).
 pub fn to_value<T: serde::Serialize>(value: &T) -> Value {
@@ -28,22 +30,39 @@ pub fn invalid(msg: impl Into<String>) -> Error {
     Error::new(ErrorKind::InvalidOperation, msg.into())
 }
 
-/// Python's type name of a value, for `TypeError` messages.
-pub fn type_name(v: &Value) -> String {
-    if let Some(d) = v.downcast_object_ref::<DateTimeObj>() {
-        return if d.pendulum { "DateTime" } else { "datetime" }.into();
+/// A template object that stands for a Python object of its own type (a
+/// date-time, a UUID, `dict_keys`): what Python calls its type. Its `str()`
+/// and `repr()` are its rendering (`Object::render`), even when minijinja
+/// sees a sequence.
+pub(crate) trait PyObject {
+    /// `type(x).__name__`: `datetime` or pendulum's `DateTime`, `UUID`.
+    fn type_name(&self) -> &'static str;
+}
+
+/// The template value as a [`PyObject`], if it is one. The one list of the
+/// types that implement it, since minijinja downcasts to concrete types only.
+pub(crate) fn py_object(v: &Value) -> Option<&dyn PyObject> {
+    fn cast<T: PyObject + Object + 'static>(v: &Value) -> Option<&dyn PyObject> {
+        v.downcast_object_ref::<T>().map(|o| o as &dyn PyObject)
     }
-    if v.downcast_object_ref::<TimeDeltaObj>().is_some() {
-        return "timedelta".into();
-    }
-    if v.downcast_object_ref::<UuidObj>().is_some() {
-        return "UUID".into();
-    }
-    if v.downcast_object_ref::<RelativeDelta>().is_some() {
-        return "relativedelta".into();
-    }
-    if v.downcast_object_ref::<StructTime>().is_some() {
-        return "struct_time".into();
+    type Cast = fn(&Value) -> Option<&dyn PyObject>;
+    const TYPES: [Cast; 8] = [
+        cast::<DateTimeObj>,
+        cast::<TimeDeltaObj>,
+        cast::<UuidObj>,
+        cast::<RelativeDelta>,
+        cast::<StructTime>,
+        cast::<PyRange>,
+        cast::<DictView>,
+        cast::<LazySeq>,
+    ];
+    TYPES.iter().find_map(|cast| cast(v))
+}
+
+/// Python's type name of a value (`type(x).__name__`), for `TypeError` texts.
+pub fn type_name(v: &Value) -> &'static str {
+    if let Some(o) = py_object(v) {
+        return o.type_name();
     }
     match v.kind() {
         ValueKind::Undefined => "Undefined",
@@ -59,7 +78,6 @@ pub fn type_name(v: &Value) -> String {
         ValueKind::Map => "dict",
         _ => "object",
     }
-    .into()
 }
 
 /// An object that is not a container (a date-time, a UUID, ...), whatever
@@ -79,4 +97,35 @@ pub(crate) fn is_sequence(v: &Value) -> bool {
 /// The interior of a `Mutex` that survives poisoning.
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::context::DateTime;
+
+    #[test]
+    fn one_type_name_for_every_use() {
+        let dt = DateTime::parse("2024-01-01T00:00:00+00:00").unwrap();
+        // Python: type(pendulum.now()).__name__, type(datetime.now()).__name__
+        assert_eq!(type_name(&DateTimeObj::value(dt)), "DateTime");
+        assert_eq!(type_name(&DateTimeObj::stdlib(dt)), "datetime");
+        let err = ops_error("-", DateTimeObj::stdlib(dt), Value::from("x"));
+        assert!(
+            err.contains("unsupported operand type(s) for -: 'datetime' and 'str'"),
+            "{err}"
+        );
+        assert_eq!(type_name(&Value::from(1)), "int");
+        assert_eq!(type_name(&to_value(&serde_json::json!({}))), "dict");
+    }
+
+    fn ops_error(op: &str, a: Value, b: Value) -> String {
+        let mut env = minijinja::Environment::new();
+        ops::register(&mut env, false);
+        env.add_global("a", a);
+        env.add_global("b", b);
+        env.render_str(&format!("{{{{ __tr_binop('{op}', a, b) }}}}"), ())
+            .unwrap_err()
+            .to_string()
+    }
 }

@@ -12,8 +12,8 @@ use crate::context::TimeDelta;
 use crate::template::budget;
 use crate::template::pylib::datetime::{DateTimeObj, TimeDeltaObj};
 use crate::template::pylib::pendulum::IntervalObj;
-use crate::template::pyvalue::invalid;
 use crate::template::pyvalue::repr as pyfmt;
+use crate::template::pyvalue::{PyObject, invalid, type_name};
 
 pub fn register(env: &mut Environment<'static>, native: bool) {
     env.add_function("__tr_binop", binop);
@@ -53,29 +53,6 @@ pub fn register(env: &mut Environment<'static>, native: bool) {
             .collect();
         Value::from_object(MutDict::new(pairs))
     });
-}
-
-/// Python's type name of a value, for error messages.
-pub fn type_name(v: &Value) -> &'static str {
-    if v.downcast_object_ref::<DateTimeObj>().is_some() {
-        return "DateTime";
-    }
-    if v.downcast_object_ref::<TimeDeltaObj>().is_some() {
-        return "timedelta";
-    }
-    match v.kind() {
-        ValueKind::Undefined => "Undefined",
-        ValueKind::None => "NoneType",
-        ValueKind::Bool => "bool",
-        ValueKind::Number if v.is_integer() => "int",
-        ValueKind::Number => "float",
-        ValueKind::String => "str",
-        ValueKind::Bytes => "bytes",
-        ValueKind::Seq if v.is_tuple() => "tuple",
-        ValueKind::Seq | ValueKind::Iterable => "list",
-        ValueKind::Map => "dict",
-        _ => "object",
-    }
 }
 
 fn unsupported(op: &str, a: &Value, b: &Value) -> JinjaError {
@@ -423,6 +400,12 @@ pub struct PyRange {
     start: i64,
     stop: i64,
     step: i64,
+}
+
+impl PyObject for PyRange {
+    fn type_name(&self) -> &'static str {
+        "range"
+    }
 }
 
 impl PyRange {

@@ -3,24 +3,19 @@
 
 use std::fmt::Write;
 
-use minijinja::value::{Value, ValueKind};
+use std::fmt;
+use std::sync::Arc;
+
+use minijinja::value::{Enumerator, Object, ObjectRepr, Value, ValueKind};
 
 use crate::py::float::repr as py_float;
 use crate::py::text::repr as quote;
+use crate::template::pyvalue::{PyObject, py_object};
 
-/// Sequences that print as something other than a list in Python.
+/// `str()` and `repr()` of a Python object of its own type: its rendering, even
+/// when minijinja sees a sequence (`dict_keys([...])`, `range(0, 3)`).
 fn custom_render(value: &Value) -> Option<String> {
-    if value
-        .downcast_object_ref::<crate::template::airflow::ti::LazySeq>()
-        .is_some()
-        || value.downcast_object_ref::<DictView>().is_some()
-        || value
-            .downcast_object_ref::<crate::template::pyvalue::ops::PyRange>()
-            .is_some()
-    {
-        return Some(value.to_string());
-    }
-    None
+    py_object(value).map(|_| value.to_string())
 }
 
 /// `str(value)`: strings as they are, everything else as Python shows it.
@@ -152,6 +147,41 @@ impl minijinja::value::Object for DictView {
             self.kind,
             py_repr(&Value::from(self.items.clone()))
         )
+    }
+}
+
+impl PyObject for DictView {
+    fn type_name(&self) -> &'static str {
+        self.kind
+    }
+}
+
+/// Airflow 2's lazy XCom sequence: iterates like a list, prints as
+/// `LazySelectSequence([N items])`.
+#[derive(Debug)]
+pub struct LazySeq(pub Vec<Value>);
+
+impl Object for LazySeq {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Seq
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        self.0.get(usize::try_from(key.as_i64()?).ok()?).cloned()
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Seq(self.0.len())
+    }
+
+    fn render(self: &Arc<Self>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "LazySelectSequence([{} items])", self.0.len())
+    }
+}
+
+impl PyObject for LazySeq {
+    fn type_name(&self) -> &'static str {
+        "LazySelectSequence"
     }
 }
 
