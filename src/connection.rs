@@ -5,9 +5,8 @@
 //! Airflow's Python `Connection` class so that a value behaves here exactly as in Airflow:
 //!
 //! * the URI form (`Connection.from_uri`, Task SDK `definitions/connection.py`; identical to core
-//!   `models/connection.py _parse_from_uri`), built on private re-implementations of CPython's
-//!   `urllib.parse` (`urlsplit` and its `hostname`/`username`/`password`/`port` properties,
-//!   `unquote`, `parse_qsl`, `quote`, `urlencode`), because no crate has Python's exact quirks;
+//!   `models/connection.py _parse_from_uri`), built on CPython's `urllib.parse` as
+//!   [`crate::py::urllib`] reproduces it;
 //! * the JSON form (`Connection.from_json`, Airflow >= 2.3), including `json.dumps` formatting of an
 //!   `extra` object (`", "`/`": "` separators, `ensure_ascii`) so `{{ conn.x.extra }}` matches;
 //! * `get_uri()` as in the Airflow 3 Task SDK, and the masking inputs (`secrets()`,
@@ -16,10 +15,15 @@
 //! Looking connections up (env var names, secrets backends) and the masker itself live elsewhere.
 
 use std::fmt;
-use std::net::Ipv6Addr;
 
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 use serde_json::{Map, Value};
+
+use crate::py;
+use crate::py::text::strip as py_strip;
+use crate::py::truth::truthy as py_truthy;
+use crate::py::urllib::{
+    self, SAFE_NONE, SAFE_SLASH, parse_qsl, unquote, urlencode, urlsplit, userinfo,
+};
 
 /// Query key whose value is taken verbatim as `extra` (Airflow: `Connection.EXTRA_KEY`).
 const EXTRA_KEY: &str = "__extra__";
@@ -87,6 +91,16 @@ pub enum UriError {
     PortOutOfRange,
 }
 
+impl From<urllib::ValueError> for UriError {
+    fn from(e: urllib::ValueError) -> Self {
+        match e {
+            urllib::ValueError::BadBrackets(why) => UriError::BadBrackets(why),
+            urllib::ValueError::PortNotNumber => UriError::PortNotNumber,
+            urllib::ValueError::PortOutOfRange => UriError::PortOutOfRange,
+        }
+    }
+}
+
 /// What is wrong with a JSON-form connection.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum JsonError {
@@ -151,7 +165,7 @@ impl Connection {
         }
         // Two `://` means the host carries its own protocol, e.g. `http://https://example.com`.
         let host_with_protocol = schemes == 2;
-        let conn_type = urlsplit(uri).map_err(fail)?.scheme;
+        let conn_type = urlsplit(uri).map_err(|e| fail(e.into()))?.scheme;
         // Airflow replaces *every* `<scheme>://`, not just the first one.
         let rest = uri.replace(
             &format!("{conn_type}://"),
@@ -165,7 +179,7 @@ impl Connection {
                 return Err(fail(UriError::AuthBeforeProtocol));
             }
         }
-        let parts = urlsplit(&rest).map_err(fail)?;
+        let parts = urlsplit(&rest).map_err(|e| fail(e.into()))?;
         let host = netloc_to_hostname(&parts.netloc);
         // Airflow `_create_host`: an empty host stays empty (never None), even with a protocol.
         let host = if host_with_protocol && !parts.scheme.is_empty() && !host.is_empty() {
@@ -181,7 +195,7 @@ impl Connection {
         // An empty login/password stays `""` (Airflow only unquotes truthy values).
         let login = username.map(unquote);
         let password = password.map(unquote);
-        let port = url_port(&parts.netloc).map_err(fail)?;
+        let port = urllib::port(&parts.netloc).map_err(|e| fail(e.into()))?;
         let extra = if parts.query.is_empty() {
             None
         } else {
@@ -192,7 +206,7 @@ impl Connection {
             }
             Some(match query.get(EXTRA_KEY) {
                 Some(Value::String(raw)) => raw.clone(),
-                _ => crate::json::python_dumps(&Value::Object(query)),
+                _ => py::json::dumps(&Value::Object(query)),
             })
         };
         Ok(Self {
@@ -223,7 +237,7 @@ impl Connection {
         let mut has_kwargs = false;
         let extra = match fields.shift_remove("extra") {
             Some(Value::String(raw)) if !raw.is_empty() => Some(raw),
-            Some(value) if py_truthy(&value) => Some(crate::json::python_dumps(&value)),
+            Some(value) if py_truthy(&value) => Some(py::json::dumps(&value)),
             _ => None,
         };
         has_kwargs |= extra.is_some();
@@ -310,17 +324,17 @@ impl Connection {
         }
         let mut authority = String::new();
         if let Some(login) = &self.login {
-            authority.push_str(&quote(login, QUOTE_SAFE_NONE));
+            authority.push_str(&urllib::quote(login, SAFE_NONE));
         }
         if let Some(password) = &self.password {
             authority.push(':');
-            authority.push_str(&quote(password, QUOTE_SAFE_NONE));
+            authority.push_str(&urllib::quote(password, SAFE_NONE));
         }
         if !authority.is_empty() {
             uri.push_str(&authority);
             uri.push('@');
         }
-        let host_block = quote(host, QUOTE_SAFE_NONE);
+        let host_block = urllib::quote(host, SAFE_NONE);
         if let Some(port) = self.port {
             // `@:port` keeps a bare port from being read as the host.
             let sep = if host_block.is_empty() && authority.is_empty() {
@@ -337,7 +351,7 @@ impl Connection {
         let schema = self.schema.as_deref().unwrap_or_default();
         if !schema.is_empty() {
             uri.push('/');
-            uri.push_str(&quote(schema, QUOTE_SAFE_NONE));
+            uri.push_str(&urllib::quote(schema, SAFE_NONE));
         }
         if let Some(extra) = self.extra.as_deref().filter(|e| !e.is_empty()) {
             uri.push_str(if schema.is_empty() { "/?" } else { "?" });
@@ -376,8 +390,8 @@ impl Connection {
         };
         if let Some(password) = &self.password {
             push(password.clone());
-            push(quote(password, QUOTE_SAFE_NONE));
-            push(quote(password, QUOTE_SAFE_SLASH));
+            push(urllib::quote(password, SAFE_NONE));
+            push(urllib::quote(password, SAFE_SLASH));
         }
         if let Some(extra) = &self.extra {
             push(extra.clone());
@@ -396,9 +410,7 @@ impl Connection {
         let password = self.password.as_deref().filter(|p| !p.is_empty());
         let blank = |s: &str| password.map_or_else(|| s.to_owned(), |p| s.replace(p, "***"));
         Some(match serde_json::from_str::<Value>(extra) {
-            Ok(object @ Value::Object(_)) => {
-                crate::json::python_dumps(&redact_value(object, "", &blank))
-            }
+            Ok(object @ Value::Object(_)) => py::json::dumps(&redact_value(object, "", &blank)),
             _ => blank(extra),
         })
     }
@@ -500,18 +512,6 @@ fn json_type(value: &Value) -> &'static str {
     }
 }
 
-/// Python truthiness of a decoded JSON value.
-fn py_truthy(value: &Value) -> bool {
-    match value {
-        Value::Null => false,
-        Value::Bool(b) => *b,
-        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
-        Value::String(s) => !s.is_empty(),
-        Value::Array(a) => !a.is_empty(),
-        Value::Object(o) => !o.is_empty(),
-    }
-}
-
 /// A string attribute from JSON. Airflow stores whatever JSON gave; scalars are kept as Python's
 /// `str()` of them (what a template renders), containers are refused.
 fn py_str_of_scalar(key: &'static str, value: &Value) -> Result<Option<String>, JsonError> {
@@ -519,7 +519,7 @@ fn py_str_of_scalar(key: &'static str, value: &Value) -> Result<Option<String>, 
         Value::Null => Ok(None),
         Value::String(s) => Ok(Some(s.clone())),
         Value::Bool(b) => Ok(Some(if *b { "True" } else { "False" }.to_owned())),
-        Value::Number(_) => Ok(Some(crate::json::python_dumps(value))),
+        Value::Number(_) => Ok(Some(py::json::dumps(value))),
         Value::Array(_) | Value::Object(_) => Err(JsonError::NotString {
             key,
             got: json_type(value),
@@ -532,8 +532,8 @@ fn py_str_of_scalar(key: &'static str, value: &Value) -> Result<Option<String>, 
 fn json_port(value: &Value) -> Result<Option<u16>, JsonError> {
     match value {
         Value::String(s) if s.is_empty() => Ok(None),
-        Value::String(s) => match py_int(s) {
-            Some((negative, digits)) => port_from_digits(negative, &digits)
+        Value::String(s) => match py::text::int(s) {
+            Some((negative, digits)) => urllib::port_from_digits(negative, &digits)
                 .map(Some)
                 .ok_or_else(|| JsonError::PortOutOfRange(s.clone())),
             None => Err(JsonError::PortNotNumber(s.clone())),
@@ -547,237 +547,10 @@ fn json_port(value: &Value) -> Result<Option<u16>, JsonError> {
     }
 }
 
-/// Python `int(s)` for base 10 (ASCII digits): surrounding whitespace, a sign, and single `_`
-/// between digits. Returns the sign and the digits.
-fn py_int(s: &str) -> Option<(bool, String)> {
-    let s = py_strip(s);
-    let (negative, body) = match s.as_bytes().first() {
-        Some(b'-') => (true, &s[1..]),
-        Some(b'+') => (false, &s[1..]),
-        _ => (false, s),
-    };
-    let groups_ok = body
-        .split('_')
-        .all(|group| !group.is_empty() && group.bytes().all(|b| b.is_ascii_digit()));
-    groups_ok.then(|| (negative, body.replace('_', "")))
-}
-
-/// A port from decimal digits, if within 0..=65535 (`-0` is 0, as in Python).
-fn port_from_digits(negative: bool, digits: &str) -> Option<u16> {
-    let significant = digits.trim_start_matches('0');
-    if significant.is_empty() {
-        return Some(0);
-    }
-    if negative || significant.len() > 5 {
-        return None;
-    }
-    significant.parse::<u32>().ok()?.try_into().ok()
-}
-
-// ---------------------------------------------------------------------------------------------
-// CPython `urllib.parse` re-implementations (3.11+ semantics)
-// ---------------------------------------------------------------------------------------------
-
-/// Python `str.isspace()`: Rust's whitespace plus U+001C..U+001F.
-fn py_isspace(c: char) -> bool {
-    c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
-}
-
-/// Python `str.strip()` with no arguments.
-fn py_strip(s: &str) -> &str {
-    s.trim_matches(py_isspace)
-}
-
-/// `quote(s, safe='')`: everything but `A-Za-z0-9_.-~` is percent-encoded (UTF-8, upper hex).
-const QUOTE_SAFE_NONE: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'-')
-    .remove(b'~');
-/// `quote(s)` (default `safe='/'`).
-const QUOTE_SAFE_SLASH: &AsciiSet = &QUOTE_SAFE_NONE.remove(b'/');
-/// `quote_plus`'s intermediate set: spaces kept, then turned into `+`.
-const QUOTE_SAFE_SPACE: &AsciiSet = &QUOTE_SAFE_NONE.remove(b' ');
-
-fn quote(s: &str, set: &'static AsciiSet) -> String {
-    utf8_percent_encode(s, set).to_string()
-}
-
-/// `quote_plus(s, safe='')`.
-fn quote_plus(s: &str) -> String {
-    quote(s, QUOTE_SAFE_SPACE).replace(' ', "+")
-}
-
-/// `urlencode(pairs)` with its default `quote_plus`.
-fn urlencode(pairs: &[(&str, &str)]) -> String {
-    pairs
-        .iter()
-        .map(|(k, v)| format!("{}={}", quote_plus(k), quote_plus(v)))
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
-/// `unquote(s)`: `%XX` (either case) decoded, malformed escapes kept, invalid UTF-8 replaced by
-/// U+FFFD. Splitting on ASCII runs as CPython does gives the same result as decoding whole.
-fn unquote(s: &str) -> String {
-    if s.contains('%') {
-        percent_decode_str(s).decode_utf8_lossy().into_owned()
-    } else {
-        s.to_owned()
-    }
-}
-
-/// `parse_qsl(qs, keep_blank_values=True)`: split on `&` only, empty fields skipped, a field
-/// without `=` is a key with an empty value, `+` is a space in both key and value.
-fn parse_qsl(qs: &str) -> Vec<(String, String)> {
-    qs.split('&')
-        .filter(|field| !field.is_empty())
-        .map(|field| {
-            let (name, value) = field.split_once('=').unwrap_or((field, ""));
-            (
-                unquote(&name.replace('+', " ")),
-                unquote(&value.replace('+', " ")),
-            )
-        })
-        .collect()
-}
-
-/// The parts of `urlsplit()` Airflow uses (the fragment is dropped).
-struct SplitUrl {
-    scheme: String,
-    netloc: String,
-    path: String,
-    query: String,
-}
-
-/// `urlsplit(url)` with default arguments, including its `ValueError`s for bracketed hosts.
-/// Not reproduced: the NFKC check on non-ASCII netlocs (`_checknetloc`).
-fn urlsplit(url: &str) -> Result<SplitUrl, UriError> {
-    let url: String = url
-        .trim_start_matches(|c: char| c <= ' ')
-        .chars()
-        .filter(|c| !matches!(c, '\t' | '\r' | '\n'))
-        .collect();
-    let mut scheme = String::new();
-    let mut rest = url.as_str();
-    if let Some(i) = url.find(':') {
-        let candidate = &url[..i];
-        let first_is_alpha = candidate
-            .as_bytes()
-            .first()
-            .is_some_and(u8::is_ascii_alphabetic);
-        let all_scheme_chars = candidate
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
-        if first_is_alpha && all_scheme_chars {
-            scheme = candidate.to_ascii_lowercase();
-            rest = &url[i + 1..];
-        }
-    }
-    let mut netloc = "";
-    if let Some(after) = rest.strip_prefix("//") {
-        let end = after.find(['/', '?', '#']).unwrap_or(after.len());
-        netloc = &after[..end];
-        rest = &after[end..];
-        match (netloc.contains('['), netloc.contains(']')) {
-            (true, true) => {
-                let bracketed = netloc.split_once('[').map_or("", |(_, b)| b);
-                check_bracketed_host(bracketed.split_once(']').map_or(bracketed, |(h, _)| h))?;
-            }
-            (false, false) => {}
-            _ => return Err(UriError::BadBrackets("unbalanced `[` or `]` in the host")),
-        }
-    }
-    let rest = rest.split_once('#').map_or(rest, |(before, _)| before);
-    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
-    Ok(SplitUrl {
-        scheme,
-        netloc: netloc.to_owned(),
-        path: path.to_owned(),
-        query: query.to_owned(),
-    })
-}
-
-/// CPython `_check_bracketed_host`: an IPvFuture literal or an IPv6 address (with an optional
-/// non-empty zone id); IPv4 in brackets is refused.
-fn check_bracketed_host(host: &str) -> Result<(), UriError> {
-    if let Some(future) = host.strip_prefix('v') {
-        let valid = future.split_once('.').is_some_and(|(version, tail)| {
-            !version.is_empty()
-                && version.bytes().all(|b| b.is_ascii_hexdigit())
-                && !tail.is_empty()
-        });
-        return if valid {
-            Ok(())
-        } else {
-            Err(UriError::BadBrackets(
-                "invalid IPvFuture address in brackets",
-            ))
-        };
-    }
-    let (address, zone) = match host.split_once('%') {
-        Some((address, zone)) => (address, Some(zone)),
-        None => (host, None),
-    };
-    let zone_ok = zone.is_none_or(|z| !z.is_empty() && !z.contains('%'));
-    if zone_ok && address.parse::<Ipv6Addr>().is_ok() {
-        Ok(())
-    } else {
-        Err(UriError::BadBrackets("invalid IPv6 address in brackets"))
-    }
-}
-
-/// `SplitResult._userinfo`: split at the last `@`, then at the first `:`.
-fn userinfo(netloc: &str) -> (Option<&str>, Option<&str>) {
-    match netloc.rsplit_once('@') {
-        Some((info, _)) => match info.split_once(':') {
-            Some((user, password)) => (Some(user), Some(password)),
-            None => (Some(info), None),
-        },
-        None => (None, None),
-    }
-}
-
-/// `SplitResult._hostinfo`: host and raw port text after the last `@`; brackets stripped.
-fn hostinfo(netloc: &str) -> (&str, Option<&str>) {
-    let info = netloc.rsplit_once('@').map_or(netloc, |(_, info)| info);
-    let (host, port) = match info.split_once('[') {
-        Some((_, bracketed)) => {
-            let (host, after) = bracketed.split_once(']').unwrap_or((bracketed, ""));
-            (host, after.split_once(':').map_or("", |(_, port)| port))
-        }
-        None => info.split_once(':').unwrap_or((info, "")),
-    };
-    (host, Some(port).filter(|p| !p.is_empty()))
-}
-
-/// `SplitResult.hostname`: lower-cased up to the first `%` (a zone id keeps its case).
-fn hostname(netloc: &str) -> Option<String> {
-    let (host, _) = hostinfo(netloc);
-    if host.is_empty() {
-        return None;
-    }
-    Some(match host.split_once('%') {
-        Some((address, zone)) => format!("{}%{zone}", address.to_lowercase()),
-        None => host.to_lowercase(),
-    })
-}
-
-/// `SplitResult.port` (3.11+: ASCII digits only, 0..=65535).
-fn url_port(netloc: &str) -> Result<Option<u16>, UriError> {
-    match hostinfo(netloc).1 {
-        None => Ok(None),
-        Some(port) if port.bytes().all(|b| b.is_ascii_digit()) => port_from_digits(false, port)
-            .map(Some)
-            .ok_or(UriError::PortOutOfRange),
-        Some(_) => Err(UriError::PortNotNumber),
-    }
-}
-
 /// Airflow `_parse_netloc_to_hostname`: the unquoted hostname, but when it decodes to something
 /// with a `/` (a socket path) it is re-read from the raw netloc, keeping its case.
 fn netloc_to_hostname(netloc: &str) -> String {
-    let host = unquote(&hostname(netloc).unwrap_or_default());
+    let host = unquote(&urllib::hostname(netloc).unwrap_or_default());
     if !host.contains('/') {
         return host;
     }
@@ -1580,17 +1353,5 @@ mod tests {
             ..conn(None)
         };
         assert!(!format!("{raw:?}").contains("pw123"));
-    }
-
-    #[test]
-    fn python_helpers() {
-        assert_eq!(quote_plus("a b+c/é"), "a+b%2Bc%2F%C3%A9");
-        assert_eq!(quote("a~b_c.d-e f", QUOTE_SAFE_NONE), "a~b_c.d-e%20f");
-        assert_eq!(unquote("%41%4g%%e2%82%ac%E2%82"), "A%4g%€\u{fffd}");
-        assert_eq!(
-            parse_qsl("a=1&&b&=c&d=%20+"),
-            [("a", "1"), ("b", ""), ("", "c"), ("d", "  ")]
-                .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        );
     }
 }

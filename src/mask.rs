@@ -130,12 +130,10 @@ fn python_forms(secret: &str) -> Vec<String> {
         }
     }
     let inner = |quoted: String| quoted[1..quoted.len() - 1].to_string();
-    out.push(inner(crate::json::python_dumps(
-        &serde_json::Value::String(secret.to_owned()),
-    )));
-    // Python's str repr lives with the template's Python semantics (issue 10
-    // moves it to a leaf module of Python value behaviour).
-    out.push(inner(crate::template::pyfmt::quote(secret)));
+    out.push(inner(crate::py::json::dumps(&serde_json::Value::String(
+        secret.to_owned(),
+    ))));
+    out.push(inner(crate::py::text::repr(secret)));
     out
 }
 

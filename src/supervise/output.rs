@@ -71,11 +71,6 @@ impl Decoder {
     }
 }
 
-/// Python's `str.rstrip()`: trailing whitespace as `str.isspace` defines it.
-fn py_rstrip(s: &str) -> &str {
-    s.trim_end_matches(|c: char| c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c))
-}
-
 /// Reads `reader` to EOF, printing each line through `print`; returns the last
 /// line (`None` when there was no output at all).
 pub fn forward_lines(
@@ -115,7 +110,7 @@ fn forward_lines_with(
     let mut continued = false;
     let mut emit = |bytes: &[u8], whole: bool, last: &mut Option<LastLine>| {
         let text = decoder.decode(bytes);
-        let text = py_rstrip(&text);
+        let text = crate::py::text::rstrip(&text);
         print(text);
         *last = Some(LastLine {
             text: text.to_string(),

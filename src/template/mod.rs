@@ -4,31 +4,29 @@
 //! macros and filters (airflow/templates.py, models/dag.py `get_template_env`,
 //! BaseOperator `render_template_fields`, jinja2/nativetypes.py).
 
+pub mod airflow;
 pub mod budget;
-pub mod dates;
-pub mod filters;
-pub mod macros;
-pub mod native;
-pub mod objects;
-pub mod pyfmt;
-pub mod pymodules;
-pub mod pyops;
-pub mod rewrite;
+pub mod jinja;
+pub mod pylib;
+pub mod pyvalue;
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-use minijinja::value::{Object, ObjectRepr, Value};
+use minijinja::value::{ObjectRepr, Value};
 use minijinja::{AutoEscape, Environment, UndefinedBehavior};
 
-use crate::context::{Context, DateTime, Profile};
+use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::spec::Operator;
 use crate::store::Store;
-use dates::DateTimeObj;
-use objects::{ConnAccessor, Misses, TaskInstanceObj, VarAccessor, to_value};
+use airflow::accessors::Misses;
+use airflow::globals::globals;
+use airflow::macros;
+use jinja::{filters, native, rewrite};
+use pylib::datetime::DateTimeObj;
+use pyvalue::{ops, repr};
 
 pub struct Renderer {
     env: Environment<'static>,
@@ -84,7 +82,7 @@ impl Renderer {
         let exts = op.template_ext();
         for (name, value) in op.template_fields_mut() {
             // Airflow skips falsy field values (`if not value: continue`).
-            if is_falsy(value) {
+            if !crate::py::truth::truthy(value) {
                 continue;
             }
             // `output_path` is the runner's own field: a `.json` path there is
@@ -349,18 +347,6 @@ fn err_detail(err: &minijinja::Error) -> String {
     s
 }
 
-fn is_falsy(v: &serde_json::Value) -> bool {
-    use serde_json::Value as J;
-    match v {
-        J::Null => true,
-        J::Bool(b) => !b,
-        J::String(s) => s.is_empty(),
-        J::Array(a) => a.is_empty(),
-        J::Object(o) => o.is_empty(),
-        J::Number(n) => n.as_f64() == Some(0.0),
-    }
-}
-
 /// The template file `name` in the first search path folder that has it, by
 /// minijinja's `path_loader` rule: `name` is relative to the folder (a
 /// leading `/` too), and a segment starting with `.` (`..`, a hidden file) or
@@ -404,13 +390,13 @@ fn environment(
             budget::count_emitted(s.len())?;
             out.write_str(s)?;
         } else {
-            let s = pyfmt::py_str(value);
+            let s = repr::py_str(value);
             budget::count_emitted(s.len())?;
             out.write_str(&s)?;
         }
         Ok(())
     });
-    env.set_unknown_method_callback(pyfmt::unknown_method);
+    env.set_unknown_method_callback(repr::unknown_method);
     // Template files (and what they `include`) get the same preparation as
     // inline templates: newlines normalised, Python operators rewritten.
     env.set_loader(move |name| {
@@ -429,203 +415,11 @@ fn environment(
         ))))
     });
     filters::register(&mut env);
-    pyops::register(&mut env, native);
+    ops::register(&mut env, native);
     for (name, f) in macros::date_filters() {
         env.add_filter(name, move |value: Value| {
             macros::apply_date_filter(f, &value)
         });
     }
     env
-}
-
-/// An object that prints as Python's repr of the Airflow object it stands
-/// for (`<DAG: sales>`) and has a few attributes.
-#[derive(Debug)]
-struct Described {
-    repr: String,
-    attrs: BTreeMap<&'static str, Value>,
-}
-
-impl Object for Described {
-    fn repr(self: &Arc<Self>) -> ObjectRepr {
-        ObjectRepr::Plain
-    }
-
-    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
-        self.attrs.get(key.as_str()?).cloned()
-    }
-
-    fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.repr)
-    }
-}
-
-/// Airflow 3's lazy `prev_*_success` values when there is no such run: they
-/// print `None` and are falsy, but are not `None` to a filter.
-#[derive(Debug)]
-struct NoneProxy;
-
-impl Object for NoneProxy {
-    fn repr(self: &Arc<Self>) -> ObjectRepr {
-        ObjectRepr::Plain
-    }
-
-    fn is_true(self: &Arc<Self>) -> bool {
-        false
-    }
-
-    fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("None")
-    }
-}
-
-/// The template context: every key Airflow gives a template.
-fn globals(ctx: &Context, store: Arc<Store>, misses: Arc<Misses>, task_type: &str) -> Value {
-    let mut g: BTreeMap<&str, Value> = BTreeMap::new();
-    let date = |d: Option<DateTime>| d.map_or(Value::from(()), DateTimeObj::value);
-    let airflow2 = ctx.profile == Profile::Airflow2;
-    let success = |d: Option<DateTime>| match (d, airflow2) {
-        (Some(d), _) => DateTimeObj::value(d),
-        (None, true) => Value::from(()),
-        (None, false) => Value::from_object(NoneProxy),
-    };
-
-    for (key, text) in ctx.date_strings() {
-        g.insert(key, text.into());
-    }
-    g.insert("task_instance_key_str", ctx.task_instance_key_str().into());
-    if let Some(ld) = ctx.logical_date {
-        g.insert("logical_date", DateTimeObj::value(ld));
-        g.insert("data_interval_start", date(ctx.data_interval_start));
-        g.insert("data_interval_end", date(ctx.data_interval_end));
-        if airflow2 && let Some(n) = ctx.neighbours() {
-            g.insert("execution_date", DateTimeObj::value(ld));
-            g.insert("prev_execution_date", DateTimeObj::value(n.prev));
-            g.insert("next_execution_date", DateTimeObj::value(n.next));
-            for (key, nodash, d) in n.ds_keys() {
-                g.insert(key, d.strftime("%Y-%m-%d").into());
-                g.insert(nodash, d.strftime("%Y%m%d").into());
-            }
-            g.insert("prev_execution_date_success", Value::from(()));
-        }
-        g.insert(
-            "prev_data_interval_start_success",
-            success(ctx.prev_data_interval_start_success),
-        );
-        g.insert(
-            "prev_data_interval_end_success",
-            success(ctx.prev_data_interval_end_success),
-        );
-    }
-    g.insert(
-        "prev_start_date_success",
-        success(ctx.prev_start_date_success),
-    );
-    g.insert("prev_end_date_success", success(ctx.prev_end_date_success));
-    g.insert("run_id", ctx.run_id.clone().into());
-
-    let mut dag_run: BTreeMap<&str, Value> = BTreeMap::new();
-    dag_run.insert("dag_id", ctx.dag_id.clone().into());
-    dag_run.insert("run_id", ctx.run_id.clone().into());
-    dag_run.insert("run_type", ctx.run_type.clone().into());
-    dag_run.insert("conf", to_value(&ctx.dag_run_conf));
-    dag_run.insert("logical_date", date(ctx.logical_date));
-    dag_run.insert("data_interval_start", date(ctx.data_interval_start));
-    dag_run.insert("data_interval_end", date(ctx.data_interval_end));
-    dag_run.insert("start_date", date(ctx.start_date));
-    if airflow2 {
-        dag_run.insert("execution_date", date(ctx.logical_date));
-        dag_run.insert("external_trigger", (ctx.run_type == "manual").into());
-    } else {
-        dag_run.insert(
-            "run_after",
-            date(ctx.run_after.or(ctx.data_interval_end).or(ctx.logical_date)),
-        );
-    }
-    g.insert("dag_run", Value::from(dag_run));
-
-    let owner: Value = ctx.owner.clone().unwrap_or_else(|| "airflow".into()).into();
-    let mut dag_attrs = BTreeMap::from([
-        ("dag_id", ctx.dag_id.clone().into()),
-        ("owner", owner.clone()),
-    ]);
-    if airflow2
-        && let Some(cron) = ctx
-            .schedule
-            .as_deref()
-            .and_then(crate::context::schedule::Cron::parse)
-    {
-        let summary = cron.summary().to_string();
-        dag_attrs.insert(
-            "timetable",
-            Value::from_object(Described {
-                repr: "<airflow.timetables.interval.CronDataIntervalTimetable>".into(),
-                attrs: BTreeMap::from([("summary", summary.into())]),
-            }),
-        );
-    }
-    g.insert(
-        "dag",
-        Value::from_object(Described {
-            repr: format!("<DAG: {}>", ctx.dag_id),
-            attrs: dag_attrs,
-        }),
-    );
-    g.insert(
-        "task",
-        Value::from_object(Described {
-            repr: format!("<Task({task_type}): {}>", ctx.task_id),
-            attrs: BTreeMap::from([
-                ("task_id", ctx.task_id.clone().into()),
-                ("dag_id", ctx.dag_id.clone().into()),
-                ("owner", owner),
-                ("task_type", task_type.into()),
-                ("retries", 0.into()),
-                ("map_index", ctx.map_index.into()),
-            ]),
-        }),
-    );
-
-    let ti = Value::from_object(TaskInstanceObj {
-        dag_id: ctx.dag_id.clone(),
-        task_id: ctx.task_id.clone(),
-        run_id: ctx.run_id.clone(),
-        try_number: ctx.try_number,
-        max_tries: ctx.max_tries,
-        map_index: ctx.map_index,
-        xcom: ctx.xcom.clone(),
-        airflow3: !airflow2,
-    });
-    g.insert("ti", ti.clone());
-    g.insert("task_instance", ti);
-    g.insert("params", to_value(&ctx.params));
-
-    let accessor = |json: bool| {
-        Value::from_object(VarAccessor {
-            store: store.clone(),
-            json,
-            misses: misses.clone(),
-            airflow3: !airflow2,
-        })
-    };
-    let mut var: BTreeMap<&str, Value> = BTreeMap::new();
-    var.insert("value", accessor(false));
-    var.insert("json", accessor(true));
-    g.insert("var", Value::from(var));
-    g.insert(
-        "conn",
-        Value::from_object(ConnAccessor {
-            store: store.clone(),
-            misses,
-            airflow3: !airflow2,
-        }),
-    );
-    g.insert("macros", Value::from_object(macros::Macros));
-    if airflow2 {
-        g.insert("test_mode", ctx.test_mode.into());
-    }
-    g.insert("inlets", Value::from(Vec::<Value>::new()));
-    g.insert("outlets", Value::from(Vec::<Value>::new()));
-    g.insert("map_index_template", Value::from(()));
-    Value::from(g)
 }

@@ -3,19 +3,28 @@
 //! jinja2/utils.py): `tojson`, `pprint`, `int`, `float`, `replace`, `center`,
 //! `indent`, `truncate`, `wordwrap`, `wordcount`, `striptags`,
 //! `filesizeformat`, `xmlattr`, `urlencode`, `escape`, `format`, `join`, and
-//! the `joiner` and `cycler` globals.
-
-use std::sync::{Arc, Mutex};
+//! the `joiner` and `cycler` globals. This file registers them and holds the
+//! argument binding and the `tojson`, `int` and `float` filters.
 
 use minijinja::value::{
-    Kwargs, Object, ObjectRepr, Rest, Tuple, Value, ValueKind, ValueOrKwargs, from_args,
+    Kwargs, ObjectRepr, Rest, Tuple, Value, ValueKind, ValueOrKwargs, from_args,
 };
 use minijinja::{Environment, Error, ErrorKind, State};
 
+use crate::py::text::is_line_break;
 use crate::template::budget;
-use crate::template::objects::invalid;
-use crate::template::pyfmt::{py_repr, py_str, quote};
-use crate::template::pymodules::{JsonOptions, json_dumps_with, percent_format, type_name};
+use crate::template::pyvalue::invalid;
+use crate::template::pyvalue::json::{JsonOptions, json_dumps_with};
+use crate::template::pyvalue::percent::percent_format;
+use crate::template::pyvalue::repr::{py_repr, py_str};
+use crate::template::pyvalue::type_name;
+
+use crate::template::jinja::html::{
+    checked_html_escape, filesizeformat, striptags, urlencode, xmlattr,
+};
+use crate::template::jinja::joiner::{Cycler, Joiner};
+use crate::template::jinja::text::{center, indent, splitlines, truncate, wordcount, wrap};
+use crate::template::pyvalue::pprint::pformat;
 
 /// Registers the filters and globals on `env`, replacing minijinja's own
 /// where Jinja renders differently.
@@ -263,20 +272,16 @@ pub fn register(env: &mut Environment<'static>) {
         "joiner",
         |args: Rest<ValueOrKwargs>| -> Result<Value, Error> {
             let (_, p) = bind("joiner", prepend_none(args.into_values()), &["sep"])?;
-            Ok(Value::from_object(Joiner {
-                sep: p[0].as_ref().map_or_else(|| ", ".to_string(), py_str),
-                used: Mutex::new(false),
-            }))
+            Ok(Value::from_object(Joiner::new(
+                p[0].as_ref().map_or_else(|| ", ".to_string(), py_str),
+            )))
         },
     );
     env.add_function("cycler", |items: Rest<Value>| -> Result<Value, Error> {
         if items.is_empty() {
             return Err(invalid("at least one item has to be provided"));
         }
-        Ok(Value::from_object(Cycler {
-            items: items.0,
-            pos: Mutex::new(0),
-        }))
+        Ok(Value::from_object(Cycler::new(items.0)))
     });
 }
 
@@ -350,7 +355,7 @@ fn prepend_none(mut args: Vec<Value>) -> Vec<Value> {
     args
 }
 
-fn int_arg(v: &Option<Value>, default: i64) -> Result<i64, Error> {
+pub(crate) fn int_arg(v: &Option<Value>, default: i64) -> Result<i64, Error> {
     match v {
         None => Ok(default),
         Some(v) => v.as_i64().ok_or_else(|| {
@@ -362,7 +367,7 @@ fn int_arg(v: &Option<Value>, default: i64) -> Result<i64, Error> {
     }
 }
 
-fn keep_safety(original: &Value, s: String) -> Value {
+pub(crate) fn keep_safety(original: &Value, s: String) -> Value {
     if original.is_safe() {
         Value::from_safe_string(s)
     } else {
@@ -372,7 +377,7 @@ fn keep_safety(original: &Value, s: String) -> Value {
 
 /// Python's iteration of a value: strings by character, mappings by key;
 /// `None` and numbers are not iterable.
-fn iterate(value: &Value) -> Result<Vec<Value>, Error> {
+pub(crate) fn iterate(value: &Value) -> Result<Vec<Value>, Error> {
     match value.kind() {
         ValueKind::String => Ok(value
             .as_str()
@@ -416,9 +421,6 @@ fn get_attribute(state: &State, item: &Value, attr: &Value) -> Result<Value, Err
     Ok(cur)
 }
 
-// ---------------------------------------------------------------------------
-// tojson
-
 /// Jinja's `htmlsafe_json_dumps`: `json.dumps(value, sort_keys=True,
 /// indent=indent)` with `<`, `>`, `&`, `'` escaped, marked safe.
 fn tojson(value: &Value, indent: Option<&Value>) -> Result<Value, Error> {
@@ -436,220 +438,6 @@ fn tojson(value: &Value, indent: Option<&Value>) -> Result<Value, Error> {
         .replace('\'', "\\u0027");
     Ok(Value::from_safe_string(text))
 }
-
-// ---------------------------------------------------------------------------
-// pprint
-
-/// Python's `pprint.pformat(value)` (width 80, dict keys sorted).
-pub fn pformat(value: &Value) -> String {
-    let mut out = String::new();
-    pp_format(&mut out, value, 0, 0, 0);
-    out
-}
-
-fn pp_sorted_pairs(value: &Value) -> Vec<(Value, Value)> {
-    let mut pairs: Vec<(Value, Value)> = value
-        .try_iter()
-        .map(|keys| {
-            keys.map(|k| {
-                let v = value.get_item(&k).unwrap_or_default();
-                (k, v)
-            })
-            .collect()
-        })
-        .unwrap_or_default();
-    pairs.sort_by(|a, b| a.0.cmp(&b.0));
-    pairs
-}
-
-fn is_container(value: &Value) -> bool {
-    matches!(
-        value.kind(),
-        ValueKind::Seq | ValueKind::Iterable | ValueKind::Map
-    ) && value
-        .as_object()
-        .is_none_or(|o| o.repr() != ObjectRepr::Plain)
-}
-
-/// `pprint`'s `_safe_repr`: the repr with dict keys sorted.
-fn pp_repr(value: &Value) -> String {
-    if !is_container(value) {
-        return py_repr(value);
-    }
-    if value.kind() == ValueKind::Map {
-        let items: Vec<String> = pp_sorted_pairs(value)
-            .iter()
-            .map(|(k, v)| format!("{}: {}", pp_repr(k), pp_repr(v)))
-            .collect();
-        return format!("{{{}}}", items.join(", "));
-    }
-    let items: Vec<String> = value
-        .try_iter()
-        .map(|it| it.map(|v| pp_repr(&v)).collect())
-        .unwrap_or_default();
-    if value.is_tuple() {
-        if items.len() == 1 {
-            return format!("({},)", items[0]);
-        }
-        return format!("({})", items.join(", "));
-    }
-    format!("[{}]", items.join(", "))
-}
-
-const PP_WIDTH: usize = 80;
-
-fn pp_format(out: &mut String, value: &Value, indent: usize, allowance: usize, level: usize) {
-    let rep = pp_repr(value);
-    let max_width = PP_WIDTH.saturating_sub(indent + allowance);
-    if rep.chars().count() <= max_width {
-        out.push_str(&rep);
-        return;
-    }
-    if value.kind() == ValueKind::String {
-        pp_str(
-            out,
-            value.as_str().unwrap_or_default(),
-            indent,
-            allowance,
-            level + 1,
-            &rep,
-        );
-        return;
-    }
-    if !is_container(value) {
-        out.push_str(&rep);
-        return;
-    }
-    if value.kind() == ValueKind::Map {
-        out.push('{');
-        let pairs = pp_sorted_pairs(value);
-        let indent = indent + 1;
-        let last_index = pairs.len().saturating_sub(1);
-        for (i, (k, v)) in pairs.iter().enumerate() {
-            let krep = pp_repr(k);
-            out.push_str(&krep);
-            out.push_str(": ");
-            let allow = if i == last_index { allowance + 1 } else { 1 };
-            pp_format(out, v, indent + krep.chars().count() + 2, allow, level + 1);
-            if i != last_index {
-                out.push_str(",\n");
-                out.push_str(&" ".repeat(indent));
-            }
-        }
-        out.push('}');
-        return;
-    }
-    let items: Vec<Value> = value.try_iter().map(Iterator::collect).unwrap_or_default();
-    let (open, close) = if value.is_tuple() {
-        ("(", if items.len() == 1 { ",)" } else { ")" })
-    } else {
-        ("[", "]")
-    };
-    out.push_str(open);
-    let indent = indent + 1;
-    let allowance = allowance + close.len();
-    for (i, item) in items.iter().enumerate() {
-        if i > 0 {
-            out.push_str(",\n");
-            out.push_str(&" ".repeat(indent));
-        }
-        let last = i + 1 == items.len();
-        pp_format(
-            out,
-            item,
-            indent,
-            if last { allowance } else { 1 },
-            level + 1,
-        );
-    }
-    out.push_str(close);
-}
-
-/// `pprint._pprint_str`: a long string split into adjacent literals.
-fn pp_str(
-    out: &mut String,
-    s: &str,
-    mut indent: usize,
-    mut allowance: usize,
-    level: usize,
-    whole: &str,
-) {
-    let lines = splitlines_keepends(s);
-    if level == 1 {
-        indent += 1;
-        allowance += 1;
-    }
-    let max_width = PP_WIDTH.saturating_sub(indent);
-    let mut max_width1 = max_width;
-    let mut chunks: Vec<String> = Vec::new();
-    let mut last_rep = whole.to_string();
-    for (i, line) in lines.iter().enumerate() {
-        let rep = quote(line);
-        last_rep.clone_from(&rep);
-        if i == lines.len() - 1 {
-            max_width1 = max_width1.saturating_sub(allowance);
-        }
-        if rep.chars().count() <= max_width1 {
-            chunks.push(rep);
-            continue;
-        }
-        // Alternating non-space and space runs: re.findall(r'\S*\s*', line).
-        let mut parts: Vec<String> = Vec::new();
-        let mut cur = String::new();
-        let mut in_space = false;
-        for c in line.chars() {
-            if c.is_whitespace() {
-                in_space = true;
-            } else if in_space {
-                parts.push(std::mem::take(&mut cur));
-                in_space = false;
-            }
-            cur.push(c);
-        }
-        if !cur.is_empty() {
-            parts.push(cur);
-        }
-        let mut max_width2 = max_width;
-        let mut current = String::new();
-        for (j, part) in parts.iter().enumerate() {
-            let candidate = format!("{current}{part}");
-            if j == parts.len() - 1 && i == lines.len() - 1 {
-                max_width2 = max_width2.saturating_sub(allowance);
-            }
-            if quote(&candidate).chars().count() > max_width2 {
-                if !current.is_empty() {
-                    chunks.push(quote(&current));
-                }
-                current.clone_from(part);
-            } else {
-                current = candidate;
-            }
-        }
-        if !current.is_empty() {
-            chunks.push(quote(&current));
-        }
-    }
-    if chunks.len() == 1 {
-        out.push_str(&last_rep);
-        return;
-    }
-    if level == 1 {
-        out.push('(');
-    }
-    for (i, rep) in chunks.iter().enumerate() {
-        if i > 0 {
-            out.push('\n');
-            out.push_str(&" ".repeat(indent));
-        }
-        out.push_str(rep);
-    }
-    if level == 1 {
-        out.push(')');
-    }
-}
-
-// ---------------------------------------------------------------------------
-// int / float
 
 /// Python's `int(text, base)` for strings: whitespace, a sign, the base's
 /// prefix, single underscores between digits.
@@ -791,542 +579,6 @@ fn do_int(value: &Value, default: Value, base: i64) -> Result<Value, Error> {
     }
 }
 
-// ---------------------------------------------------------------------------
-// string filters
-
-/// Python's `str.center(width)`: the odd space goes left when the width is odd.
-fn center(s: &str, width: i64) -> Result<String, Error> {
-    let len = i64::try_from(s.chars().count()).unwrap_or(i64::MAX);
-    if width <= len {
-        return Ok(s.to_string());
-    }
-    let marg = width - len;
-    budget::check_bytes_wide(
-        "the result of center()",
-        s.len() as u128 + marg.unsigned_abs() as u128,
-    )?;
-    let left = marg / 2 + (marg & width & 1);
-    let right = marg - left;
-    let n = |x: i64| " ".repeat(usize::try_from(x).unwrap_or(0));
-    Ok(format!("{}{s}{}", n(left), n(right)))
-}
-
-fn is_line_break(c: char) -> bool {
-    matches!(
-        c,
-        '\n' | '\r'
-            | '\x0b'
-            | '\x0c'
-            | '\x1c'
-            | '\x1d'
-            | '\x1e'
-            | '\u{85}'
-            | '\u{2028}'
-            | '\u{2029}'
-    )
-}
-
-/// Python's `str.splitlines(keepends=True)`.
-fn splitlines_keepends(s: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
-        cur.push(c);
-        if is_line_break(c) {
-            if c == '\r' && chars.peek() == Some(&'\n') {
-                cur.push('\n');
-                chars.next();
-            }
-            out.push(std::mem::take(&mut cur));
-        }
-    }
-    if !cur.is_empty() {
-        out.push(cur);
-    }
-    out
-}
-
-/// Python's `str.splitlines()`.
-fn splitlines(s: &str) -> Vec<String> {
-    splitlines_keepends(s)
-        .into_iter()
-        .map(|l| l.trim_end_matches(is_line_break).to_string())
-        .collect()
-}
-
-/// Jinja's `do_indent`.
-fn indent(s: &str, indention: &str, first: bool, blank: bool) -> String {
-    let s = format!("{s}\n");
-    let lines = splitlines(&s);
-    let mut rv = if blank {
-        lines.join(&format!("\n{indention}"))
-    } else {
-        let mut it = lines.into_iter();
-        let mut rv = it.next().unwrap_or_default();
-        let rest: Vec<String> = it
-            .map(|line| {
-                if line.is_empty() {
-                    line
-                } else {
-                    format!("{indention}{line}")
-                }
-            })
-            .collect();
-        if !rest.is_empty() {
-            rv.push('\n');
-            rv.push_str(&rest.join("\n"));
-        }
-        rv
-    };
-    if first {
-        rv = format!("{indention}{rv}");
-    }
-    rv
-}
-
-/// Jinja's `do_truncate`.
-fn truncate(
-    s: &str,
-    length: i64,
-    killwords: bool,
-    end: &str,
-    leeway: i64,
-) -> Result<String, Error> {
-    let end_len = i64::try_from(end.chars().count()).unwrap_or(0);
-    if length < end_len {
-        return Err(invalid(format!(
-            "expected length >= {end_len}, got {length}"
-        )));
-    }
-    if leeway < 0 {
-        return Err(invalid(format!("expected leeway >= 0, got {leeway}")));
-    }
-    let len = i64::try_from(s.chars().count()).unwrap_or(i64::MAX);
-    if len <= length + leeway {
-        return Ok(s.to_string());
-    }
-    let keep: String = s
-        .chars()
-        .take(usize::try_from(length - end_len).unwrap_or(0))
-        .collect();
-    if killwords {
-        return Ok(keep + end);
-    }
-    let result = match keep.rfind(' ') {
-        Some(at) => keep[..at].to_string(),
-        None => keep,
-    };
-    Ok(result + end)
-}
-
-/// `textwrap`'s whitespace.
-fn tw_space(c: char) -> bool {
-    matches!(c, '\t' | '\n' | '\x0b' | '\x0c' | '\r' | ' ')
-}
-
-/// `TextWrapper._split`: whitespace runs and words; with `break_on_hyphens`
-/// a word also splits after a hyphen between letters (`wordsep_re`).
-fn tw_chunks(text: &str, hyphens: bool) -> Vec<String> {
-    let mut chunks: Vec<String> = Vec::new();
-    let chars: Vec<char> = text.chars().collect();
-    let mut i = 0;
-    while i < chars.len() {
-        let space = tw_space(chars[i]);
-        let mut j = i;
-        while j < chars.len() && tw_space(chars[j]) == space {
-            j += 1;
-        }
-        if space || !hyphens {
-            chunks.push(chars[i..j].iter().collect());
-        } else {
-            let mut start = i;
-            let letter = |k: usize| chars.get(k).is_some_and(|c| c.is_alphabetic());
-            for k in i..j {
-                if chars[k] == '-'
-                    && k >= start + 2
-                    && letter(k - 1)
-                    && (letter(k - 2) || (k >= 3 && chars[k - 2] == '-' && letter(k - 3)))
-                    && k + 1 < j
-                    && (letter(k + 1) || (chars[k + 1] == '-' && letter(k + 2)))
-                {
-                    chunks.push(chars[start..=k].iter().collect());
-                    start = k + 1;
-                }
-            }
-            chunks.push(chars[start..j].iter().collect());
-        }
-        i = j;
-    }
-    chunks
-}
-
-/// `textwrap.wrap(text, width, expand_tabs=False, replace_whitespace=False,
-/// break_long_words, break_on_hyphens)`.
-fn wrap(text: &str, width: usize, break_long: bool, hyphens: bool) -> Vec<String> {
-    let mut chunks = tw_chunks(text, hyphens);
-    chunks.reverse();
-    let len = |s: &str| s.chars().count();
-    let mut lines: Vec<String> = Vec::new();
-    while !chunks.is_empty() {
-        let mut cur: Vec<String> = Vec::new();
-        let mut cur_len = 0;
-        if chunks
-            .last()
-            .is_some_and(|c| c.trim_matches(tw_space).is_empty())
-            && !lines.is_empty()
-        {
-            chunks.pop();
-        }
-        while let Some(c) = chunks.last() {
-            let l = len(c);
-            if cur_len + l <= width {
-                cur_len += l;
-                cur.push(chunks.pop().unwrap_or_default());
-            } else {
-                break;
-            }
-        }
-        if chunks.last().is_some_and(|c| len(c) > width) {
-            let space_left = if width < 1 { 1 } else { width - cur_len };
-            if break_long {
-                let chunk: Vec<char> = chunks.pop().unwrap_or_default().chars().collect();
-                let mut end = space_left;
-                if hyphens
-                    && chunk.len() > space_left
-                    && let Some(h) = chunk[..space_left].iter().rposition(|c| *c == '-')
-                    && h > 0
-                    && chunk[..h].iter().any(|c| *c != '-')
-                {
-                    end = h + 1;
-                }
-                cur.push(chunk[..end].iter().collect());
-                chunks.push(chunk[end..].iter().collect());
-            } else if cur.is_empty() {
-                cur.push(chunks.pop().unwrap_or_default());
-            }
-        }
-        if cur
-            .last()
-            .is_some_and(|c| c.trim_matches(tw_space).is_empty())
-        {
-            cur.pop();
-        }
-        if !cur.is_empty() {
-            lines.push(cur.concat());
-        }
-    }
-    lines
-}
-
-/// Jinja's `do_wordcount`: the matches of `\w+`.
-fn wordcount(s: &str) -> usize {
-    let mut count = 0;
-    let mut in_word = false;
-    for c in s.chars() {
-        let w = c.is_alphanumeric() || c == '_';
-        if w && !in_word {
-            count += 1;
-        }
-        in_word = w;
-    }
-    count
-}
-
-/// markupsafe's `Markup.striptags`: comments, then tags, removed; whitespace
-/// collapsed; entities unescaped.
-fn striptags(s: &str) -> String {
-    let mut value = s.to_string();
-    for (open, close) in [("<!--", "-->"), ("<", ">")] {
-        while let Some(start) = value.find(open) {
-            let Some(end) = value[start..].find(close) else {
-                break;
-            };
-            value = format!("{}{}", &value[..start], &value[start + end + close.len()..]);
-        }
-    }
-    let collapsed = value.split_whitespace().collect::<Vec<_>>().join(" ");
-    html_unescape(&collapsed)
-}
-
-/// Python's `html.unescape` for the named entities templates meet and all
-/// numeric ones.
-fn html_unescape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(at) = rest.find('&') {
-        out.push_str(&rest[..at]);
-        rest = &rest[at..];
-        let end = rest[1..].find(';').map(|e| e + 1);
-        let decoded = end.and_then(|e| {
-            let name = &rest[1..e];
-            let c = if let Some(num) = name.strip_prefix('#') {
-                let n = match num.strip_prefix(['x', 'X']) {
-                    Some(h) => u32::from_str_radix(h, 16).ok()?,
-                    None => num.parse::<u32>().ok()?,
-                };
-                char::from_u32(n).unwrap_or('\u{fffd}')
-            } else {
-                match name {
-                    "amp" => '&',
-                    "lt" => '<',
-                    "gt" => '>',
-                    "quot" => '"',
-                    "apos" => '\'',
-                    "nbsp" => '\u{a0}',
-                    "copy" => '©',
-                    "reg" => '®',
-                    "hellip" => '…',
-                    "mdash" => '—',
-                    "ndash" => '–',
-                    "euro" => '€',
-                    _ => return None,
-                }
-            };
-            Some((c, e + 1))
-        });
-        match decoded {
-            Some((c, len)) => {
-                out.push(c);
-                rest = &rest[len..];
-            }
-            None => {
-                out.push('&');
-                rest = &rest[1..];
-            }
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
-/// [`html_escape`] once its size fits the budget: each of `&<>"'` grows by
-/// up to 4 bytes.
-fn checked_html_escape(s: &str) -> Result<Value, Error> {
-    let specials = s.bytes().filter(|b| b"&<>\"'".contains(b)).count();
-    budget::check_bytes_wide(
-        "the result of escape()",
-        s.len() as u128 + 4 * specials as u128,
-    )?;
-    Ok(Value::from_safe_string(html_escape(s)))
-}
-
-/// markupsafe's `escape`.
-pub fn html_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&#34;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// Jinja's `do_filesizeformat`.
-fn filesizeformat(bytes: f64, binary: bool) -> String {
-    let base: f64 = if binary { 1024.0 } else { 1000.0 };
-    let prefixes = if binary {
-        ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"]
-    } else {
-        ["kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"]
-    };
-    if bytes == 1.0 {
-        return "1 Byte".into();
-    }
-    if bytes < base {
-        return format!("{} Bytes", bytes.trunc() as i64);
-    }
-    let mut unit = base;
-    for (i, prefix) in prefixes.iter().enumerate() {
-        unit = base.powi(i32::try_from(i).unwrap_or(0) + 2);
-        if bytes < unit {
-            return format!("{:.1} {prefix}", base * bytes / unit);
-        }
-    }
-    format!("{:.1} {}", base * bytes / unit, prefixes[7])
-}
-
-/// Jinja's `do_xmlattr`.
-fn xmlattr(value: &Value, autospace: bool) -> Result<Value, Error> {
-    let mut items = Vec::new();
-    for key in value.try_iter()? {
-        let v = value.get_item(&key)?;
-        if v.is_none() || v.is_undefined() {
-            continue;
-        }
-        let k = py_str(&key);
-        if k.chars()
-            .any(|c| c.is_ascii_whitespace() || matches!(c, '/' | '>' | '='))
-        {
-            return Err(invalid(format!(
-                "Invalid character in attribute name: {}",
-                quote(&k)
-            )));
-        }
-        items.push(format!(
-            "{}=\"{}\"",
-            html_escape(&k),
-            html_escape(&py_str(&v))
-        ));
-    }
-    let mut rv = items.join(" ");
-    if autospace && !rv.is_empty() {
-        rv.insert(0, ' ');
-    }
-    Ok(Value::from_safe_string(rv))
-}
-
-/// Jinja's `url_quote`: UTF-8 percent-encoding; `/` stays unless for a query
-/// string, where a space becomes `+`.
-fn url_quote(value: &Value, for_qs: bool) -> String {
-    let text = match value.as_bytes() {
-        Some(b) if value.kind() == ValueKind::Bytes => b.to_vec(),
-        _ => py_str(value).into_bytes(),
-    };
-    let mut out = String::with_capacity(text.len());
-    for b in text {
-        if b.is_ascii_alphanumeric()
-            || matches!(b, b'_' | b'.' | b'-' | b'~')
-            || (b == b'/' && !for_qs)
-        {
-            out.push(b as char);
-        } else if b == b' ' && for_qs {
-            out.push('+');
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-/// Jinja's `do_urlencode`.
-fn urlencode(value: &Value) -> Result<Value, Error> {
-    if value.kind() == ValueKind::String || !is_container(value) {
-        // A quoted byte is three.
-        let len = value.as_str().map_or_else(|| py_str(value).len(), str::len);
-        budget::check_bytes_wide("the result of urlencode()", 3 * len as u128)?;
-        return Ok(Value::from(url_quote(value, false)));
-    }
-    let pairs: Vec<(Value, Value)> = if value.kind() == ValueKind::Map {
-        value
-            .try_iter()?
-            .map(|k| {
-                let v = value.get_item(&k).unwrap_or_default();
-                (k, v)
-            })
-            .collect()
-    } else {
-        let mut out = Vec::new();
-        for item in value.try_iter()? {
-            let kv: Vec<Value> = iterate(&item)?;
-            match kv.as_slice() {
-                [k, v] => out.push((k.clone(), v.clone())),
-                _ => {
-                    return Err(invalid(format!(
-                        "expected 2 values to unpack, got {}",
-                        kv.len()
-                    )));
-                }
-            }
-        }
-        out
-    };
-    Ok(Value::from(
-        pairs
-            .iter()
-            .map(|(k, v)| format!("{}={}", url_quote(k, true), url_quote(v, true)))
-            .collect::<Vec<_>>()
-            .join("&"),
-    ))
-}
-
-// ---------------------------------------------------------------------------
-// joiner / cycler
-
-/// Jinja's `joiner(sep)`: `""` the first call, `sep` after.
-#[derive(Debug)]
-struct Joiner {
-    sep: String,
-    used: Mutex<bool>,
-}
-
-impl Object for Joiner {
-    fn repr(self: &Arc<Self>) -> ObjectRepr {
-        ObjectRepr::Plain
-    }
-
-    fn call(self: &Arc<Self>, _: &mut State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
-        let () = from_args(args)?;
-        let mut used = crate::template::pymodules::lock(&self.used);
-        if *used {
-            Ok(Value::from(self.sep.clone()))
-        } else {
-            *used = true;
-            Ok(Value::from(""))
-        }
-    }
-
-    fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("<jinja2.utils.Joiner object>")
-    }
-}
-
-/// Jinja's `cycler(*items)`: `.next()`, `.current`, `.reset()`.
-#[derive(Debug)]
-struct Cycler {
-    items: Vec<Value>,
-    pos: Mutex<usize>,
-}
-
-impl Object for Cycler {
-    fn repr(self: &Arc<Self>) -> ObjectRepr {
-        ObjectRepr::Plain
-    }
-
-    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
-        match key.as_str()? {
-            "current" => self
-                .items
-                .get(*crate::template::pymodules::lock(&self.pos))
-                .cloned(),
-            "items" => Some(Value::from(Tuple::from(self.items.clone()))),
-            "pos" => Some(Value::from(*crate::template::pymodules::lock(&self.pos))),
-            _ => None,
-        }
-    }
-
-    fn call_method(
-        self: &Arc<Self>,
-        _: &mut State<'_, '_>,
-        method: &str,
-        args: &[Value],
-    ) -> Result<Value, Error> {
-        let () = from_args(args)?;
-        let mut pos = crate::template::pymodules::lock(&self.pos);
-        match method {
-            "next" | "__next__" => {
-                let rv = self.items.get(*pos).cloned().unwrap_or_default();
-                *pos = (*pos + 1) % self.items.len().max(1);
-                Ok(rv)
-            }
-            "reset" => {
-                *pos = 0;
-                Ok(Value::from(()))
-            }
-            _ => Err(Error::from(ErrorKind::UnknownMethod)),
-        }
-    }
-
-    fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("<jinja2.utils.Cycler object>")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1433,20 +685,5 @@ mod tests {
         }
         assert!(render("{{ none | join(',') }}").contains("'NoneType' object is not iterable"));
         assert!(render("{{ 5 | join(',') }}").contains("'int' object is not iterable"));
-    }
-
-    #[test]
-    fn pprint_wraps_as_python() {
-        use crate::template::objects::to_value;
-        // python3 -c "import pprint; print(pprint.pformat({...}))"
-        let v = to_value(&serde_json::json!({
-            "regions": ["emea", "apac", "amer", "latam", "north-america-east", "north-america-west"],
-            "thresholds": {"low": 10, "high": 90},
-            "name": "a fairly long description string that goes past the eighty column limit of pprint"
-        }));
-        assert_eq!(
-            pformat(&v),
-            "{'name': 'a fairly long description string that goes past the eighty column '\n         'limit of pprint',\n 'regions': ['emea',\n             'apac',\n             'amer',\n             'latam',\n             'north-america-east',\n             'north-america-west'],\n 'thresholds': {'high': 90, 'low': 10}}"
-        );
     }
 }

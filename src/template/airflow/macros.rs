@@ -4,13 +4,16 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::template::objects::to_value;
+use crate::template::pyvalue::to_value;
 use minijinja::value::{Kwargs, Object, ObjectRepr, Value, from_args};
 use minijinja::{Error as JinjaError, ErrorKind, State};
 
 use crate::context::{DateTime, TimeDelta, Zone};
-use crate::template::objects::{DateTimeObj, TimeDeltaClass, TimeDeltaObj, as_datetime, invalid};
-use crate::template::pyfmt;
+use crate::template::pylib::datetime::{DateTimeObj, TimeDeltaClass, TimeDeltaObj, as_datetime};
+use crate::template::pylib::{dateutil, time, uuid};
+use crate::template::pyvalue::invalid;
+use crate::template::pyvalue::repr as pyfmt;
+use crate::template::pyvalue::yaml;
 
 /// Parses text with a Python `strptime` format (the common directives).
 pub fn strptime(text: &str, fmt: &str) -> Result<chrono::NaiveDateTime, JinjaError> {
@@ -25,8 +28,8 @@ pub fn strptime(text: &str, fmt: &str) -> Result<chrono::NaiveDateTime, JinjaErr
     }
     Err(invalid(format!(
         "time data {} does not match format {}",
-        pyfmt::quote(text),
-        pyfmt::quote(fmt)
+        crate::py::text::repr(text),
+        crate::py::text::repr(fmt)
     )))
 }
 
@@ -38,8 +41,8 @@ fn strptime_aware(text: &str, fmt: &str) -> Result<DateTime, JinjaError> {
             chrono::DateTime::parse_from_str(text, &fmt.replace("%f", "%6f")).map_err(|_| {
                 invalid(format!(
                     "time data {} does not match format {}",
-                    pyfmt::quote(text),
-                    pyfmt::quote(fmt)
+                    crate::py::text::repr(text),
+                    crate::py::text::repr(fmt)
                 ))
             })?;
         let zone = match parsed.offset().local_minus_utc() {
@@ -55,7 +58,7 @@ fn strptime_aware(text: &str, fmt: &str) -> Result<DateTime, JinjaError> {
 /// The `tz` argument of `datetime.now(tz)` and friends: naive without one.
 fn naive_or(tz: Option<Value>) -> Result<Zone, JinjaError> {
     match tz.filter(|t| !t.is_none()) {
-        Some(tz) => crate::template::dates::zone_arg(&tz),
+        Some(tz) => crate::template::pylib::datetime::zone_arg(&tz),
         None => Ok(Zone::Naive),
     }
 }
@@ -91,7 +94,7 @@ impl Object for Macros {
             "datetime" => Value::from_object(DateTimeClass),
             "json" => Value::from_object(JsonModule),
             "random" => Value::from_function(|| -> f64 { random_f64() }),
-            other => return crate::template::pymodules::module(other),
+            other => return module(other),
         })
     }
 
@@ -114,7 +117,7 @@ impl Object for Macros {
                     .filter(|v| !v.is_none())
                     .map(|v| as_datetime(&v).ok_or_else(|| invalid("`since` must be a date-time")))
                     .transpose()?;
-                Ok(crate::template::pymodules::datetime_diff_for_humans(dt, since).into())
+                Ok(crate::template::pylib::pendulum::datetime_diff_for_humans(dt, since).into())
             }
             "ds_format" => {
                 let (ds, input, output): (Value, &str, &str) = from_args(args)?;
@@ -237,7 +240,7 @@ impl Object for JsonModule {
         match method {
             "dumps" => {
                 let (value, kwargs): (Value, Kwargs) = from_args(args)?;
-                let out = crate::template::pymodules::json_dumps(&value, &kwargs)?;
+                let out = crate::template::pyvalue::json::json_dumps(&value, &kwargs)?;
                 kwargs.assert_all_used()?;
                 Ok(out.into())
             }
@@ -290,4 +293,15 @@ pub fn apply_date_filter(f: fn(&DateTime) -> String, value: &Value) -> Result<Va
 
 pub fn timedelta_value(d: TimeDelta) -> Value {
     Value::from_object(TimeDeltaObj(d))
+}
+
+/// `macros.<name>` for the Python modules `macros` re-exports.
+fn module(name: &str) -> Option<Value> {
+    Some(match name {
+        "uuid" => Value::from_object(uuid::UuidModule),
+        "time" => Value::from_object(time::TimeModule),
+        "dateutil" => Value::from_object(dateutil::DateutilModule),
+        "yaml" => Value::from_object(yaml::YamlModule),
+        _ => return None,
+    })
 }

@@ -3,21 +3,19 @@
 
 use std::fmt::Write;
 
-use minijinja::value::{Value, ValueKind};
+use std::fmt;
+use std::sync::Arc;
 
-/// Sequences that print as something other than a list in Python.
+use minijinja::value::{Enumerator, Object, ObjectRepr, Value, ValueKind};
+
+use crate::py::float::repr as py_float;
+use crate::py::text::repr as quote;
+use crate::template::pyvalue::{PyObject, py_object};
+
+/// `str()` and `repr()` of a Python object of its own type: its rendering, even
+/// when minijinja sees a sequence (`dict_keys([...])`, `range(0, 3)`).
 fn custom_render(value: &Value) -> Option<String> {
-    if value
-        .downcast_object_ref::<crate::template::objects::LazySeq>()
-        .is_some()
-        || value.downcast_object_ref::<DictView>().is_some()
-        || value
-            .downcast_object_ref::<crate::template::pyops::PyRange>()
-            .is_some()
-    {
-        return Some(value.to_string());
-    }
-    None
+    py_object(value).map(|_| value.to_string())
 }
 
 /// `str(value)`: strings as they are, everything else as Python shows it.
@@ -152,6 +150,41 @@ impl minijinja::value::Object for DictView {
     }
 }
 
+impl PyObject for DictView {
+    fn type_name(&self) -> &'static str {
+        self.kind
+    }
+}
+
+/// Airflow 2's lazy XCom sequence: iterates like a list, prints as
+/// `LazySelectSequence([N items])`.
+#[derive(Debug)]
+pub struct LazySeq(pub Vec<Value>);
+
+impl Object for LazySeq {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Seq
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        self.0.get(usize::try_from(key.as_i64()?).ok()?).cloned()
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Seq(self.0.len())
+    }
+
+    fn render(self: &Arc<Self>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "LazySelectSequence([{} items])", self.0.len())
+    }
+}
+
+impl PyObject for LazySeq {
+    fn type_name(&self) -> &'static str {
+        "LazySelectSequence"
+    }
+}
+
 /// Python methods minijinja's values lack: dict views as Python prints them,
 /// then minijinja-contrib's pycompat for the rest (`str.upper()`, ...).
 pub fn unknown_method(
@@ -189,7 +222,7 @@ pub fn unknown_method(
     if method == "format"
         && let Some(fmt) = value.as_str()
         && args.iter().any(|a| {
-            a.downcast_object_ref::<crate::template::dates::DateTimeObj>()
+            a.downcast_object_ref::<crate::template::pylib::datetime::DateTimeObj>()
                 .is_some()
         })
     {
@@ -331,7 +364,7 @@ fn str_format_dates(fmt: &str, args: &[Value]) -> Result<Value, minijinja::Error
                     name.parse().map_err(|_| bad())?
                 };
                 let arg = args.get(index).ok_or_else(bad)?;
-                match arg.downcast_object_ref::<crate::template::dates::DateTimeObj>() {
+                match arg.downcast_object_ref::<crate::template::pylib::datetime::DateTimeObj>() {
                     Some(d) if !spec.is_empty() => out.push_str(&d.dt.strftime(spec)),
                     _ if spec.is_empty() => out.push_str(&py_str(arg)),
                     _ => return Err(bad()),
@@ -343,148 +376,10 @@ fn str_format_dates(fmt: &str, args: &[Value]) -> Result<Value, minijinja::Error
     Ok(Value::from(out))
 }
 
-/// Python's `repr(float)`: `1.0`, `1e+16`, `1.5e-05`, `inf`, `nan`.
-pub fn py_float(f: f64) -> String {
-    if f.is_nan() {
-        return "nan".into();
-    }
-    if f.is_infinite() {
-        return if f > 0.0 { "inf".into() } else { "-inf".into() };
-    }
-    py_float_repr(f)
-}
-
-/// Python `float.__repr__`: shortest round-trip digits, scientific notation when the decimal
-/// exponent is < -4 or >= 16, `.0` on integral values, at least two exponent digits.
-fn py_float_repr(f: f64) -> String {
-    let (digits, exp) = if f == 0.0 {
-        ("0".to_owned(), 0)
-    } else {
-        shortest_digits(f.abs())
-    };
-    let ndigits = digits.len() as i32;
-    let decpt = exp + 1;
-    let body = if !(-3..=16).contains(&decpt) {
-        let (first, tail) = digits.split_at(1);
-        let sign = if exp < 0 { '-' } else { '+' };
-        let dot = if tail.is_empty() { "" } else { "." };
-        format!("{first}{dot}{tail}e{sign}{:02}", exp.abs())
-    } else if decpt <= 0 {
-        format!("0.{}{digits}", "0".repeat(decpt.unsigned_abs() as usize))
-    } else if decpt >= ndigits {
-        format!("{digits}{}.0", "0".repeat((decpt - ndigits) as usize))
-    } else {
-        let (int, frac) = digits.split_at(decpt as usize);
-        format!("{int}.{frac}")
-    };
-    if f.is_sign_negative() {
-        format!("-{body}")
-    } else {
-        body
-    }
-}
-
-/// Shortest round-trip significant digits of a positive finite `f` and its decimal exponent.
-/// Rust's `{:e}` gives them, except that when `f` lies exactly halfway between two shortest
-/// candidates Rust rounds up while CPython's dtoa rounds to the even digit.
-fn shortest_digits(f: f64) -> (String, i32) {
-    let (digits, exp) = sci_parts(&format!("{f:e}"));
-    // 800 digits cover the exact binary expansion of any double.
-    let (exact, exact_exp) = sci_parts(&format!("{f:.800e}"));
-    let exact = exact.trim_end_matches('0');
-    if exact_exp == exp && exact.len() == digits.len() + 1 && exact.ends_with('5') {
-        let down = &exact[..digits.len()];
-        for candidate in [Some(down.to_owned()), decimal_increment(down)]
-            .into_iter()
-            .flatten()
-        {
-            let even = candidate
-                .bytes()
-                .last()
-                .is_some_and(|d| matches!(d, b'0' | b'2' | b'4' | b'6' | b'8'));
-            let (first, tail) = candidate.split_at(1);
-            if even && format!("{first}.{tail}0e{exp}").parse::<f64>() == Ok(f) {
-                return (candidate, exp);
-            }
-        }
-    }
-    (digits, exp)
-}
-
-/// `"1.2345e-7"` -> (`"12345"`, -7).
-fn sci_parts(sci: &str) -> (String, i32) {
-    let (mantissa, exp) = sci.split_once('e').unwrap_or((sci, "0"));
-    let digits = mantissa.chars().filter(char::is_ascii_digit).collect();
-    (digits, exp.parse().unwrap_or(0))
-}
-
-/// Adds one to the last digit; `None` when that would carry into a new leading digit.
-fn decimal_increment(digits: &str) -> Option<String> {
-    let mut bytes = digits.as_bytes().to_vec();
-    for b in bytes.iter_mut().rev() {
-        if *b == b'9' {
-            *b = b'0';
-        } else {
-            *b += 1;
-            return String::from_utf8(bytes).ok();
-        }
-    }
-    None
-}
-
-/// Python's string repr: single quotes unless the text has `'` and no `"`.
-pub fn quote(s: &str) -> String {
-    let q = if s.contains('\'') && !s.contains('"') {
-        '"'
-    } else {
-        '\''
-    };
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push(q);
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c == q => {
-                out.push('\\');
-                out.push(c);
-            }
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                let _ = write!(out, "\\x{:02x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push(q);
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::template::objects::to_value;
-
-    #[test]
-    fn python_float_repr() {
-        assert_eq!(py_float_repr(0.0), "0.0");
-        assert_eq!(py_float_repr(-0.0), "-0.0");
-        assert_eq!(py_float_repr(1.0), "1.0");
-        assert_eq!(py_float_repr(1e15), "1000000000000000.0");
-        assert_eq!(py_float_repr(1e16), "1e+16");
-        assert_eq!(py_float_repr(0.1), "0.1");
-        assert_eq!(py_float_repr(1.5e-5), "1.5e-05");
-        assert_eq!(py_float_repr(0.00015), "0.00015");
-        assert_eq!(
-            py_float_repr(1.7976931348623157e308),
-            "1.7976931348623157e+308"
-        );
-        assert_eq!(py_float_repr(5e-324), "5e-324");
-        // Exactly halfway between two 16-digit candidates: Python picks the even one.
-        assert_eq!(py_float_repr(694789595660970.2), "694789595660970.2");
-        assert_eq!(py_float_repr(-88978591943781.62), "-88978591943781.62");
-    }
+    use crate::template::pyvalue::to_value;
 
     #[test]
     fn python_str_of_values() {

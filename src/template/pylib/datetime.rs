@@ -11,7 +11,11 @@ use minijinja::value::{DynObject, Kwargs, Object, ObjectRepr, Value, from_args};
 use minijinja::{Error as JinjaError, ErrorKind, State};
 
 use crate::context::{DateTime, TimeDelta, Zone};
-use crate::template::objects::invalid;
+use crate::template::pylib::pendulum::{
+    IntervalObj, datetime_diff_for_humans, pendulum_add, pendulum_format, start_or_end_of,
+};
+use crate::template::pyvalue::PyObject;
+use crate::template::pyvalue::invalid;
 
 /// A date-time; `pendulum` tells pendulum's `DateTime` from Python's
 /// `datetime` (they differ in `-` and in the methods they have).
@@ -79,8 +83,18 @@ fn delta_from_args(kwargs: &Kwargs, positional: &[Value]) -> Result<TimeDelta, J
     ))
 }
 
-fn out_of_range() -> JinjaError {
+pub(crate) fn out_of_range() -> JinjaError {
     invalid("date value out of range")
+}
+
+impl PyObject for DateTimeObj {
+    fn type_name(&self) -> &'static str {
+        if self.pendulum {
+            "DateTime"
+        } else {
+            "datetime"
+        }
+    }
 }
 
 impl Object for DateTimeObj {
@@ -251,7 +265,7 @@ impl DateTimeObj {
                 let (other,): (Value,) = from_args(args)?;
                 let other = as_datetime(&other)
                     .ok_or_else(|| invalid("diff_for_humans() expects a date-time"))?;
-                Ok(crate::template::pymodules::datetime_diff_for_humans(dt, Some(other)).into())
+                Ok(datetime_diff_for_humans(dt, Some(other)).into())
             }
             "is_leap_year" => Ok(NaiveDate::from_ymd_opt(dt.local().year(), 2, 29)
                 .is_some()
@@ -259,47 +273,6 @@ impl DateTimeObj {
             _ => Err(JinjaError::from(ErrorKind::UnknownMethod)),
         }
     }
-}
-
-/// pendulum's `add`: calendar units (years, months, weeks, days) move the wall
-/// clock, keeping the time of day across a DST change; hours and smaller are
-/// absolute.
-fn pendulum_add(dt: DateTime, kwargs: &Kwargs, negate: bool) -> Result<DateTime, JinjaError> {
-    let sign = if negate { -1 } else { 1 };
-    let int = |k: &str| -> Result<i64, JinjaError> {
-        kwargs
-            .get::<Option<i64>>(k)?
-            .unwrap_or(0)
-            .checked_mul(sign)
-            .ok_or_else(out_of_range)
-    };
-    let float = |k: &str| -> Result<f64, JinjaError> {
-        Ok(kwargs.get::<Option<f64>>(k)?.unwrap_or(0.0) * sign as f64)
-    };
-    // Checked: a huge count is Python's OverflowError, not a panic.
-    let months = int("years")?
-        .checked_mul(12)
-        .and_then(|m| m.checked_add(int("months").ok()?))
-        .ok_or_else(out_of_range)?;
-    let days = int("weeks")?
-        .checked_mul(7)
-        .and_then(|d| d.checked_add(int("days").ok()?))
-        .ok_or_else(out_of_range)?;
-    let shifted = add_months(dt, months)?;
-    let local = chrono::TimeDelta::try_days(days)
-        .and_then(|delta| shifted.local().checked_add_signed(delta))
-        .ok_or_else(out_of_range)?;
-    let shifted = DateTime::from_local(local, dt.zone()).ok_or_else(out_of_range)?;
-    let delta = TimeDelta::from_parts(
-        0.0,
-        float("seconds")?,
-        float("microseconds")?,
-        0.0,
-        float("minutes")?,
-        float("hours")?,
-        0.0,
-    );
-    shifted.add(delta).ok_or_else(out_of_range)
 }
 
 /// The proleptic Gregorian leap year rule (Python's `calendar.isleap`), for
@@ -359,55 +332,6 @@ fn replace(dt: DateTime, kwargs: &Kwargs) -> Result<DateTime, JinjaError> {
     DateTime::from_local(date.and_time(time), zone).ok_or_else(out_of_range)
 }
 
-fn start_or_end_of(dt: DateTime, unit: &str, end: bool) -> Result<DateTime, JinjaError> {
-    let l = dt.local();
-    let midnight = NaiveTime::MIN;
-    let start = match unit {
-        "second" => l.with_nanosecond(0).ok_or_else(out_of_range)?,
-        "minute" => l
-            .date()
-            .and_hms_opt(l.hour(), l.minute(), 0)
-            .ok_or_else(out_of_range)?,
-        "hour" => l
-            .date()
-            .and_hms_opt(l.hour(), 0, 0)
-            .ok_or_else(out_of_range)?,
-        "day" => l.date().and_time(midnight),
-        "week" => (l.date() - chrono::Days::new(l.weekday().num_days_from_monday().into()))
-            .and_time(midnight),
-        "month" => l
-            .date()
-            .with_day(1)
-            .ok_or_else(out_of_range)?
-            .and_time(midnight),
-        "year" => NaiveDate::from_ymd_opt(l.year(), 1, 1)
-            .ok_or_else(out_of_range)?
-            .and_time(midnight),
-        other => return Err(invalid(format!("Invalid unit \"{other}\" for start_of()"))),
-    };
-    let local = if end {
-        let next = match unit {
-            "second" => start + chrono::TimeDelta::seconds(1),
-            "minute" => start + chrono::TimeDelta::minutes(1),
-            "hour" => start + chrono::TimeDelta::hours(1),
-            "day" => start + chrono::TimeDelta::days(1),
-            "week" => start + chrono::TimeDelta::days(7),
-            "month" => add_months(
-                DateTime::from_local(start, Zone::Naive).ok_or_else(out_of_range)?,
-                1,
-            )?
-            .local(),
-            _ => NaiveDate::from_ymd_opt(start.year() + 1, 1, 1)
-                .ok_or_else(out_of_range)?
-                .and_time(midnight),
-        };
-        next - chrono::TimeDelta::microseconds(1)
-    } else {
-        start
-    };
-    DateTime::from_local(local, dt.zone()).ok_or_else(out_of_range)
-}
-
 pub fn zone_arg(tz: &Value) -> Result<Zone, JinjaError> {
     if let Some(z) = tz.downcast_object_ref::<ZoneObj>() {
         return Ok(z.0);
@@ -416,91 +340,6 @@ pub fn zone_arg(tz: &Value) -> Result<Zone, JinjaError> {
         .as_str()
         .ok_or_else(|| invalid("a timezone must be a name such as `Europe/Amsterdam`"))?;
     Zone::parse(name).ok_or_else(|| invalid(format!("Invalid timezone '{name}'")))
-}
-
-/// pendulum's `format()` tokens (the common part; `[text]` is literal).
-pub fn pendulum_format(dt: DateTime, fmt: &str) -> String {
-    const TOKENS: [&str; 36] = [
-        "YYYY", "YY", "Q", "MMMM", "MMM", "MM", "M", "DDDD", "DDD", "Do", "DD", "D", "dddd", "ddd",
-        "dd", "d", "E", "HH", "H", "hh", "h", "mm", "m", "ss", "s", "SSSSSS", "SSS", "SS", "S",
-        "A", "a", "ZZ", "Z", "zz", "X", "x",
-    ];
-    let l = dt.local();
-    let mut out = String::new();
-    let mut rest = fmt;
-    while !rest.is_empty() {
-        if let Some(stripped) = rest.strip_prefix('[') {
-            let end = stripped.find(']').unwrap_or(stripped.len());
-            out.push_str(&stripped[..end]);
-            rest = stripped.get(end + 1..).unwrap_or("");
-            continue;
-        }
-        let Some(tok) = TOKENS.iter().find(|t| rest.starts_with(**t)) else {
-            let c = rest.chars().next().unwrap_or_default();
-            out.push(c);
-            rest = &rest[c.len_utf8()..];
-            continue;
-        };
-        let micros = l.nanosecond() / 1000;
-        let h12 = if l.hour().is_multiple_of(12) {
-            12
-        } else {
-            l.hour() % 12
-        };
-        let piece = match *tok {
-            "YYYY" => format!("{:04}", l.year()),
-            "YY" => format!("{:02}", l.year().rem_euclid(100)),
-            "Q" => (l.month0() / 3 + 1).to_string(),
-            "MMMM" => dt.strftime("%B"),
-            "MMM" => dt.strftime("%b"),
-            "MM" => format!("{:02}", l.month()),
-            "M" => l.month().to_string(),
-            "DDDD" => format!("{:03}", l.ordinal()),
-            "DDD" => l.ordinal().to_string(),
-            "Do" => ordinal(l.day()),
-            "DD" => format!("{:02}", l.day()),
-            "D" => l.day().to_string(),
-            "dddd" => dt.strftime("%A"),
-            "ddd" => dt.strftime("%a"),
-            "dd" => dt.strftime("%a")[..2].to_string(),
-            "d" => l.weekday().num_days_from_sunday().to_string(),
-            "E" => l.weekday().number_from_monday().to_string(),
-            "HH" => format!("{:02}", l.hour()),
-            "H" => l.hour().to_string(),
-            "hh" => format!("{h12:02}"),
-            "h" => h12.to_string(),
-            "mm" => format!("{:02}", l.minute()),
-            "m" => l.minute().to_string(),
-            "ss" => format!("{:02}", l.second()),
-            "s" => l.second().to_string(),
-            "SSSSSS" => format!("{micros:06}"),
-            "SSS" => format!("{:03}", micros / 1000),
-            "SS" => format!("{:02}", micros / 10000),
-            "S" => (micros / 100_000).to_string(),
-            "A" => if l.hour() < 12 { "AM" } else { "PM" }.to_string(),
-            "a" => if l.hour() < 12 { "am" } else { "pm" }.to_string(),
-            "ZZ" => dt.strftime("%z"),
-            "Z" => dt.strftime("%:z"),
-            "zz" => dt.tzname(),
-            "X" => dt.utc().timestamp().to_string(),
-            "x" => dt.utc().timestamp_millis().to_string(),
-            _ => String::new(),
-        };
-        out.push_str(&piece);
-        rest = &rest[tok.len()..];
-    }
-    out
-}
-
-fn ordinal(n: u32) -> String {
-    let suffix = match (n % 10, n % 100) {
-        (_, 11..=13) => "th",
-        (1, _) => "st",
-        (2, _) => "nd",
-        (3, _) => "rd",
-        _ => "th",
-    };
-    format!("{n}{suffix}")
 }
 
 /// A `date` (from `datetime.date()`).
@@ -633,6 +472,12 @@ impl Object for ZoneObj {
 #[derive(Debug, Clone)]
 pub struct TimeDeltaObj(pub TimeDelta);
 
+impl PyObject for TimeDeltaObj {
+    fn type_name(&self) -> &'static str {
+        "timedelta"
+    }
+}
+
 impl Object for TimeDeltaObj {
     fn repr(self: &Arc<Self>) -> ObjectRepr {
         ObjectRepr::Plain
@@ -686,65 +531,5 @@ impl Object for TimeDeltaClass {
 
     fn render(self: &Arc<Self>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("<class 'datetime.timedelta'>")
-    }
-}
-
-/// pendulum's `Interval`: what one pendulum DateTime minus another gives.
-#[derive(Debug, Clone)]
-pub struct IntervalObj {
-    pub start: DateTime,
-    pub end: DateTime,
-}
-
-impl IntervalObj {
-    fn delta(&self) -> TimeDelta {
-        self.end.since(&self.start)
-    }
-}
-
-impl Object for IntervalObj {
-    fn repr(self: &Arc<Self>) -> ObjectRepr {
-        ObjectRepr::Plain
-    }
-
-    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
-        let d = self.delta();
-        Some(match key.as_str()? {
-            "days" => d.days().into(),
-            "seconds" => d.seconds().into(),
-            "microseconds" => d.microseconds().into(),
-            "start" => DateTimeObj::value(self.start),
-            "end" => DateTimeObj::value(self.end),
-            _ => return None,
-        })
-    }
-
-    fn call_method(
-        self: &Arc<Self>,
-        _: &mut State<'_, '_>,
-        method: &str,
-        _args: &[Value],
-    ) -> Result<Value, JinjaError> {
-        let d = self.delta();
-        let secs = d.micros / 1_000_000;
-        // pendulum truncates toward zero.
-        match method {
-            "total_seconds" => Ok(d.total_seconds().into()),
-            "in_seconds" => Ok(secs.into()),
-            "in_minutes" => Ok((secs / 60).into()),
-            "in_hours" => Ok((secs / 3600).into()),
-            "in_days" => Ok((secs / 86_400).into()),
-            "in_weeks" => Ok((secs / 604_800).into()),
-            _ => Err(JinjaError::from(ErrorKind::UnknownMethod)),
-        }
-    }
-
-    fn render(self: &Arc<Self>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "<Interval [{} -> {}]>",
-            self.start.py_str(),
-            self.end.py_str()
-        )
     }
 }

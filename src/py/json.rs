@@ -1,12 +1,13 @@
-//! JSON text exactly as Python's `json.dumps` writes it by default
-//! (`", "` and `": "` separators, non-ASCII escaped as `\uXXXX`), for values a
-//! template prints the way Airflow would.
+//! Python's `json.dumps`: the default text of a `serde_json::Value` (`", "` and `": "`
+//! separators, non-ASCII escaped as `\uXXXX`), and the string and number writers any walker of
+//! values (the template's, over minijinja values) builds on.
 
 use std::fmt::Write;
 
 use serde_json::Value;
 
-pub fn python_dumps(value: &Value) -> String {
+/// `json.dumps(value)` with default arguments.
+pub fn dumps(value: &Value) -> String {
     let mut out = String::new();
     write_value(&mut out, value);
     out
@@ -23,15 +24,10 @@ fn write_value(out: &mut String, value: &Value) {
             (_, Some(u), _) => {
                 let _ = write!(out, "{u}");
             }
-            // serde_json holds no NaN; Python would write these tokens.
-            (_, _, Some(f)) if f.is_nan() => out.push_str("NaN"),
-            (_, _, Some(f)) if f.is_infinite() => {
-                out.push_str(if f > 0.0 { "Infinity" } else { "-Infinity" })
-            }
-            (_, _, Some(f)) => out.push_str(&crate::template::pyfmt::py_float(f)),
+            (_, _, Some(f)) => out.push_str(&float(f)),
             _ => out.push_str("null"),
         },
-        Value::String(s) => write_string(out, s),
+        Value::String(s) => write_str(out, s, true),
         Value::Array(items) => {
             out.push('[');
             for (i, item) in items.iter().enumerate() {
@@ -48,7 +44,7 @@ fn write_value(out: &mut String, value: &Value) {
                 if i > 0 {
                     out.push_str(", ");
                 }
-                write_string(out, k);
+                write_str(out, k, true);
                 out.push_str(": ");
                 write_value(out, v);
             }
@@ -57,7 +53,20 @@ fn write_value(out: &mut String, value: &Value) {
     }
 }
 
-fn write_string(out: &mut String, s: &str) {
+/// A JSON float as Python writes it: `float.__repr__`, and `NaN`, `Infinity`, `-Infinity` for
+/// the non-finite (which serde_json never holds, but a template's values may).
+pub fn float(f: f64) -> String {
+    if f.is_nan() {
+        "NaN".into()
+    } else if f.is_infinite() {
+        if f > 0.0 { "Infinity" } else { "-Infinity" }.into()
+    } else {
+        super::float::repr(f)
+    }
+}
+
+/// A JSON string; `ensure_ascii` escapes everything outside `' '..='~'` as `\uXXXX` (UTF-16).
+pub fn write_str(out: &mut String, s: &str, ensure_ascii: bool) {
     out.push('"');
     for c in s.chars() {
         match c {
@@ -68,7 +77,7 @@ fn write_string(out: &mut String, s: &str) {
             '\t' => out.push_str("\\t"),
             '\u{08}' => out.push_str("\\b"),
             '\u{0c}' => out.push_str("\\f"),
-            c if (c as u32) < 0x20 || (c as u32) > 0x7e => {
+            c if (c as u32) < 0x20 || (ensure_ascii && (c as u32) > 0x7e) => {
                 let mut buf = [0u16; 2];
                 for unit in c.encode_utf16(&mut buf) {
                     let _ = write!(out, "\\u{unit:04x}");
@@ -88,7 +97,7 @@ mod tests {
     fn matches_python_default_dumps() {
         let v = serde_json::json!({"a": [1, 2.5, null, true], "é": "x\"y\n", "n": 1e20});
         assert_eq!(
-            python_dumps(&v),
+            dumps(&v),
             r#"{"a": [1, 2.5, null, true], "\u00e9": "x\"y\n", "n": 1e+20}"#
         );
     }

@@ -10,8 +10,10 @@ use minijinja::{Environment, Error as JinjaError, ErrorKind, State};
 
 use crate::context::TimeDelta;
 use crate::template::budget;
-use crate::template::objects::{DateTimeObj, IntervalObj, TimeDeltaObj, invalid};
-use crate::template::pyfmt;
+use crate::template::pylib::datetime::{DateTimeObj, TimeDeltaObj};
+use crate::template::pylib::pendulum::IntervalObj;
+use crate::template::pyvalue::repr as pyfmt;
+use crate::template::pyvalue::{PyObject, invalid, type_name};
 
 pub fn register(env: &mut Environment<'static>, native: bool) {
     env.add_function("__tr_binop", binop);
@@ -51,29 +53,6 @@ pub fn register(env: &mut Environment<'static>, native: bool) {
             .collect();
         Value::from_object(MutDict::new(pairs))
     });
-}
-
-/// Python's type name of a value, for error messages.
-pub fn type_name(v: &Value) -> &'static str {
-    if v.downcast_object_ref::<DateTimeObj>().is_some() {
-        return "DateTime";
-    }
-    if v.downcast_object_ref::<TimeDeltaObj>().is_some() {
-        return "timedelta";
-    }
-    match v.kind() {
-        ValueKind::Undefined => "Undefined",
-        ValueKind::None => "NoneType",
-        ValueKind::Bool => "bool",
-        ValueKind::Number if v.is_integer() => "int",
-        ValueKind::Number => "float",
-        ValueKind::String => "str",
-        ValueKind::Bytes => "bytes",
-        ValueKind::Seq if v.is_tuple() => "tuple",
-        ValueKind::Seq | ValueKind::Iterable => "list",
-        ValueKind::Map => "dict",
-        _ => "object",
-    }
 }
 
 fn unsupported(op: &str, a: &Value, b: &Value) -> JinjaError {
@@ -173,7 +152,7 @@ fn binop(
         }
         _ => {
             if let Some(fmt) = a.as_str() {
-                return crate::template::pymodules::percent_format(fmt, &b).map(Value::from);
+                return crate::template::pyvalue::percent::percent_format(fmt, &b).map(Value::from);
             }
             if let (Some(x), Some(y)) = (as_int(&a), as_int(&b)) {
                 if y == 0 {
@@ -365,7 +344,7 @@ fn date_binop(op: &str, a: &Value, b: &Value) -> Result<Option<Value>, JinjaErro
     let dt_b = b.downcast_object_ref::<DateTimeObj>();
     let td_a = a.downcast_object_ref::<TimeDeltaObj>().map(|t| t.0);
     let td_b = b.downcast_object_ref::<TimeDeltaObj>().map(|t| t.0);
-    let rd_b = b.downcast_object_ref::<crate::template::pymodules::RelativeDelta>();
+    let rd_b = b.downcast_object_ref::<crate::template::pylib::dateutil::RelativeDelta>();
     let neg = |d: TimeDelta| TimeDelta { micros: -d.micros };
     let out_of_range = || invalid("date value out of range");
     Ok(Some(match (op, dt_a, dt_b, td_a, td_b) {
@@ -402,7 +381,7 @@ fn date_binop(op: &str, a: &Value, b: &Value) -> Result<Option<Value>, JinjaErro
         }
         (_, Some(x), None, _, None) if rd_b.is_some() => {
             let rd = rd_b.ok_or_else(out_of_range)?;
-            x.with(crate::template::pymodules::apply_relativedelta(
+            x.with(crate::template::pylib::dateutil::apply_relativedelta(
                 x.dt,
                 rd,
                 op == "-",
@@ -421,6 +400,12 @@ pub struct PyRange {
     start: i64,
     stop: i64,
     step: i64,
+}
+
+impl PyObject for PyRange {
+    fn type_name(&self) -> &'static str {
+        "range"
+    }
 }
 
 impl PyRange {
