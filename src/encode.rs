@@ -8,10 +8,10 @@ use crate::cli::{EncodeArgs, EncodeFormat};
 use crate::context::Payload;
 use crate::environ::Environ;
 use crate::error::{Error, Result};
+use crate::input::{mask_environment, max_payload_bytes, spec_document};
 use crate::spec::source::{self, CONTEXT_ENV, INCLUDE_ENV, SPEC_ENV};
 use crate::spec::{self, TaskSpec};
 use crate::template;
-use crate::{mask_environment, max_payload_bytes, spec_document};
 
 /// `task-runner encode`: the spec (and context) as base64+gzip env payloads.
 /// Template files the spec names are inlined, so the payload stands alone.

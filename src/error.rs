@@ -55,22 +55,6 @@ pub mod exit_code {
     }
 }
 
-impl Error {
-    /// The error a stop or a timeout ends the run with; `timeout` is the
-    /// `execution_timeout` that expired.
-    pub fn from_stop(stop: crate::supervise::Stop, timeout: Option<std::time::Duration>) -> Error {
-        match stop {
-            crate::supervise::Stop::Signal(signal) => Error::Stopped {
-                signal,
-                name: crate::supervise::signal_name(signal),
-            },
-            crate::supervise::Stop::Timeout => Error::TimedOut {
-                after: timeout.unwrap_or_default(),
-            },
-        }
-    }
-}
-
 /// An underlying error kept as the `source` of the runner's own, so that
 /// `caused by:` chains print it.
 pub type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -234,7 +218,8 @@ pub enum Error {
     )]
     CommitUnknown {
         what: String,
-        stop: crate::supervise::Stop,
+        /// The error the stop would have ended the run with (its exit code).
+        stopped: Box<Error>,
         grace: String,
     },
 
@@ -283,10 +268,7 @@ impl Error {
             | Error::Stdout { .. } => exit_code::IO,
             Error::TimedOut { .. } => exit_code::TIMEOUT,
             Error::Stopped { signal, .. } => exit_code::signal(*signal),
-            Error::CommitUnknown { stop, .. } => match stop {
-                crate::supervise::Stop::Signal(n) => exit_code::signal(*n),
-                crate::supervise::Stop::Timeout => exit_code::TIMEOUT,
-            },
+            Error::CommitUnknown { stopped, .. } => stopped.exit_code(),
             Error::Internal { .. } => exit_code::INTERNAL,
             Error::Task { code, .. } => *code,
         }

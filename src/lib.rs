@@ -11,6 +11,7 @@ pub mod context;
 pub mod encode;
 pub mod environ;
 pub mod error;
+mod input;
 pub mod limits;
 pub mod mask;
 pub mod pickle;
@@ -18,8 +19,8 @@ mod py;
 pub mod report;
 pub mod runner;
 pub mod spec;
-pub mod stdout;
 pub mod store;
+#[allow(unsafe_code)]
 pub mod supervise;
 pub mod template;
 pub mod xcom;
@@ -34,13 +35,11 @@ use crate::cli::{InputArgs, RenderArgs, RunArgs, SpecArgs};
 use crate::context::{Context, DateTime, Overrides, Payload};
 use crate::environ::Environ;
 use crate::error::{Error, Result};
-use crate::mask::Masker;
+use crate::input::{context_document, load_spec, mask_environment, masker};
 use crate::runner::end::Ended;
 use crate::runner::{ProcessTask, ResultSource, ReturnValue};
-use crate::spec::source::{
-    self, CONTEXT_ENV, CONTEXT_FILE_ENV, INCLUDE_ENV, SPEC_ENV, SPEC_FILE_ENV,
-};
-use crate::spec::{Document, Operator, TaskSpec};
+use crate::spec::source::{CONTEXT_ENV, CONTEXT_FILE_ENV};
+use crate::spec::{Operator, TaskSpec};
 use crate::store::Store;
 use crate::supervise::{Interrupted, Outcome, Policy, Received, Signals, Stop, signal_name};
 use crate::template::Renderer;
@@ -101,62 +100,6 @@ struct Loaded {
     spec: TaskSpec,
     context: Context,
     store: Arc<Store>,
-}
-
-/// The spec document: `--config`, else `TASK_RUNNER_SPEC_FILE`, else `TASK_RUNNER_SPEC`.
-pub(crate) fn spec_document(config: Option<&std::path::Path>, env: &Environ) -> Result<Document> {
-    source::load_with_file(
-        config,
-        (SPEC_FILE_ENV, env.get(SPEC_FILE_ENV)),
-        SPEC_ENV,
-        env.get(SPEC_ENV),
-        "spec file",
-        max_payload_bytes(env)?,
-    )?
-    .ok_or(Error::NoSpec)
-}
-
-/// The cap on a decoded spec or context (`TASK_RUNNER_MAX_PAYLOAD_BYTES`).
-pub(crate) fn max_payload_bytes(env: &Environ) -> Result<u64> {
-    limits::max_payload_bytes(env.get(limits::MAX_PAYLOAD_ENV)).map_err(Error::config)
-}
-
-/// Masks every secret the environment holds (`AIRFLOW_CONN_*`, sensitive
-/// `AIRFLOW_VAR_*`, the secrets folder) before any document is parsed, so
-/// that no error about a spec or payload can print one. The payload's own
-/// secrets join them once it has parsed.
-pub(crate) fn mask_environment(env: &Environ) -> Result<()> {
-    let store = Store::new(env, Default::default(), Default::default(), vec![])?;
-    mask::install(masker(&store)?);
-    Ok(())
-}
-
-/// The masker of every secret `store` holds; a masker that cannot be built
-/// stops the run (exit 70) rather than letting secrets print in clear.
-fn masker(store: &Store) -> Result<Masker> {
-    Masker::new(store.secrets()).map_err(|message| Error::Internal { message })
-}
-
-/// The spec as the image runs it: with its `include/` folder, if it has one.
-fn load_spec(args: &SpecArgs, env: &Environ) -> Result<TaskSpec> {
-    let mut spec = spec::parse(&spec_document(args.config.as_deref(), env)?)?;
-    if let Some(dir) = source::include_dir(env.get(INCLUDE_ENV)) {
-        spec.add_include(dir);
-    }
-    Ok(spec)
-}
-
-/// The context document: `--context`, else `TASK_RUNNER_CONTEXT_FILE`, else
-/// `TASK_RUNNER_CONTEXT`; `None` when there is none.
-fn context_document(context: Option<&std::path::Path>, env: &Environ) -> Result<Option<Document>> {
-    source::load_with_file(
-        context,
-        (CONTEXT_FILE_ENV, env.get(CONTEXT_FILE_ENV)),
-        CONTEXT_ENV,
-        env.get(CONTEXT_ENV),
-        "context file",
-        max_payload_bytes(env)?,
-    )
 }
 
 fn load(input: &InputArgs, env: &Environ, today: DateTime) -> Result<Loaded> {
@@ -297,7 +240,7 @@ async fn render_interruptible(
                     humantime::format_duration(timeout.unwrap_or_default())
                 ),
             }
-            Err(Error::from_stop(stop, timeout))
+            Err(stop.error(timeout))
         }
     }
 }
@@ -444,9 +387,9 @@ async fn run_process(
             source,
         })?;
     let end = match supervised.outcome {
-        Outcome::TimedOut(_) => return Err(Error::from_stop(Stop::Timeout, policy.timeout)),
+        Outcome::TimedOut(_) => return Err(Stop::Timeout.error(policy.timeout)),
         Outcome::Stopped { signal, .. } => {
-            return Err(Error::from_stop(Stop::Signal(signal), policy.timeout));
+            return Err(Stop::Signal(signal).error(policy.timeout));
         }
         Outcome::Finished(end) => end,
     };

@@ -61,7 +61,7 @@ impl Drop for MaskedWriter {
                 let _ = std::io::stderr().lock().write_all(masked.as_bytes());
             }
             // One event, one buffer: it cannot interleave with a task's line.
-            LogTarget::Stdout => crate::stdout::write_bytes(masked.as_bytes()),
+            LogTarget::Stdout => crate::supervise::stdout::write_bytes(masked.as_bytes()),
         }
     }
 }
@@ -133,5 +133,5 @@ pub fn error(env: &Environ, err: &Error) {
 /// JSON-formatted log printed before it.
 pub fn no_xcom_line(code: u8) {
     let line = format!("task-runner: no XCom: the task ended with exit code {code}");
-    let _ = crate::stdout::write_last_line(line.as_bytes());
+    let _ = crate::supervise::stdout::write_last_line(line.as_bytes());
 }

@@ -472,7 +472,7 @@ pub fn echo_last_line(path: Option<&Path>) -> Result<()> {
     // XCom file itself is not, as Airflow does not mask XComs).
     let line = crate::mask::redact(&line);
     // A closed stdout has no reader to mislead; the XCom file stands.
-    let _ = crate::stdout::write_last_line(line.as_bytes());
+    let _ = crate::supervise::stdout::write_last_line(line.as_bytes());
     Ok(())
 }
 

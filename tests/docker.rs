@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::harness::{context, fixture, test_env};
 
 /// Builds (once per test run) an image: the test base plus the static binary.
-pub fn image() -> &'static str {
+pub(crate) fn image() -> &'static str {
     static IMAGE: OnceLock<String> = OnceLock::new();
     IMAGE.get_or_init(|| {
         let bin = std::env::var("TR_STATIC_BIN").unwrap_or_else(|_| {

@@ -9,7 +9,9 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+// The fuzz crate's library, whose items are `pub` for its own targets.
 #[path = "../fuzz/src/lib.rs"]
+#[allow(unreachable_pub)]
 mod targets;
 
 const TARGETS: [&str; 5] = [

@@ -8,19 +8,19 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_task-runner");
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_task-runner");
 
 /// The repository root, for fixtures.
-pub fn repo() -> PathBuf {
+pub(crate) fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-pub fn fixture(rel: &str) -> PathBuf {
+pub(crate) fn fixture(rel: &str) -> PathBuf {
     repo().join("fixtures").join(rel)
 }
 
 /// A context payload most tests can share.
-pub fn context() -> Value {
+pub(crate) fn context() -> Value {
     serde_json::json!({
         "dag_id": "sales",
         "task_id": "load",
@@ -40,7 +40,7 @@ pub fn context() -> Value {
 }
 
 #[must_use]
-pub struct Task {
+pub(crate) struct Task {
     dir: tempfile::TempDir,
     args: Vec<String>,
     env: Vec<(std::ffi::OsString, std::ffi::OsString)>,
@@ -52,7 +52,7 @@ pub struct Task {
 }
 
 impl Task {
-    pub fn new() -> Task {
+    pub(crate) fn new() -> Task {
         let dir = tempfile::tempdir().expect("temp dir");
         std::fs::write(dir.path().join("termination-log"), "").expect("termination log");
         Task {
@@ -67,60 +67,60 @@ impl Task {
         }
     }
 
-    pub fn dir(&self) -> &Path {
+    pub(crate) fn dir(&self) -> &Path {
         self.dir.path()
     }
 
     /// The spec, written to `spec.yaml` and passed with `--config`.
-    pub fn spec(mut self, yaml: &str) -> Task {
+    pub(crate) fn spec(mut self, yaml: &str) -> Task {
         self.spec = Some(yaml.to_string());
         self
     }
 
     /// The context payload, written to `context.json` and passed with `--context`.
-    pub fn context(self, value: Value) -> Task {
+    pub(crate) fn context(self, value: Value) -> Task {
         let path = self.dir().join("context.json");
         std::fs::write(&path, value.to_string()).expect("write context");
         let p = path.display().to_string();
         self.args(&["--context", &p])
     }
 
-    pub fn file(self, rel: &str, content: &str) -> Task {
+    pub(crate) fn file(self, rel: &str, content: &str) -> Task {
         let path = self.dir().join(rel);
         std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
         std::fs::write(path, content).expect("write file");
         self
     }
 
-    pub fn args(mut self, args: &[&str]) -> Task {
+    pub(crate) fn args(mut self, args: &[&str]) -> Task {
         self.args.extend(args.iter().map(|s| s.to_string()));
         self
     }
 
-    pub fn env(mut self, k: &str, v: &str) -> Task {
+    pub(crate) fn env(mut self, k: &str, v: &str) -> Task {
         self.env.push((k.into(), v.into()));
         self
     }
 
     /// An env var whose value need not be UTF-8.
-    pub fn env_os(mut self, k: &str, v: impl Into<std::ffi::OsString>) -> Task {
+    pub(crate) fn env_os(mut self, k: &str, v: impl Into<std::ffi::OsString>) -> Task {
         self.env.push((k.into(), v.into()));
         self
     }
 
     /// Stdout is a pipe whose reader is already gone (`task-runner render | true`).
-    pub fn closed_stdout(mut self) -> Task {
+    pub(crate) fn closed_stdout(mut self) -> Task {
         self.closed_stdout = true;
         self
     }
 
-    pub fn stdin(mut self, text: &str) -> Task {
+    pub(crate) fn stdin(mut self, text: &str) -> Task {
         self.stdin = Some(text.into());
         self
     }
 
     /// Runs the binary under another command (e.g. `unshare ...`).
-    pub fn wrapped(mut self, wrapper: &[&str]) -> Task {
+    pub(crate) fn wrapped(mut self, wrapper: &[&str]) -> Task {
         self.wrapper = wrapper.iter().map(|s| s.to_string()).collect();
         self
     }
@@ -128,7 +128,7 @@ impl Task {
     /// Runs with the XCom folder on a tmpfs of `size_kib` KiB of which
     /// `fill_kib` KiB are already taken (all of it when `fill_kib >=
     /// size_kib`), mounted in a mount namespace of the run only.
-    pub fn xcom_volume(self, size_kib: u32, fill_kib: u32) -> Task {
+    pub(crate) fn xcom_volume(self, size_kib: u32, fill_kib: u32) -> Task {
         let dir = self
             .xcom_path()
             .parent()
@@ -142,7 +142,7 @@ impl Task {
         self.wrapped(&["unshare", "-m", "sh", "-c", &script, &dir])
     }
 
-    pub fn xcom_path(&self) -> PathBuf {
+    pub(crate) fn xcom_path(&self) -> PathBuf {
         self.dir().join("xcom/return.json")
     }
 
@@ -182,34 +182,34 @@ impl Task {
         cmd
     }
 
-    pub fn run(self) -> Outcome {
+    pub(crate) fn run(self) -> Outcome {
         self.run_sub(Some("run"))
     }
 
-    pub fn render(self) -> Outcome {
+    pub(crate) fn render(self) -> Outcome {
         self.run_sub(Some("render"))
     }
 
-    pub fn validate(self) -> Outcome {
+    pub(crate) fn validate(self) -> Outcome {
         self.run_sub(Some("validate"))
     }
 
-    pub fn encode(self) -> Outcome {
+    pub(crate) fn encode(self) -> Outcome {
         self.run_sub(Some("encode"))
     }
 
     /// Runs with no subcommand at all (the image ENTRYPOINT case).
-    pub fn bare(self) -> Outcome {
+    pub(crate) fn bare(self) -> Outcome {
         self.run_sub(None)
     }
 
-    pub fn run_sub(self, sub: Option<&str>) -> Outcome {
+    pub(crate) fn run_sub(self, sub: Option<&str>) -> Outcome {
         let child = self.spawn(sub);
         child.wait()
     }
 
     /// Starts the runner and returns at once (for signal tests).
-    pub fn spawn(self, sub: Option<&str>) -> Running {
+    pub(crate) fn spawn(self, sub: Option<&str>) -> Running {
         let mut cmd = self.command(sub);
         cmd.stdin(if self.stdin.is_some() {
             Stdio::piped()
@@ -253,7 +253,7 @@ impl Task {
     }
 }
 
-pub struct Running {
+pub(crate) struct Running {
     pub child: std::process::Child,
     task: Task,
     pub started: Instant,
@@ -263,14 +263,14 @@ pub struct Running {
 }
 
 impl Running {
-    pub fn pid(&self) -> i32 {
+    pub(crate) fn pid(&self) -> i32 {
         i32::try_from(self.child.id()).expect("pid")
     }
 
     /// Waits until the task has printed `text` (its readiness line), so a
     /// signal test signals a task that is set up, not one still starting.
     #[track_caller]
-    pub fn wait_for_stdout(&self, text: &str) {
+    pub(crate) fn wait_for_stdout(&self, text: &str) {
         let deadline = Instant::now() + Duration::from_secs(20);
         while !String::from_utf8_lossy(&self.seen.lock().expect("stdout")).contains(text) {
             assert!(Instant::now() < deadline, "the task never printed {text:?}");
@@ -278,13 +278,13 @@ impl Running {
         }
     }
 
-    pub fn signal(&self, sig: nix::sys::signal::Signal) {
+    pub(crate) fn signal(&self, sig: nix::sys::signal::Signal) {
         nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.pid()), sig).expect("send signal");
     }
 
     /// As `docker stop` does after its timeout: SIGKILL if the runner has not
     /// exited `after` from now, then the outcome (code -1 when killed).
-    pub fn wait_or_kill_after(mut self, after: Duration) -> Outcome {
+    pub(crate) fn wait_or_kill_after(mut self, after: Duration) -> Outcome {
         let kill_at = Instant::now() + after;
         while self.child.try_wait().expect("wait").is_none() {
             if Instant::now() > kill_at {
@@ -296,7 +296,7 @@ impl Running {
         self.wait()
     }
 
-    pub fn wait(mut self) -> Outcome {
+    pub(crate) fn wait(mut self) -> Outcome {
         let stdout = self.stdout.take();
         let stderr = self.child.stderr.take().expect("stderr");
         let err = std::thread::spawn(move || read_all(stderr));
@@ -336,7 +336,7 @@ fn read_all(mut r: impl std::io::Read) -> String {
 }
 
 #[derive(Debug)]
-pub struct Outcome {
+pub(crate) struct Outcome {
     pub code: i32,
     pub stdout: String,
     pub stderr: String,
@@ -347,7 +347,7 @@ pub struct Outcome {
 
 impl Outcome {
     #[track_caller]
-    pub fn exit(&self, code: i32) -> &Outcome {
+    pub(crate) fn exit(&self, code: i32) -> &Outcome {
         assert_eq!(
             self.code, code,
             "exit code\n--- stdout:\n{}\n--- stderr:\n{}",
@@ -358,7 +358,7 @@ impl Outcome {
 
     /// The XCom file holds exactly this JSON value.
     #[track_caller]
-    pub fn xcom(&self, expected: Value) -> &Outcome {
+    pub(crate) fn xcom(&self, expected: Value) -> &Outcome {
         let text = self
             .xcom
             .as_deref()
@@ -370,7 +370,7 @@ impl Outcome {
     }
 
     #[track_caller]
-    pub fn no_xcom(&self) -> &Outcome {
+    pub(crate) fn no_xcom(&self) -> &Outcome {
         assert!(self.xcom.is_none(), "expected no XCom, got {:?}", self.xcom);
         let leftovers: Vec<_> = std::fs::read_dir(self.dir.path().join("xcom"))
             .map(|d| d.flatten().map(|e| e.file_name()).collect())
@@ -383,7 +383,7 @@ impl Outcome {
     }
 
     #[track_caller]
-    pub fn stdout_has(&self, text: &str) -> &Outcome {
+    pub(crate) fn stdout_has(&self, text: &str) -> &Outcome {
         assert!(
             self.stdout.contains(text),
             "stdout lacks {text:?}\n--- stdout:\n{}\n--- stderr:\n{}",
@@ -394,7 +394,7 @@ impl Outcome {
     }
 
     #[track_caller]
-    pub fn stderr_has(&self, text: &str) -> &Outcome {
+    pub(crate) fn stderr_has(&self, text: &str) -> &Outcome {
         assert!(
             self.stderr.contains(text),
             "stderr lacks {text:?}\n--- stderr:\n{}",
@@ -404,7 +404,7 @@ impl Outcome {
     }
 
     #[track_caller]
-    pub fn stderr_lacks(&self, text: &str) -> &Outcome {
+    pub(crate) fn stderr_lacks(&self, text: &str) -> &Outcome {
         assert!(
             !self.stderr.contains(text),
             "stderr has {text:?}\n--- stderr:\n{}",
@@ -414,7 +414,7 @@ impl Outcome {
     }
 
     #[track_caller]
-    pub fn termination_has(&self, text: &str) -> &Outcome {
+    pub(crate) fn termination_has(&self, text: &str) -> &Outcome {
         assert!(
             self.termination.contains(text),
             "termination message lacks {text:?}: {:?}",
@@ -425,7 +425,7 @@ impl Outcome {
 
     /// `secret` appears nowhere the runner wrote: stdout, stderr, termination message.
     #[track_caller]
-    pub fn never_shows(&self, secret: &str) -> &Outcome {
+    pub(crate) fn never_shows(&self, secret: &str) -> &Outcome {
         for (what, text) in [
             ("stdout", &self.stdout),
             ("stderr", &self.stderr),
@@ -444,7 +444,7 @@ impl Outcome {
 /// `target/test-env.sh`, which `scripts/test-deps.sh` writes. Missing means the
 /// setup did not run: fail loudly rather than skip.
 #[track_caller]
-pub fn test_env(name: &str) -> String {
+pub(crate) fn test_env(name: &str) -> String {
     if let Ok(v) = std::env::var(name)
         && !v.is_empty()
     {

@@ -19,6 +19,8 @@ mod image_inputs;
 /// non-UTF-8 env values, template files outside the search path, secrets in
 /// parse errors.
 mod input_limits;
+/// The crate's module layering as data: no edge outside the allowed table.
+mod layering;
 /// Secrets never reach the output, the logs or the termination message.
 mod masking;
 /// The XCom as a pickle for DockerOperator's `retrieve_output`.

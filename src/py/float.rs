@@ -1,7 +1,7 @@
 //! Python's `repr(float)` (`float.__repr__`, CPython's `dtoa` in shortest mode).
 
 /// Python's `repr(float)`: `1.0`, `1e+16`, `1.5e-05`, `inf`, `nan`.
-pub fn repr(f: f64) -> String {
+pub(crate) fn repr(f: f64) -> String {
     if f.is_nan() {
         return "nan".into();
     }

@@ -7,7 +7,7 @@ use std::fmt::Write;
 use serde_json::Value;
 
 /// `json.dumps(value)` with default arguments.
-pub fn dumps(value: &Value) -> String {
+pub(crate) fn dumps(value: &Value) -> String {
     let mut out = String::new();
     write_value(&mut out, value);
     out
@@ -55,7 +55,7 @@ fn write_value(out: &mut String, value: &Value) {
 
 /// A JSON float as Python writes it: `float.__repr__`, and `NaN`, `Infinity`, `-Infinity` for
 /// the non-finite (which serde_json never holds, but a template's values may).
-pub fn float(f: f64) -> String {
+pub(crate) fn float(f: f64) -> String {
     if f.is_nan() {
         "NaN".into()
     } else if f.is_infinite() {
@@ -66,7 +66,7 @@ pub fn float(f: f64) -> String {
 }
 
 /// A JSON string; `ensure_ascii` escapes everything outside `' '..='~'` as `\uXXXX` (UTF-16).
-pub fn write_str(out: &mut String, s: &str, ensure_ascii: bool) {
+pub(crate) fn write_str(out: &mut String, s: &str, ensure_ascii: bool) {
     out.push('"');
     for c in s.chars() {
         match c {

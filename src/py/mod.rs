@@ -5,8 +5,8 @@
 //! A leaf: it depends on std and external crates only, never on the rest of the crate. Its users
 //! are the connection parser, output forwarding, the masker and the templates.
 
-pub mod float;
-pub mod json;
-pub mod text;
-pub mod truth;
-pub mod urllib;
+pub(crate) mod float;
+pub(crate) mod json;
+pub(crate) mod text;
+pub(crate) mod truth;
+pub(crate) mod urllib;

@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 /// Python's string repr: single quotes unless the text has `'` and no `"`.
-pub fn repr(s: &str) -> String {
+pub(crate) fn repr(s: &str) -> String {
     let q = if s.contains('\'') && !s.contains('"') {
         '"'
     } else {
@@ -33,22 +33,22 @@ pub fn repr(s: &str) -> String {
 }
 
 /// Python `str.isspace()` of one character: Rust's whitespace plus U+001C..U+001F.
-pub fn isspace(c: char) -> bool {
+pub(crate) fn isspace(c: char) -> bool {
     c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
 }
 
 /// Python `str.strip()` with no arguments.
-pub fn strip(s: &str) -> &str {
+pub(crate) fn strip(s: &str) -> &str {
     s.trim_matches(isspace)
 }
 
 /// Python `str.rstrip()` with no arguments.
-pub fn rstrip(s: &str) -> &str {
+pub(crate) fn rstrip(s: &str) -> &str {
     s.trim_end_matches(isspace)
 }
 
 /// A line boundary of `str.splitlines()`.
-pub fn is_line_break(c: char) -> bool {
+pub(crate) fn is_line_break(c: char) -> bool {
     matches!(
         c,
         '\n' | '\r'
@@ -64,7 +64,7 @@ pub fn is_line_break(c: char) -> bool {
 }
 
 /// Python's `str.splitlines(keepends=True)`.
-pub fn splitlines_keepends(s: &str) -> Vec<String> {
+pub(crate) fn splitlines_keepends(s: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut cur = String::new();
     let mut chars = s.chars().peekable();
@@ -86,7 +86,7 @@ pub fn splitlines_keepends(s: &str) -> Vec<String> {
 
 /// Python `int(s)` for base 10 (ASCII digits): surrounding whitespace, a sign, and single `_`
 /// between digits. Returns the sign and the digits.
-pub fn int(s: &str) -> Option<(bool, String)> {
+pub(crate) fn int(s: &str) -> Option<(bool, String)> {
     let s = strip(s);
     let (negative, body) = match s.as_bytes().first() {
         Some(b'-') => (true, &s[1..]),

@@ -3,7 +3,7 @@
 use serde_json::Value;
 
 /// `bool(value)`: `None`, `False`, zero, and empty strings, lists and dicts are false.
-pub fn truthy(value: &Value) -> bool {
+pub(crate) fn truthy(value: &Value) -> bool {
     match value {
         Value::Null => false,
         Value::Bool(b) => *b,

@@ -16,27 +16,27 @@ pub enum ValueError {
 }
 
 /// `quote(s, safe='')`: everything but `A-Za-z0-9_.-~` is percent-encoded (UTF-8, upper hex).
-pub const SAFE_NONE: &AsciiSet = &NON_ALPHANUMERIC
+pub(crate) const SAFE_NONE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'_')
     .remove(b'.')
     .remove(b'-')
     .remove(b'~');
 /// `quote(s)` (default `safe='/'`).
-pub const SAFE_SLASH: &AsciiSet = &SAFE_NONE.remove(b'/');
+pub(crate) const SAFE_SLASH: &AsciiSet = &SAFE_NONE.remove(b'/');
 /// `quote_plus`'s intermediate set: spaces kept, then turned into `+`.
 const SAFE_SPACE: &AsciiSet = &SAFE_NONE.remove(b' ');
 
-pub fn quote(s: &str, set: &'static AsciiSet) -> String {
+pub(crate) fn quote(s: &str, set: &'static AsciiSet) -> String {
     utf8_percent_encode(s, set).to_string()
 }
 
 /// `quote_plus(s, safe='')`.
-pub fn quote_plus(s: &str) -> String {
+pub(crate) fn quote_plus(s: &str) -> String {
     quote(s, SAFE_SPACE).replace(' ', "+")
 }
 
 /// `urlencode(pairs)` with its default `quote_plus`.
-pub fn urlencode(pairs: &[(&str, &str)]) -> String {
+pub(crate) fn urlencode(pairs: &[(&str, &str)]) -> String {
     pairs
         .iter()
         .map(|(k, v)| format!("{}={}", quote_plus(k), quote_plus(v)))
@@ -46,7 +46,7 @@ pub fn urlencode(pairs: &[(&str, &str)]) -> String {
 
 /// `unquote(s)`: `%XX` (either case) decoded, malformed escapes kept, invalid UTF-8 replaced by
 /// U+FFFD. Splitting on ASCII runs as CPython does gives the same result as decoding whole.
-pub fn unquote(s: &str) -> String {
+pub(crate) fn unquote(s: &str) -> String {
     if s.contains('%') {
         percent_decode_str(s).decode_utf8_lossy().into_owned()
     } else {
@@ -56,7 +56,7 @@ pub fn unquote(s: &str) -> String {
 
 /// `parse_qsl(qs, keep_blank_values=True)`: split on `&` only, empty fields skipped, a field
 /// without `=` is a key with an empty value, `+` is a space in both key and value.
-pub fn parse_qsl(qs: &str) -> Vec<(String, String)> {
+pub(crate) fn parse_qsl(qs: &str) -> Vec<(String, String)> {
     qs.split('&')
         .filter(|field| !field.is_empty())
         .map(|field| {
@@ -70,7 +70,7 @@ pub fn parse_qsl(qs: &str) -> Vec<(String, String)> {
 }
 
 /// The parts of `urlsplit()` Airflow uses (the fragment is dropped).
-pub struct SplitUrl {
+pub(crate) struct SplitUrl {
     pub scheme: String,
     pub netloc: String,
     pub path: String,
@@ -79,7 +79,7 @@ pub struct SplitUrl {
 
 /// `urlsplit(url)` with default arguments, including its `ValueError`s for bracketed hosts.
 /// Not reproduced: the NFKC check on non-ASCII netlocs (`_checknetloc`).
-pub fn urlsplit(url: &str) -> Result<SplitUrl, ValueError> {
+pub(crate) fn urlsplit(url: &str) -> Result<SplitUrl, ValueError> {
     let url: String = url
         .trim_start_matches(|c: char| c <= ' ')
         .chars()
@@ -155,7 +155,7 @@ fn check_bracketed_host(host: &str) -> Result<(), ValueError> {
 }
 
 /// `SplitResult._userinfo`: split at the last `@`, then at the first `:`.
-pub fn userinfo(netloc: &str) -> (Option<&str>, Option<&str>) {
+pub(crate) fn userinfo(netloc: &str) -> (Option<&str>, Option<&str>) {
     match netloc.rsplit_once('@') {
         Some((info, _)) => match info.split_once(':') {
             Some((user, password)) => (Some(user), Some(password)),
@@ -166,7 +166,7 @@ pub fn userinfo(netloc: &str) -> (Option<&str>, Option<&str>) {
 }
 
 /// `SplitResult._hostinfo`: host and raw port text after the last `@`; brackets stripped.
-pub fn hostinfo(netloc: &str) -> (&str, Option<&str>) {
+pub(crate) fn hostinfo(netloc: &str) -> (&str, Option<&str>) {
     let info = netloc.rsplit_once('@').map_or(netloc, |(_, info)| info);
     let (host, port) = match info.split_once('[') {
         Some((_, bracketed)) => {
@@ -179,7 +179,7 @@ pub fn hostinfo(netloc: &str) -> (&str, Option<&str>) {
 }
 
 /// `SplitResult.hostname`: lower-cased up to the first `%` (a zone id keeps its case).
-pub fn hostname(netloc: &str) -> Option<String> {
+pub(crate) fn hostname(netloc: &str) -> Option<String> {
     let (host, _) = hostinfo(netloc);
     if host.is_empty() {
         return None;
@@ -191,7 +191,7 @@ pub fn hostname(netloc: &str) -> Option<String> {
 }
 
 /// `SplitResult.port` (3.11+: ASCII digits only, 0..=65535).
-pub fn port(netloc: &str) -> Result<Option<u16>, ValueError> {
+pub(crate) fn port(netloc: &str) -> Result<Option<u16>, ValueError> {
     match hostinfo(netloc).1 {
         None => Ok(None),
         Some(port) if port.bytes().all(|b| b.is_ascii_digit()) => port_from_digits(false, port)
@@ -202,7 +202,7 @@ pub fn port(netloc: &str) -> Result<Option<u16>, ValueError> {
 }
 
 /// A port from decimal digits, if within 0..=65535 (`-0` is 0, as in Python).
-pub fn port_from_digits(negative: bool, digits: &str) -> Option<u16> {
+pub(crate) fn port_from_digits(negative: bool, digits: &str) -> Option<u16> {
     let significant = digits.trim_start_matches('0');
     if significant.is_empty() {
         return Some(0);

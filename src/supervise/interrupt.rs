@@ -2,12 +2,13 @@
 //! stop signal arrives or a deadline passes. The process supervisor, the SQL
 //! runner and the render all wait through it, so a stop means the same
 //! thing everywhere and is mapped to an error in one place
-//! ([`crate::error::Error::from_stop`]).
+//! ([`Stop::error`]).
 
 use std::future::Future;
 
 use tokio::time::{Instant, sleep_until};
 
+use crate::error::Error;
 use crate::supervise::end::signal_name;
 use crate::supervise::signals::{Received, Signals};
 
@@ -21,6 +22,20 @@ pub enum Stop {
 }
 
 impl Stop {
+    /// The error a stop or a timeout ends the run with; `timeout` is the
+    /// `execution_timeout` that expired.
+    pub fn error(self, timeout: Option<std::time::Duration>) -> Error {
+        match self {
+            Stop::Signal(signal) => Error::Stopped {
+                signal,
+                name: signal_name(signal),
+            },
+            Stop::Timeout => Error::TimedOut {
+                after: timeout.unwrap_or_default(),
+            },
+        }
+    }
+
     /// "SIGTERM arrived", "execution_timeout expired", for logs.
     pub fn describe(&self) -> String {
         match self {

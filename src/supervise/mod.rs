@@ -1,5 +1,6 @@
 //! Process supervision: spawn, forward signals, time out, reap, report the end.
-//! Knows nothing of specs or Airflow; all of the runner's `unsafe`-adjacent
+//! The runner's own stdout (one writer, masked lines) lives here too. Knows
+//! nothing of specs or Airflow; all of the runner's `unsafe`-adjacent
 //! process control lives here.
 
 pub mod child;
@@ -10,6 +11,7 @@ pub mod leftovers;
 pub mod output;
 pub mod pipe;
 pub mod signals;
+pub mod stdout;
 
 pub use child::{Outcome, Policy, Supervised, supervise};
 pub use end::{ProcessEnd, signal_name};

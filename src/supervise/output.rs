@@ -176,7 +176,7 @@ pub struct LastLine {
 /// Prints one forwarded line to stdout, masked. Errors (a closed stdout) are
 /// ignored: the task must not fail because nobody reads its log.
 pub fn print_line(line: &str) {
-    crate::stdout::write_line(crate::mask::redact(line).as_bytes());
+    crate::supervise::stdout::write_line(crate::mask::redact(line).as_bytes());
 }
 
 #[cfg(test)]

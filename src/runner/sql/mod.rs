@@ -265,7 +265,7 @@ pub async fn run(
         (None, false) => None,
     };
 
-    let stopped = |stop: Stop| Error::from_stop(stop, policy.timeout);
+    let stopped = |stop: Stop| stop.error(policy.timeout);
     let mut db = match interruptible(connect(&target), deadline, signals).await {
         Interrupted::Done(r) => r?,
         Interrupted::Stopped(stop) => return Err(stopped(stop)),
@@ -331,7 +331,7 @@ pub async fn run(
         }
     };
     if !task.autocommit {
-        commit(&mut db, &plan, policy.grace, deadline, signals).await?;
+        commit(&mut db, &plan, policy, deadline, signals).await?;
     }
     close(db, None).await;
     pending.publish()
@@ -346,7 +346,7 @@ pub async fn run(
 async fn commit(
     db: &mut Conn,
     plan: &Plan,
-    grace: Duration,
+    policy: Policy,
     deadline: Option<Instant>,
     signals: &mut Signals,
 ) -> Result<()> {
@@ -355,6 +355,7 @@ async fn commit(
         total: plan.total,
         message: format!("the final COMMIT failed: {}", backend::db_message(&e)),
     };
+    let grace = policy.grace;
     let work = db.control("COMMIT");
     tokio::pin!(work);
     let stop = match interruptible(&mut work, deadline, signals).await {
@@ -376,7 +377,7 @@ async fn commit(
         Ok(Err(e)) => Err(failed(e)),
         Err(_) => Err(Error::CommitUnknown {
             what,
-            stop,
+            stopped: Box::new(stop.error(policy.timeout)),
             grace: humantime::format_duration(grace).to_string(),
         }),
     }
