@@ -1800,7 +1800,7 @@ impl Object for YamlModule {
             }
             "safe_load" | "load" | "full_load" => {
                 let (text, _kwargs): (&str, Kwargs) = from_args(args)?;
-                let v = crate::spec::yaml::load(text, crate::spec::yaml::Schema::Core)
+                let v = crate::spec::yaml::load(text, crate::spec::yaml::Schema::PyYaml)
                     .map_err(|e| invalid(format!("yaml: {e}")))?;
                 Ok(to_value(&v))
             }
