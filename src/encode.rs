@@ -22,7 +22,7 @@ pub fn encode_command(args: &EncodeArgs, env: &Environ) -> Result<String> {
     if let Some(dir) = source::include_dir(env.get(INCLUDE_ENV)) {
         spec.add_include(dir);
     }
-    let mut value: Value = serde_yaml::from_str(&doc.text).map_err(|e| Error::SpecDecode {
+    let mut value: Value = spec::yaml::to_json(&doc.text).map_err(|e| Error::SpecDecode {
         origin: doc.origin.clone(),
         message: e.to_string(),
     })?;
@@ -45,7 +45,7 @@ pub fn encode_command(args: &EncodeArgs, env: &Environ) -> Result<String> {
             })?
             .ok_or(Error::NoSpec)?;
             Payload::parse(&doc)?;
-            let v: Value = serde_yaml::from_str(&doc.text).map_err(|e| Error::Context {
+            let v: Value = spec::yaml::to_json(&doc.text).map_err(|e| Error::Context {
                 origin: doc.origin.clone(),
                 message: e.to_string(),
             })?;

@@ -29,7 +29,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use serde_json::Value;
 
 use crate::cli::{InputArgs, RenderArgs, RunArgs, SpecArgs};
 use crate::context::{Context, DateTime, Overrides, Payload};
@@ -435,26 +434,10 @@ pub fn validate_command(args: &SpecArgs, env: &Environ) -> Result<String> {
     ))
 }
 
-/// `task-runner schema`: the spec key table validation uses (src/spec/raw.rs),
+/// `task-runner schema`: the spec key table validation uses (src/spec/keys.rs),
 /// as one JSON object, for the Airflow-side provider to check its own against.
 pub fn schema_command() -> String {
-    use crate::spec::raw;
-    let operators: serde_json::Map<String, Value> = raw::OPERATORS
-        .iter()
-        .map(|op| {
-            (
-                op.name.to_string(),
-                serde_json::json!({
-                    "aliases": op.aliases,
-                    "keys": op.keys,
-                    "required": op.required,
-                    "template_fields": op.template_fields,
-                    "template_ext": op.template_ext,
-                }),
-            )
-        })
-        .collect();
-    serde_json::json!({"common": raw::COMMON_KEYS, "operators": operators}).to_string()
+    spec::keys::schema().to_string()
 }
 
 pub use encode::encode_command;

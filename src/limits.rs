@@ -97,7 +97,7 @@ enum Segment {
 /// per level (a stack overflow), and the YAML scanner's flow collections cost
 /// time quadratic in their depth. For JSON the count is exact; for YAML it
 /// counts flow collections (`[`, `{`) outside double-quoted strings, and the
-/// YAML parser's own limit (128 levels) bounds block nesting.
+/// YAML loader (`spec::yaml`) counts block nesting against the same limit.
 pub fn check_depth(text: &str) -> Result<(), TooDeep> {
     let mut stack: Vec<Segment> = Vec::new();
     let mut depth = 0usize;

@@ -328,8 +328,8 @@ fn environment_secrets_are_masked_before_anything_is_parsed() {
         };
         t.run_sub(Some(sub))
             .exit(65)
-            .stderr_has("invalid type: string \"***\", expected a boolean")
-            .termination_has("invalid type: string \"***\", expected a boolean")
+            .stderr_has("`do_xcom_push` must be a boolean (true or false), got a string `***`")
+            .termination_has("must be a boolean (true or false), got a string `***`")
             .never_shows("Env-Pass-4242");
     }
     // A malformed context, with the password where a number belongs.

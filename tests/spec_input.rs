@@ -141,6 +141,25 @@ fn unknown_key_names_key_line_and_suggests() {
         .stderr_has("did you mean `bash_command`");
 }
 
+/// Lines come from the YAML parser, not from searching the text: a `cwd:`
+/// line inside a block scalar is part of the command, and the error points at
+/// the top-level key (it used to say line 4). A repeated key is named at its
+/// repeat, however it is quoted.
+#[test]
+fn error_lines_come_from_the_parser() {
+    Task::new()
+        .spec("operator: bash\nbash_command: |\n  echo hi\n  cwd: not-a-key\ncwd: 5\n")
+        .validate()
+        .exit(65)
+        .stderr_has("line 5, key `cwd`")
+        .stderr_has("`cwd` must be a string (a folder path), got an integer `5`");
+    Task::new()
+        .spec("operator: bash\nbash_command: |\n  bash_command: x\n\"bash_command\": y\n")
+        .validate()
+        .exit(65)
+        .stderr_has("line 4, key `bash_command`): duplicate key `bash_command`");
+}
+
 #[test]
 fn wrong_type_and_missing_key_and_bad_value() {
     Task::new()

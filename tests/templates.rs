@@ -19,7 +19,7 @@ struct Suite {
 
 fn suite() -> Suite {
     let text = std::fs::read_to_string(fixture("templates/cases.yaml")).unwrap();
-    let doc: Value = serde_yaml::from_str(&text).unwrap();
+    let doc: Value = task_runner::spec::yaml::to_json(&text).unwrap();
     let default_env = doc["default_env"]
         .as_object()
         .unwrap()
@@ -36,7 +36,7 @@ fn suite() -> Suite {
 /// Known differences: case name -> reason, per profile.
 fn known(profile: &str) -> BTreeMap<String, String> {
     let text = std::fs::read_to_string(fixture("templates/known-differences.yaml")).unwrap();
-    let doc: Value = serde_yaml::from_str(&text).unwrap();
+    let doc: Value = task_runner::spec::yaml::to_json(&text).unwrap();
     doc.get(profile)
         .and_then(Value::as_object)
         .map(|m| {

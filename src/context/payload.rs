@@ -12,8 +12,8 @@ use crate::spec::Document;
 /// A serde message with the offending value left out: "invalid type:
 /// string \"postgres://u:pw@h\", expected a map" names the type only. A
 /// payload that does not parse has not given its secrets to the masker yet.
-/// serde_yaml puts the key path before the message (`try_number: invalid
-/// type: ...`); the path is named by the caller, so it goes too.
+/// A message with the key path before it (`try_number: invalid type: ...`)
+/// loses the path too: the caller names it.
 fn without_values(message: &str) -> String {
     for prefix in ["invalid type: ", "invalid value: "] {
         if let Some(at) = message.find(prefix) {
@@ -136,8 +136,9 @@ impl Payload {
             return serde_path_to_error::deserialize(&mut de)
                 .map_err(|err| fail(err.path().to_string(), err.into_inner().to_string()));
         }
-        let de = serde_yaml::Deserializer::from_str(&doc.text);
-        serde_path_to_error::deserialize(de)
+        let value =
+            crate::spec::yaml::to_json(&doc.text).map_err(|e| fail(e.path.clone(), e.message))?;
+        serde_path_to_error::deserialize(value)
             .map_err(|err| fail(err.path().to_string(), err.into_inner().to_string()))
     }
 
@@ -182,8 +183,8 @@ mod tests {
         Payload::parse(&doc).unwrap_err().to_string()
     }
 
-    /// A YAML payload's type error named the value after serde_yaml's own
-    /// key prefix (found with the `context_payload` fuzz target's inputs):
+    /// A YAML payload's type error once named the value after the YAML
+    /// library's own key prefix (found with the `context_payload` fuzz target):
     /// a payload that does not parse has not given its secrets to the masker.
     #[test]
     fn type_errors_leave_the_value_out_in_yaml_and_json() {

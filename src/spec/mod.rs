@@ -1,8 +1,21 @@
-//! The task spec: where it comes from, its document form, and its typed form.
+//! The task spec: where it comes from (`source`), the YAML it is written in
+//! (`yaml`), its vocabulary (`keys`), the document checked against it
+//! (`document`), and its typed form (`validate`, one builder per operator).
 
-pub mod raw;
+pub mod bash;
+pub mod document;
+pub mod keys;
+pub mod python;
+pub mod ruby;
 pub mod source;
+pub mod sql;
 pub mod validate;
+pub mod yaml;
 
+pub use bash::BashTask;
+pub use keys::OperatorKind;
+pub use python::PythonTask;
+pub use ruby::RubyTask;
 pub use source::Document;
-pub use validate::{BashTask, EnvSpec, Operator, PythonTask, RubyTask, SqlTask, TaskSpec, parse};
+pub use sql::SqlTask;
+pub use validate::{EnvSpec, Operator, TaskSpec, parse};

@@ -11,6 +11,8 @@
 #   UNPINNED=1     ignore requirements-*.txt and let pip resolve apache-airflow==$AIRFLOW2/$AIRFLOW3 afresh
 #   AIRFLOW2 / AIRFLOW3   versions used with UNPINNED=1 (default 2.10.5 / 3.3.2)
 #   REINSTALL=1    delete and rebuild the venvs
+#   VENV2 / VENV3  an existing Airflow 2 / 3 virtualenv to use as it is, nothing installed
+#                  (e.g. the provider tests' target/airflow-venvs/airflow-2.10 and airflow-3)
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -22,7 +24,13 @@ profiles="${*:-2 3}"
 mkdir -p "$venvs"
 
 setup_venv() {  # $1 = 2|3
-    local v="$venvs/airflow$1" req spec
+    local v="$venvs/airflow$1" req spec given
+    if [ "$1" = 2 ]; then given="${VENV2:-}"; else given="${VENV3:-}"; fi
+    if [ -n "$given" ]; then
+        [ -x "$given/bin/python" ] || { echo "no $given/bin/python" >&2; exit 2; }
+        echo "$given"
+        return
+    fi
     if [ "$1" = 2 ]; then req="$here/requirements-2.10.txt"; spec="apache-airflow==${AIRFLOW2:-2.10.5}";
     else req="$here/requirements-3.txt"; spec="apache-airflow==${AIRFLOW3:-3.3.2}"; fi
     [ "${REINSTALL:-0}" = 1 ] && rm -rf "$v"

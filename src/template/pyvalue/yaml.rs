@@ -60,8 +60,8 @@ impl Object for YamlModule {
             }
             "safe_load" | "load" | "full_load" => {
                 let (text, _kwargs): (&str, Kwargs) = from_args(args)?;
-                let v: serde_yaml::Value =
-                    serde_yaml::from_str(text).map_err(|e| invalid(format!("yaml: {e}")))?;
+                let v = crate::spec::yaml::load(text, crate::spec::yaml::Schema::PyYaml)
+                    .map_err(|e| invalid(format!("yaml: {e}")))?;
                 Ok(to_value(&v))
             }
             other => Err(unknown_method("yaml", other)),
