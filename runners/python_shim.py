@@ -240,20 +240,30 @@ def _as_list(value):
     return list(value) if not _is_str(value) else [value]
 
 
+_NOT_GIVEN = object()
+
+
+def _xcom_order(found, key):
+    """A stable sort: entries Airflow's ordering ties keep the payload's order."""
+    return [x for _, x in sorted(enumerate(found), key=lambda p: (key(p[1]), p[0]))]
+
+
 class TaskInstance(object):
     """The slice of Airflow's TaskInstance a container task can use: ids and xcom_pull."""
 
-    def __init__(self, fields, xcoms):
+    def __init__(self, fields, xcoms, airflow_major=2):
         self.dag_id = self.task_id = self.run_id = None
         self.try_number = 1
         self.map_index = -1
         for name, value in fields.items():
             setattr(self, str(name), value)
+        self._airflow_major = airflow_major
         self._xcoms = []
         for entry in xcoms:
             entry = dict(entry)
             entry.setdefault('task_id', None)
             entry.setdefault('key', 'return_value')
+            entry.setdefault('value', None)
             entry.setdefault('map_index', -1)
             if entry.get('dag_id') is None:
                 entry['dag_id'] = self.dag_id
@@ -266,17 +276,24 @@ class TaskInstance(object):
             self.dag_id, self.task_id, self.run_id, self.map_index)
 
     def xcom_pull(self, task_ids=None, dag_id=None, key='return_value',
-                  include_prior_dates=False, session=None, map_indexes=None,
-                  default=None, run_id=None):
-        """Airflow 2.x TaskInstance.xcom_pull over the XComs injected in input.json.
+                  include_prior_dates=False, session=None, map_indexes=_NOT_GIVEN,
+                  default=None, run_id=_NOT_GIVEN):
+        """TaskInstance.xcom_pull over the XComs injected in input.json, as the Airflow
+        major of the payload (`airflow_major`) selects (PROTOCOL.md 3.3; the case table
+        is fixtures/xcom_pull.json, from real Airflow).
 
         Only the current run's XComs exist here, so include_prior_dates and session
-        are accepted and ignored. key=None matches any key.
+        are accepted and ignored.
         """
+        if self._airflow_major >= 3:
+            return self._xcom_pull3(task_ids, dag_id, key, map_indexes, default, run_id)
+        if run_id is not _NOT_GIVEN:
+            raise TypeError("TaskInstance.xcom_pull() got an unexpected keyword argument 'run_id'")
+        if map_indexes is _NOT_GIVEN:
+            map_indexes = None
         dag_ids = [self.dag_id if dag_id is None else dag_id]
         if not _is_str(dag_ids[0]) and dag_ids[0] is not None:
             dag_ids = list(dag_ids[0])
-        run_id = self.run_id if run_id is None else run_id
         single_task = task_ids is None or _is_str(task_ids)
         multi_map = map_indexes is not None and not isinstance(map_indexes, integer_types)
         wanted_tasks = None if task_ids is None else _as_list(task_ids)
@@ -284,9 +301,10 @@ class TaskInstance(object):
         if map_indexes is not None:
             wanted_maps = list(map_indexes) if multi_map else [map_indexes]
 
+        # `if key:` in Airflow 2: None and '' match any key.
         found = [x for x in self._xcoms
-                 if x['dag_id'] in dag_ids and x['run_id'] == run_id
-                 and (key is None or x['key'] == key)
+                 if x['dag_id'] in dag_ids and x['run_id'] == self.run_id
+                 and (not key or x['key'] == key)
                  and (wanted_tasks is None or x['task_id'] in wanted_tasks)
                  and (wanted_maps is None or x['map_index'] in wanted_maps)]
 
@@ -297,7 +315,7 @@ class TaskInstance(object):
             # of its values in map_index order, as Airflow's LazyXComSelectSequence does.
             if map_indexes is not None or found[0]['map_index'] < 0:
                 return found[0]['value']
-            return [x['value'] for x in sorted(found, key=lambda x: x['map_index'])]
+            return [x['value'] for x in _xcom_order(found, lambda x: x['map_index'])]
 
         # Multi-value pull: Airflow orders by position in task_ids (by task_id when a
         # single task was named), then by position in map_indexes (else by map_index).
@@ -306,7 +324,46 @@ class TaskInstance(object):
             map_part = wanted_maps.index(x['map_index']) if multi_map else x['map_index']
             return (task_part, map_part)
 
-        return [x['value'] for x in sorted(found, key=order)]
+        return [x['value'] for x in _xcom_order(found, order)]
+
+    def _xcom_pull3(self, task_ids, dag_id, key, map_indexes, default, run_id):
+        """Airflow 3's Task SDK: XCom.get_all per task without map_indexes (every map
+        index, in order; a task with none gives None), else XCom.get_one per task and
+        index (a missing or null value gives `default`)."""
+        if key is None:
+            raise ValueError("xcom_pull: key must be a string on Airflow 3, not None "
+                             "(the Task SDK's ValidationError)")
+        if key == '':
+            raise ValueError("xcom_pull: key must not be empty on Airflow 3 "
+                             "(the Execution API's validation error)")
+        dag_id = self.dag_id if dag_id is None else dag_id
+        run_id = self.run_id if run_id is _NOT_GIVEN or run_id is None else run_id
+        single_task = task_ids is None or _is_str(task_ids)
+        tasks = [self.task_id] if task_ids is None else _as_list(task_ids)
+
+        def of_task(task_id):
+            return [x for x in self._xcoms
+                    if x['task_id'] == task_id and x['key'] == key
+                    and x['dag_id'] == dag_id and x['run_id'] == run_id]
+
+        if map_indexes is _NOT_GIVEN:
+            out = []
+            for task_id in tasks:
+                found = of_task(task_id)
+                if not found:
+                    out.append(None)
+                out.extend(x['value'] for x in _xcom_order(found, lambda x: x['map_index']))
+            return out[0] if single_task and len(out) == 1 else out
+        single_map = map_indexes is None or isinstance(map_indexes, integer_types)
+        maps = [map_indexes] if single_map else list(map_indexes)
+        out = []
+        for task_id in tasks:
+            found = of_task(task_id)
+            for m in maps:
+                values = [x['value'] for x in found if m is not None and x['map_index'] == m
+                          and x['value'] is not None]
+                out.append(values[0] if values else default)
+        return out[0] if single_task and single_map else out
 
     def xcom_push(self, key, value, *args, **kwargs):
         raise NotImplementedError(
@@ -363,7 +420,8 @@ def build_context(spec):
             raise ShimError(EXIT_PROTOCOL, u'ValueError: input.json context `%s`: '
                             u'not an ISO-8601 datetime: %r' % (path, value))
     ti_fields = context.get('ti') or context.get('task_instance') or {}
-    ti = TaskInstance(ti_fields if isinstance(ti_fields, dict) else {}, spec.get('xcom') or [])
+    ti = TaskInstance(ti_fields if isinstance(ti_fields, dict) else {}, spec.get('xcom') or [],
+                      spec.get('airflow_major') or 2)
     context['ti'] = context['task_instance'] = ti
     for name in ('dag_run', 'dag', 'task'):
         if isinstance(context.get(name), dict):

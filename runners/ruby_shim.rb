@@ -89,12 +89,13 @@ module TaskRunner
   class TaskInstance
     attr_reader :dag_id, :task_id, :run_id, :try_number, :map_index
 
-    def initialize(fields, xcoms)
+    def initialize(fields, xcoms, airflow_major = 2)
       @dag_id = fields['dag_id']
       @task_id = fields['task_id']
       @run_id = fields['run_id']
       @try_number = fields.fetch('try_number', 1)
       @map_index = fields.fetch('map_index', -1)
+      @airflow_major = airflow_major
       @xcoms = xcoms.map do |entry|
         { 'task_id' => entry['task_id'], 'key' => entry.fetch('key', 'return_value'),
           'value' => entry['value'], 'map_index' => entry['map_index'] || -1,
@@ -106,20 +107,38 @@ module TaskRunner
       "#<TaskInstance #{@dag_id}.#{@task_id} #{@run_id} map_index=#{@map_index}>"
     end
 
-    # Airflow 2.x TaskInstance.xcom_pull over the injected XComs (see PROTOCOL.md).
-    # task_ids may also be given positionally, as in Python. key: nil matches any key.
-    def xcom_pull(positional_task_ids = UNSET, task_ids: nil, dag_id: nil, key: 'return_value',
-                  include_prior_dates: false, map_indexes: nil, default: nil, run_id: nil)
-      task_ids = positional_task_ids unless positional_task_ids.equal?(UNSET)
+    # TaskInstance.xcom_pull over the injected XComs as the payload's Airflow major selects
+    # (PROTOCOL.md 3.3; the case table is fixtures/xcom_pull.json, from real Airflow).
+    # task_ids, dag_id, key and include_prior_dates may also be given positionally, as in
+    # Python.
+    def xcom_pull(*positional, task_ids: UNSET, dag_id: UNSET, key: UNSET, include_prior_dates: UNSET,
+                  map_indexes: UNSET, default: nil, run_id: UNSET)
+      raise ArgumentError, "xcom_pull: at most 4 positional arguments, got #{positional.size}" if positional.size > 4
+
+      named = { task_ids: task_ids, dag_id: dag_id, key: key, include_prior_dates: include_prior_dates }
+      given = named.keys.first(positional.size).zip(positional).to_h.merge(named.reject { |_, v| v.equal?(UNSET) }) do |name, _, _|
+        raise ArgumentError, "xcom_pull: multiple values for #{name}"
+      end
+      task_ids = given.fetch(:task_ids, nil)
+      dag_id = given.fetch(:dag_id, nil)
+      key = given.fetch(:key, 'return_value')
+      key = key.to_s unless key.nil?
+      task_ids = task_ids.to_s if task_ids.is_a?(Symbol)
+      if @airflow_major >= 3
+        return xcom_pull3(task_ids, dag_id, key, map_indexes, default, run_id)
+      end
+      raise ArgumentError, "TaskInstance.xcom_pull() got an unexpected keyword argument 'run_id'" unless run_id.equal?(UNSET)
+
+      map_indexes = nil if map_indexes.equal?(UNSET)
       dag_ids = dag_id.nil? ? [@dag_id] : Array(dag_id)
-      run_id ||= @run_id
-      single_task = task_ids.nil? || task_ids.is_a?(String) || task_ids.is_a?(Symbol)
+      single_task = task_ids.nil? || task_ids.is_a?(String)
       multi_map = !map_indexes.nil? && !map_indexes.is_a?(Integer)
-      wanted_tasks = task_ids.nil? ? nil : (single_task ? [task_ids.to_s] : task_ids.map(&:to_s))
+      wanted_tasks = task_ids.nil? ? nil : (single_task ? [task_ids] : task_ids.map(&:to_s))
       wanted_maps = map_indexes.nil? ? nil : (multi_map ? map_indexes.to_a : [map_indexes])
 
+      # `if key:` in Airflow 2: nil and '' match any key.
       found = @xcoms.select do |x|
-        dag_ids.include?(x['dag_id']) && x['run_id'] == run_id && (key.nil? || x['key'] == key.to_s) &&
+        dag_ids.include?(x['dag_id']) && x['run_id'] == @run_id && (key.nil? || key.empty? || x['key'] == key) &&
           (wanted_tasks.nil? || wanted_tasks.include?(x['task_id'])) &&
           (wanted_maps.nil? || wanted_maps.include?(x['map_index']))
       end
@@ -146,6 +165,41 @@ module TaskRunner
 
     private
 
+    # Airflow 3's Task SDK: XCom.get_all per task without map_indexes (every map index, in
+    # order; a task with none gives nil), else XCom.get_one per task and index (a missing
+    # or null value gives `default`).
+    def xcom_pull3(task_ids, dag_id, key, map_indexes, default, run_id)
+      raise ArgumentError, 'xcom_pull: key must be a string on Airflow 3, not nil' if key.nil?
+      raise ArgumentError, 'xcom_pull: key must not be empty on Airflow 3' if key.empty?
+
+      dag_id = @dag_id if dag_id.nil?
+      run_id = @run_id if run_id.equal?(UNSET) || run_id.nil?
+      single_task = task_ids.nil? || task_ids.is_a?(String)
+      tasks = task_ids.nil? ? [@task_id] : (single_task ? [task_ids] : task_ids.map(&:to_s))
+      of_task = lambda do |task_id|
+        @xcoms.select do |x|
+          x['task_id'] == task_id && x['key'] == key && x['dag_id'] == dag_id.to_s && x['run_id'] == run_id
+        end
+      end
+      if map_indexes.equal?(UNSET)
+        out = tasks.flat_map do |task_id|
+          found = of_task.call(task_id)
+          found.empty? ? [nil] : stable_sort(found) { |x| [x['map_index']] }.map { |x| x['value'] }
+        end
+        return single_task && out.size == 1 ? out.first : out
+      end
+      single_map = map_indexes.nil? || map_indexes.is_a?(Integer)
+      maps = single_map ? [map_indexes] : map_indexes.to_a
+      out = tasks.flat_map do |task_id|
+        found = of_task.call(task_id)
+        maps.map do |m|
+          hit = found.find { |x| !m.nil? && x['map_index'] == m && !x['value'].nil? }
+          hit ? hit['value'] : default
+        end
+      end
+      single_task && single_map ? out.first : out
+    end
+
     def stable_sort(items)
       items.each_with_index.sort_by { |x, i| yield(x) + [i] }.map(&:first)
     end
@@ -171,7 +225,7 @@ module TaskRunner
 
     convert_times(context, spec['datetime_keys'] || [])
     fields = context['ti'] || context['task_instance']
-    ti = TaskInstance.new(fields.is_a?(Hash) ? fields : {}, spec['xcom'] || [])
+    ti = TaskInstance.new(fields.is_a?(Hash) ? fields : {}, spec['xcom'] || [], spec['airflow_major'] || 2)
     context['ti'] = context['task_instance'] = ti
     %w[dag_run dag task].each { |name| context[name] = Record.new(context[name]) if context[name].is_a?(Hash) }
     context['dag_run'].to_h['conf'] ||= {} if context['dag_run'].is_a?(Record)

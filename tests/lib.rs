@@ -41,5 +41,7 @@ mod supervision;
 mod template_limits;
 /// Template rendering checked against real Airflow's renderings.
 mod templates;
+/// `ti.xcom_pull` (selection and template) against real Airflow's table.
+mod xcom_pull;
 /// `TASK_RUNNER_XCOM_STDOUT`: the XCom as the last stdout line, for DockerOperator.
 mod xcom_stdout;

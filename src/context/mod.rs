@@ -7,6 +7,7 @@
 pub mod datetime;
 pub mod payload;
 pub mod schedule;
+pub mod xcom;
 
 use serde_json::{Map, Value};
 

@@ -115,6 +115,12 @@ pub fn common_input(kind: &str, ctx: &Context, do_xcom_push: bool) -> Map<String
     input.insert("context".into(), Value::Object(context));
     input.insert("datetime_keys".into(), datetime_keys.into());
     input.insert("xcom".into(), xcom_json(ctx).into());
+    // Which Airflow's `xcom_pull` the shims reproduce (PROTOCOL §3.3).
+    let major = match ctx.profile {
+        Profile::Airflow2 => 2,
+        Profile::Airflow3 => 3,
+    };
+    input.insert("airflow_major".into(), major.into());
     input.insert("do_xcom_push".into(), do_xcom_push.into());
     input
 }

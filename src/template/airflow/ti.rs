@@ -7,7 +7,8 @@ use std::sync::Arc;
 use minijinja::value::{Enumerator, Kwargs, Object, Value, from_args};
 use minijinja::{Error as JinjaError, ErrorKind, State};
 
-use crate::context::XComEntry;
+use crate::context::xcom::{self, Item, MapIndexes, Selection, TaskIds, XComQuery};
+use crate::context::{Profile, XComEntry};
 
 use crate::template::pyvalue::repr::LazySeq;
 use crate::template::pyvalue::to_value;
@@ -25,107 +26,119 @@ pub struct TaskInstanceObj {
 }
 
 impl TaskInstanceObj {
-    /// `ti.xcom_pull` over the injected XComs, returning what Airflow returns:
-    /// one value (or `default`) for one task id; for a list of ids, or an
-    /// upstream that was mapped, Airflow 2's `LazySelectSequence` (missing ids
-    /// dropped) or Airflow 3's list (missing ids as `None`).
+    /// `ti.xcom_pull` over the injected XComs: the arguments read as Airflow's
+    /// signature takes them, the selection made by [`xcom::select`], and the result in
+    /// Airflow's shape (2.x: `LazySelectSequence` for several values; 3.x: a list).
     fn xcom_pull(&self, args: &[Value]) -> Result<Value, JinjaError> {
         let (positional, kwargs): (&[Value], Kwargs) = from_args(args)?;
-        let arg = |i: usize, name: &str| -> Result<Option<Value>, JinjaError> {
-            match positional.get(i) {
-                Some(v) => Ok(Some(v.clone())),
-                None => kwargs.get::<Option<Value>>(name),
-            }
+        let profile = if self.airflow3 {
+            Profile::Airflow3
+        } else {
+            Profile::Airflow2
         };
-        let task_ids = arg(0, "task_ids")?.filter(|v| !v.is_none());
-        let dag_id = arg(1, "dag_id")?
-            .filter(|v| !v.is_none())
-            .map(|v| v.to_string())
-            .unwrap_or_else(|| self.dag_id.clone());
-        let key = arg(2, "key")?
-            .filter(|v| !v.is_none())
-            .map(|v| v.to_string())
-            .unwrap_or_else(|| "return_value".into());
-        let _include_prior_dates = kwargs.get::<Option<bool>>("include_prior_dates")?;
-        let map_indexes = kwargs
-            .get::<Option<Value>>("map_indexes")?
-            .filter(|v| !v.is_none());
-        let default = kwargs.get::<Option<Value>>("default")?;
-        kwargs.assert_all_used()?;
-        let none = || Value::from(());
-        // Airflow 3 applies `default` only when `map_indexes` is given.
-        let default = match (&map_indexes, self.airflow3) {
-            (None, true) => none(),
-            _ => default.unwrap_or_else(none),
-        };
-
-        let entries = |task_id: &str| -> Vec<&XComEntry> {
-            self.xcom
-                .iter()
-                .filter(|e| {
-                    e.task_id == task_id
-                        && e.key == key
-                        && e.dag_id.as_deref().unwrap_or(&self.dag_id) == dag_id
-                })
-                .collect()
-        };
-        let value = |e: &XComEntry| to_value(&e.value);
-        let many = |values: Vec<Value>| -> Value {
-            if self.airflow3 {
-                Value::from(values)
-            } else {
-                Value::from_object(LazySeq(values))
-            }
-        };
-
-        let one_task = |task_id: &str| -> Result<Value, JinjaError> {
-            let found = entries(task_id);
-            match &map_indexes {
-                Some(m) if m.as_i64().is_some() => {
-                    let m = m.as_i64().unwrap_or(-1);
-                    Ok(found
-                        .iter()
-                        .find(|e| e.map_index == m)
-                        .map_or(default.clone(), |e| value(e)))
-                }
-                Some(list) => {
-                    let mut out = Vec::new();
-                    for m in list.try_iter()? {
-                        match found.iter().find(|e| Some(e.map_index) == m.as_i64()) {
-                            Some(e) => out.push(value(e)),
-                            None if self.airflow3 => out.push(none()),
-                            None => {}
-                        }
-                    }
-                    Ok(many(out))
-                }
-                None => {
-                    let mut mapped: Vec<&&XComEntry> =
-                        found.iter().filter(|e| e.map_index >= 0).collect();
-                    if mapped.is_empty() {
-                        return Ok(found.first().map_or(default.clone(), |e| value(e)));
-                    }
-                    mapped.sort_by_key(|e| e.map_index);
-                    Ok(many(mapped.into_iter().map(|e| value(e)).collect()))
-                }
-            }
-        };
-        match task_ids {
-            Some(ids) if ids.as_str().is_some() => one_task(ids.as_str().unwrap_or_default()),
-            Some(ids) => {
-                let mut out = Vec::new();
-                for id in ids.try_iter()? {
-                    let id = id.to_string();
-                    match entries(&id).first() {
-                        Some(e) => out.push(value(e)),
-                        None if self.airflow3 => out.push(none()),
-                        None => {}
-                    }
-                }
-                Ok(many(out))
-            }
-            None => one_task(&self.task_id),
+        // Both majors: (task_ids, dag_id, key, include_prior_dates[, session]) by
+        // position, the rest by keyword only.
+        let names = [
+            "task_ids",
+            "dag_id",
+            "key",
+            "include_prior_dates",
+            "session",
+        ];
+        let positional_max = if self.airflow3 { 4 } else { 5 };
+        if positional.len() > positional_max {
+            return Err(JinjaError::new(
+                ErrorKind::TooManyArguments,
+                format!("xcom_pull() takes at most {positional_max} positional arguments"),
+            ));
         }
+        let arg = |i: usize| -> Result<Option<Value>, JinjaError> {
+            match positional.get(i) {
+                Some(_) if kwargs.has(names[i]) => Err(JinjaError::new(
+                    ErrorKind::InvalidOperation,
+                    format!(
+                        "xcom_pull() got multiple values for argument '{}'",
+                        names[i]
+                    ),
+                )),
+                Some(v) => Ok(Some(v.clone())),
+                None => kwargs.get::<Option<Value>>(names[i]),
+            }
+        };
+        let texts = |v: &Value| -> Result<Vec<String>, JinjaError> {
+            Ok(v.try_iter()?.map(|x| x.to_string()).collect())
+        };
+        let task_ids = match arg(0)?.filter(|v| !v.is_none()) {
+            None => TaskIds::Unset,
+            Some(v) if v.as_str().is_some() => TaskIds::One(v.to_string()),
+            Some(v) => TaskIds::Many(texts(&v)?),
+        };
+        let dag_ids = match arg(1)?.filter(|v| !v.is_none()) {
+            None => None,
+            Some(v) if v.as_str().is_some() => Some(vec![v.to_string()]),
+            Some(v) => Some(texts(&v)?),
+        };
+        let key = if positional.len() > 2 || kwargs.has("key") {
+            arg(2)?.filter(|v| !v.is_none()).map(|v| v.to_string())
+        } else {
+            Some("return_value".into())
+        };
+        let _include_prior_dates = arg(3)?;
+        if !self.airflow3 {
+            let _session = arg(4)?;
+        }
+        let map_indexes = match kwargs.get::<Option<Value>>("map_indexes")? {
+            _ if !kwargs.has("map_indexes") => MapIndexes::Unset,
+            None => MapIndexes::Null,
+            Some(v) => match v.as_i64() {
+                Some(m) => MapIndexes::One(m),
+                // A non-integer index matches nothing, as in Airflow's query.
+                None => MapIndexes::Many(v.try_iter()?.filter_map(|m| m.as_i64()).collect()),
+            },
+        };
+        let given_run_id = kwargs.has("run_id");
+        let run_id = kwargs.get::<Option<Value>>("run_id")?;
+        let run_id = if self.airflow3 {
+            run_id.filter(|v| !v.is_none()).map(|v| v.to_string())
+        } else {
+            // 2.x has no such parameter: `select` refuses it in Airflow's words.
+            given_run_id.then(String::new)
+        };
+        let default = kwargs
+            .get::<Option<Value>>("default")?
+            .unwrap_or_else(|| Value::from(()));
+        kwargs.assert_all_used()?;
+
+        let query = XComQuery {
+            task_ids,
+            dag_ids,
+            key,
+            map_indexes,
+            run_id,
+        };
+        let caller = xcom::Caller {
+            dag_id: &self.dag_id,
+            task_id: &self.task_id,
+            run_id: &self.run_id,
+        };
+        let selection = xcom::select(&self.xcom, &query, caller, profile)
+            .map_err(|e| JinjaError::new(ErrorKind::InvalidOperation, e.to_string()))?;
+        let item = |i: &Item<'_>| match i {
+            Item::Entry(e) => to_value(&e.value),
+            Item::Null => Value::from(()),
+            Item::Default => default.clone(),
+        };
+        Ok(match selection {
+            Selection::One(i) => item(&i),
+            Selection::Many(items) => {
+                let values: Vec<Value> = items.iter().map(item).collect();
+                if self.airflow3 {
+                    Value::from(values)
+                } else {
+                    Value::from_object(LazySeq(values))
+                }
+            }
+        })
     }
 }
 
