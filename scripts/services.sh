@@ -93,7 +93,7 @@ serve) serve ;;
 run)
     shift
     (($#)) || usage
-    services_own "run-$(date +%Y%m%d-%H%M%S)-$$"
+    services_own "$(date +%Y%m%d-%H%M%S)-$$"
     "$@"
     ;;
 *) usage ;;

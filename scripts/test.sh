@@ -14,7 +14,7 @@ bash scripts/test-deps.sh
 # fails or is interrupted (scripts/lib/services.sh).
 # shellcheck source=lib/services.sh
 source scripts/lib/services.sh
-services_own "run-$(date +%Y%m%d-%H%M%S)-$$"
+services_own "$(date +%Y%m%d-%H%M%S)-$$"
 # shellcheck disable=SC1091
 source target/test-env.sh
 

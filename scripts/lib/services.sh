@@ -128,8 +128,10 @@ services_up() {
     a=$!
     my_init "$base/mariadb" &
     b=$!
+    SVC_INIT_PIDS="$a $b"
     wait "$a" || rc=1
     wait "$b" || rc=1
+    SVC_INIT_PIDS=""
     ((rc == 0)) || die "initialising the servers failed (above)"
 
     PG_PORT=$(free_port) MY_PORT=""
@@ -165,8 +167,11 @@ $(tail -n 30 "$base/mariadb/error.log" | sed 's/^/    | /')"
 # If target/test-env.sh has its URLs, they make way for another live run's
 # (an interactive pair under a finished test run), or are removed.
 services_down() {
-    local run=$1 dir=$SERVICES_ROOT/$1 state=$SERVICES_ROOT/$1/state base pg_url my_url other
+    local run=$1 dir=$SERVICES_ROOT/$1 state=$SERVICES_ROOT/$1/state base pg_url my_url other p
     [[ -f $state ]] || return 0
+    # Interrupted while initialising: let initdb and mariadb-install-db end
+    # (they got the ctrl-C too) before their files are removed.
+    for p in ${SVC_INIT_PIDS:-}; do wait "$p" 2>/dev/null || true; done
     base=$(svc_state "$state" base)
     if [[ -n $base ]]; then
         svc_stop "$(svc_state "$state" pg_pid)" INT "$base/pg/data"
@@ -183,11 +188,15 @@ services_down() {
         done
         env_file_edit "$TEST_ENV" TR_PG_URL "$pg_url" TR_MYSQL_URL "$my_url"
     fi
+    # Never fails: it runs in EXIT traps, where a failure would replace the exit status.
     if [[ -n $base && $base != "$dir" && $base == /tmp/task-runner-services.* ]]; then
-        rm -rf --one-file-system "$base"
+        rm -rf --one-file-system "$base" || log "run $run: could not remove $base"
     fi
-    rm -rf --one-file-system "$dir"
-    log "run $run: servers stopped, $dir removed"
+    if rm -rf --one-file-system "$dir"; then
+        log "run $run: servers stopped, $dir removed"
+    else
+        log "run $run: servers stopped; could not remove $dir (the next run removes it)"
+    fi
 }
 
 # svc_state STATE KEY: the value of KEY in a state file (the last one).
