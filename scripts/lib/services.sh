@@ -192,7 +192,9 @@ services_down() {
     if [[ -n $base && $base != "$dir" && $base == /tmp/task-runner-services.* ]]; then
         rm -rf --one-file-system "$base" || log "run $run: could not remove $base"
     fi
-    if rm -rf --one-file-system "$dir"; then
+    # The state file goes last: while it is there, the next sweep retries.
+    if find "$dir" -mindepth 1 -maxdepth 1 ! -name state -exec rm -rf --one-file-system {} + &&
+        rm -rf "$dir"; then
         log "run $run: servers stopped, $dir removed"
     else
         log "run $run: servers stopped; could not remove $dir (the next run removes it)"
