@@ -36,6 +36,7 @@ my_launch() {
     local dir=$1 port=$2
     shift 2
     my_bins
+    : >"$dir/error.log" # my_wait reads this attempt's log only
     # --no-defaults: ignore /etc/mysql/* (port 3306, /run/mysqld socket, ...).
     (cd / && exec setsid setpriv --reuid=mysql --regid=mysql --init-groups "$@" -- \
         "$MY_SERVER" --no-defaults --datadir="$dir/data" --port="$port" --bind-address=127.0.0.1 \

@@ -65,6 +65,7 @@ pg_launch() {
     local dir=$1 port=$2 bin
     shift 2
     bin=$(pg_bin)
+    : >"$dir/postgres.log" # pg_wait reads this attempt's log only
     (cd / && exec setsid setpriv --reuid=postgres --regid=postgres --init-groups "$@" -- \
         "$bin/postgres" -D "$dir/data" -p "$port" -k "$dir") </dev/null >>"$dir/postgres.log" 2>&1 &
     PG_PID=$!

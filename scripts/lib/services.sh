@@ -99,7 +99,7 @@ svc_ready() {
         rc=0
         "${kind}_wait" "$dir" || rc=$?
         ((rc == 2 && i < 5)) || return "$rc"
-        log "$kind: port ${!port_var} was taken before the server bound it; trying another"
+        log "$([[ $kind == pg ]] && echo postgresql || echo mariadb): port ${!port_var} was taken before the server bound it; trying another"
         printf -v "$port_var" %s "$(free_port "$PG_PORT" "$MY_PORT")"
         svc_record "${kind}_port" "${!port_var}"
         "${kind}_launch" "$dir" "${!port_var}" "$@"
