@@ -10,8 +10,9 @@
 #                      is interrupted. If it dies without running a trap
 #                      (SIGKILL), the kernel signals the servers
 #                      (setpriv --pdeathsig), so nothing outlives the owner.
-#   services_down RUN  stops the servers, deletes the directory, and puts back
-#                      the URLs it replaced in target/test-env.sh.
+#   services_down RUN  stops the servers and deletes the directory; its URLs
+#                      in target/test-env.sh make way for another live run's
+#                      (an interactive pair's), or are removed.
 #
 # scripts/test.sh owns one run; scripts/services.sh up starts a detached
 # shell that owns one for interactive use. Needs root.
@@ -50,8 +51,8 @@ proc_start() {
     awk '{print $20}' <<<"$stat"
 }
 
-# svc_record KEY VALUE: append to the run's state file (sourced by
-# services_down; the last line for a key wins).
+# svc_record KEY VALUE: append to the run's state file (read by svc_state:
+# the last line for a key wins).
 svc_record() { printf '%s=%q\n' "$1" "$2" >>"$RUN_DIR/state"; }
 
 # svc_stop PID SIGNAL MATCH: stop one of our servers, and only if its command
@@ -115,11 +116,13 @@ services_up() {
     pg_bin >/dev/null
     my_bins
     services_sweep
-    [[ ! -e $RUN_DIR ]] || die "$RUN_DIR already exists (scripts/services.sh down $run)"
-    mkdir -p "$RUN_DIR"
+    mkdir -p "$SERVICES_ROOT"
+    # mkdir fails if the directory exists: then it is not ours to remove.
+    mkdir "$RUN_DIR" 2>/dev/null || die "$RUN_DIR already exists (scripts/services.sh down $run)"
+    SERVICES_RUN=$run # what services_own's traps stop
     local me=$BASHPID # (inside $(...) it would be the subshell's)
-    svc_record owner "$me"
-    svc_record owner_start "$(proc_start "$me")"
+    # One write, so a sweep never sees an owner without its start time.
+    printf 'owner=%q\nowner_start=%q\n' "$me" "$(proc_start "$me")" >"$RUN_DIR/state"
     base=$(svc_base "$RUN_DIR")
     svc_record base "$base"
     log "run $run: initialising PostgreSQL and MariaDB in $base"
@@ -204,37 +207,36 @@ services_down() {
 # svc_state STATE KEY: the value of KEY in a state file (the last one).
 svc_state() { (eval "$(grep "^$2=" "$1" | tail -n1)" && echo "${!2:-}"); }
 
-# svc_live STATE: is the run's owner alive (the same process, not a reused
-# pid) and its servers up?
-svc_live() {
+# svc_owner_alive STATE: is the run's owner alive (the same process, not a
+# reused pid)?
+svc_owner_alive() {
     local owner
     owner=$(svc_state "$1" owner)
-    pid_alive "$owner" && [[ $(proc_start "$owner") == "$(svc_state "$1" owner_start)" ]] &&
-        [[ -n $(svc_state "$1" my_url) ]]
+    pid_alive "$owner" && [[ $(proc_start "$owner") == "$(svc_state "$1" owner_start)" ]]
 }
+
+# svc_live STATE: is the run's owner alive and are its servers up?
+svc_live() { svc_owner_alive "$1" && [[ -n $(svc_state "$1" my_url) ]]; }
 
 # services_sweep: remove the runs whose owner is gone (killed by SIGKILL, so
 # no trap ran: its servers were signalled by the kernel and are gone too).
 services_sweep() {
-    local state
+    local state run
     for state in "$SERVICES_ROOT"/*/state; do
-        [[ -f $state ]] || continue
-        local owner
-        owner=$(svc_state "$state" owner)
-        if ! pid_alive "$owner" || [[ $(proc_start "$owner") != "$(svc_state "$state" owner_start)" ]]; then
-            log "run $(basename "$(dirname "$state")"): its owner (pid $owner) is gone; removing what is left"
-            services_down "$(basename "$(dirname "$state")")"
-        fi
+        if [[ ! -f $state ]] || svc_owner_alive "$state"; then continue; fi
+        run=$(basename "$(dirname "$state")")
+        log "run $run: its owner (pid $(svc_state "$state" owner)) is gone; removing what is left"
+        services_down "$run"
     done
 }
 
 # services_own RUN: services_up RUN, stopped by services_down RUN when this
 # shell exits (errexit and die included) or gets INT, TERM or HUP.
 services_own() {
-    SERVICES_RUN=$1
-    trap 'services_down "$SERVICES_RUN"' EXIT
+    SERVICES_RUN=""
+    trap '[[ -z $SERVICES_RUN ]] || services_down "$SERVICES_RUN"' EXIT
     trap 'exit 130' INT
     trap 'exit 143' TERM
     trap 'exit 129' HUP
-    services_up "$SERVICES_RUN"
+    services_up "$1"
 }
