@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
 # The one test command (README "Tests"; CI runs it through .ci/run).
-# Installs and starts everything the tests need, builds the static binary and
-# checks it is static, makes the pinned Airflow venvs and the example images,
-# then runs every test: unit, integration (real bash, PostgreSQL, MariaDB,
-# python3, python2.7, ruby, Docker), the shim tests, and the provider's pytest
-# suite under Airflow 2.10 and Airflow 3.
+# Installs everything the tests need, starts this run's database servers,
+# builds the static binary and checks it is static, makes the pinned Airflow
+# venvs and the example images, then runs every test: unit, integration (real
+# bash, PostgreSQL, MariaDB, python3, python2.7, ruby, Docker), the shim
+# tests, and the provider's pytest suite under Airflow 2.10 and Airflow 3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/test-deps.sh
+# PostgreSQL and MariaDB for this run alone: target/test-services/<run>, free
+# ports, their URLs in target/test-env.sh; stopped when this script exits,
+# fails or is interrupted (scripts/lib/services.sh).
+# shellcheck source=lib/services.sh
+source scripts/lib/services.sh
+services_own "$(date +%Y%m%d-%H%M%S)-$$"
 # shellcheck disable=SC1091
 source target/test-env.sh
 

@@ -3,8 +3,7 @@
 # rootfs from the machine's apt mirror and `docker import` it.  Needs
 # scripts/lib/common.sh (log, die, sha256) and root.
 
-# The machine's Debian bookworm "main" mirror (same lookup as test-deps.sh),
-# or $TR_DEBIAN_MIRROR.
+# The machine's Debian bookworm "main" mirror, or $TR_DEBIAN_MIRROR.
 debian_mirror() {
     if [[ -n ${TR_DEBIAN_MIRROR:-} ]]; then echo "$TR_DEBIAN_MIRROR"; return 0; fi
     local f m
@@ -50,8 +49,8 @@ _debian_cleanup() {
     _DEB_ROOTFS=""
 }
 
-# debian_base_image TAG PKG...: make sure image TAG exists and was made from a
-# `debootstrap --variant=minbase --include=PKG,... bookworm` rootfs.  The
+# debian_base_image TAG [PKG...]: make sure image TAG exists and was made from a
+# `debootstrap --variant=minbase [--include=PKG,...] bookworm` rootfs.  The
 # recipe hash is stored as a label, so a changed package list re-creates it.
 debian_base_image() {
     local tag=$1; shift
@@ -63,12 +62,17 @@ debian_base_image() {
         echo "ok: base image $tag (cached)"
         return 0
     fi
+    # test-deps.sh made its image this way before it used this function, without the label.
+    if [[ -z $include && -z $cur ]] && docker image inspect "$tag" >/dev/null 2>&1; then
+        echo "ok: base image $tag (cached, made before recipe labels)"
+        return 0
+    fi
     have debootstrap || die "debootstrap not found (apt-get install debootstrap)"
     mirror=$(debian_mirror) || die "no Debian bookworm 'main' mirror found in /etc/apt/sources.list{,.d} (set TR_DEBIAN_MIRROR)"
     _DEB_ROOTFS=$(mktemp -d /var/tmp/task-runner-rootfs.XXXXXX)
     trap _debian_cleanup EXIT
-    log "debootstrap --variant=minbase --include=$include bookworm from $mirror (a few minutes)"
-    debootstrap --variant=minbase --include="$include" bookworm "$_DEB_ROOTFS" "$mirror" \
+    log "debootstrap --variant=minbase${include:+ --include=$include} bookworm from $mirror (a few minutes)"
+    debootstrap --variant=minbase ${include:+--include="$include"} bookworm "$_DEB_ROOTFS" "$mirror" \
         >"$_DEB_ROOTFS.log" 2>&1 || die "debootstrap for $tag failed:
 $(tail -n 30 "$_DEB_ROOTFS.log"; tail -n 20 "$_DEB_ROOTFS/debootstrap/debootstrap.log" 2>/dev/null || true)"
     rm -rf "$_DEB_ROOTFS"/var/cache/apt/archives/*.deb "$_DEB_ROOTFS"/var/lib/apt/lists/* "$_DEB_ROOTFS"/debootstrap
