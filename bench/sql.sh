@@ -6,7 +6,7 @@
 # followed by `json.dump` of its result, which is what a pod's XCom needs.
 # Reports the median wall time of RUNS runs and the peak RSS (GNU time %M).
 #
-#   bash bench/sql.sh                 (needs the test servers: bash scripts/test-deps.sh)
+#   bash bench/sql.sh                 (needs the test servers: bash scripts/services.sh up)
 #   RUNS=5 ROWS=1000000 bash bench/sql.sh
 #   SKIP_AIRFLOW=1 bash bench/sql.sh  (no PyPI access)
 set -euo pipefail

@@ -4,7 +4,7 @@
 # Prints the time from SIGTERM to the runner's exit (it must stay inside
 # grace_period, 5 s by default, so Docker's SIGKILL never comes first).
 #
-#   bash bench/stop_budget.sh        # needs the test services (scripts/test-deps.sh)
+#   bash bench/stop_budget.sh        # needs the test services (scripts/services.sh up)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck disable=SC1091

@@ -18,13 +18,18 @@ LOG_TAG=provider-tests
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 TESTS=${TR_PROVIDER_TESTS:-$REPO/provider/tests}
+# The servers of the run that called us (scripts/test.sh exports their URLs)
+# win over whatever pair target/test-env.sh names now.
+run_pg=${TR_PG_URL:-} run_mysql=${TR_MYSQL_URL:-}
 for f in "$REPO/target/test-env.sh" "$PROVIDER_ENV"; do
-    [[ -f $f ]] || die "$f is missing: run scripts/test.sh (or scripts/test-deps.sh, scripts/airflow-venvs.sh, scripts/build-images.sh)"
+    [[ -f $f ]] || die "$f is missing: run scripts/test.sh (or scripts/test-deps.sh, scripts/services.sh up, scripts/airflow-venvs.sh, scripts/build-images.sh)"
     set -a
     # shellcheck source=/dev/null
     source "$f"
     set +a
 done
+[[ -n $run_pg ]] && export TR_PG_URL=$run_pg
+[[ -n $run_mysql ]] && export TR_MYSQL_URL=$run_mysql
 [[ -d $TESTS ]] || die "$TESTS not found (the provider's test suite)"
 
 profiles=(${TR_AIRFLOW:-2 3})

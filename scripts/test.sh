@@ -45,6 +45,9 @@ export TR_STATIC_BIN
 
 echo "==> Airflow venvs for the provider tests (scripts/airflow-venvs.sh)"
 bash scripts/airflow-venvs.sh
+echo "==> the case tables made by real Airflow are current (tools/shim-binding, tools/xcom-pull)"
+python3 tools/shim-binding/generate.py --check
+python3 tools/xcom-pull/generate.py --check
 echo "==> example team images (scripts/build-images.sh)"
 bash scripts/build-images.sh
 

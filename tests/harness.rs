@@ -441,7 +441,7 @@ impl Outcome {
 }
 
 /// A setting of the test environment (`TR_*`), from the process env or from
-/// `target/test-env.sh`, which `scripts/test-deps.sh` writes. Missing means the
+/// `target/test-env.sh`, which `scripts/test-deps.sh` and the services (scripts/services.sh) write. Missing means the
 /// setup did not run: fail loudly rather than skip.
 #[track_caller]
 pub(crate) fn test_env(name: &str) -> String {
@@ -458,6 +458,6 @@ pub(crate) fn test_env(name: &str) -> String {
         .find(|(k, _)| *k == name)
         .map(|(_, v)| v.trim_matches('"').trim_matches('\'').to_string())
         .unwrap_or_else(|| {
-            panic!("{name} is not set: run `bash scripts/test.sh` (or scripts/test-deps.sh) first")
+            panic!("{name} is not set: run `bash scripts/test.sh`, or `bash scripts/test-deps.sh && bash scripts/services.sh up`, first")
         })
 }

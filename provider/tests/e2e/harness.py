@@ -87,7 +87,7 @@ def setting(name: str, required_by: str, hint: str) -> str:
 
 
 def pg_url() -> str:
-    return setting("TR_PG_URL", "the e2e suite", "run scripts/test-deps.sh (starts PostgreSQL on 127.0.0.1:55432)")
+    return setting("TR_PG_URL", "the e2e suite", "run scripts/test.sh, or scripts/services.sh up (starts PostgreSQL for the run)")
 
 
 def pg_password() -> str:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
+from urllib.parse import urlsplit
 
 import harness
 import pytest
@@ -248,7 +249,8 @@ def test_xcoms_read_as_kpo_reads_them(kpo):
     assert kpo.xcoms["summarize_py27"] == _fitness_lib().summarize_rows(rows, "2024-06-01", "emea")
     assert kpo.xcoms["ruby_report"]["total_steps"] == sum(r[2] for r in rows)
     assert kpo.xcoms["ruby_report"]["title"] == "Weekly activity, EMEA, 2024-06-01"
-    assert kpo.xcoms["env_optin"] == "db 127.0.0.1:55432/taskrunner"
+    pg = urlsplit(harness.pg_url())
+    assert kpo.xcoms["env_optin"] == f"db {pg.hostname}:{pg.port}{pg.path}"
     # None: the runner writes no file, the sidecar prints the sentinel, KPO pushes nothing
     assert (kpo.out / "returns_none.sidecar.out").read_text().strip() == "__airflow_xcom_result_empty__"
     assert "returns_none" not in kpo.xcoms
