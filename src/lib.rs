@@ -31,7 +31,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 
 use crate::cli::{InputArgs, RenderArgs, RunArgs, SpecArgs};
-use crate::context::{Context, DateTime, Overrides, Payload};
+use crate::context::{Context, DateTime, Overrides, Payload, Profile};
 use crate::environ::Environ;
 use crate::error::{Error, Result};
 use crate::input::{context_document, load_spec, mask_environment, masker};
@@ -127,7 +127,8 @@ fn load(input: &InputArgs, env: &Environ, today: DateTime) -> Result<Loaded> {
         payload.connections.clone(),
         payload.variables.clone(),
         payload.sensitive_names.clone(),
-    )?;
+    )?
+    .with_airflow3(Profile::of(payload.airflow_version.as_deref()) == Profile::Airflow3);
     mask::install(masker(&store)?);
     let context = Context::build(
         payload,

@@ -27,6 +27,19 @@ pub struct Store {
     payload_connections: Map<String, Value>,
     payload_variables: Map<String, Value>,
     sensitive_names: Vec<String>,
+    /// The run is Airflow 3's (the payload's `airflow_version`).
+    airflow3: bool,
+}
+
+/// Where a connection's value came from, which decides how Airflow reads an
+/// empty password.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    /// `AIRFLOW_CONN_*` or the secrets folder: Airflow's env-var backend.
+    Env,
+    /// The payload's `connections`: rows of the metastore, as resolved on
+    /// the worker.
+    Payload,
 }
 
 impl Store {
@@ -59,34 +72,53 @@ impl Store {
             payload_connections,
             payload_variables,
             sensitive_names,
+            airflow3: false,
         })
     }
 
-    /// The connection `conn_id`, parsed as Airflow parses it.
+    /// Reads connections as Airflow 3 does (`true`) or Airflow 2 (the default).
+    pub fn with_airflow3(mut self, airflow3: bool) -> Store {
+        self.airflow3 = airflow3;
+        self
+    }
+
+    /// The connection `conn_id`, parsed as Airflow parses it. The env-var
+    /// backend finds `AIRFLOW_CONN_<ID upper-cased>`, so any case of the id;
+    /// the payload's connections, like the metastore, match it exactly.
+    ///
+    /// An empty password is `None` wherever Airflow reads the connection
+    /// through its ORM model: the metastore, and Airflow 2's env-var backend.
+    /// Airflow 3's env-var backend builds the Task SDK's `Connection`, which
+    /// keeps `""` (both checked by the real-Airflow template fixtures).
     pub fn connection(&self, conn_id: &str) -> Result<Connection> {
-        let raw = self
+        let (raw, origin) = self
             .raw_connection(conn_id)
-            .or_else(|| default_connection(conn_id))
+            .or_else(|| default_connection(conn_id).map(|raw| (raw, Origin::Payload)))
             .ok_or_else(|| Error::UnknownConnection {
                 conn_id: conn_id.into(),
             })?;
-        Connection::parse(conn_id, &raw).map_err(|source| Error::Connection {
+        let mut conn = Connection::parse(conn_id, &raw).map_err(|source| Error::Connection {
             conn_id: conn_id.into(),
             source,
-        })
+        })?;
+        if !(self.airflow3 && origin == Origin::Env) && conn.password.as_deref() == Some("") {
+            conn.password = None;
+        }
+        Ok(conn)
     }
 
-    fn raw_connection(&self, conn_id: &str) -> Option<String> {
+    fn raw_connection(&self, conn_id: &str) -> Option<(String, Origin)> {
         if let Some(v) = self
             .named
             .get(&format!("AIRFLOW_CONN_{}", conn_id.to_uppercase()))
         {
-            return Some(v.clone());
+            return Some((v.clone(), Origin::Env));
         }
-        match self.payload_connections.get(conn_id)? {
-            Value::String(s) => Some(s.clone()),
-            other => Some(other.to_string()),
-        }
+        let raw = match self.payload_connections.get(conn_id)? {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        Some((raw, Origin::Payload))
     }
 
     /// The variable `key` as Airflow stores it: a string.

@@ -35,6 +35,16 @@ pub enum Profile {
     Airflow3,
 }
 
+impl Profile {
+    /// The profile of a payload's `airflow_version`: 3.x, else 2.
+    pub fn of(airflow_version: Option<&str>) -> Profile {
+        match airflow_version {
+            Some(v) if v.trim_start().starts_with('3') => Profile::Airflow3,
+            _ => Profile::Airflow2,
+        }
+    }
+}
+
 /// The resolved context of one task run.
 #[derive(Debug, Clone)]
 pub struct Context {
@@ -120,10 +130,7 @@ impl Context {
                 })
                 .transpose()
         };
-        let profile = match payload.airflow_version.as_deref() {
-            Some(v) if v.trim_start().starts_with('3') => Profile::Airflow3,
-            _ => Profile::Airflow2,
-        };
+        let profile = Profile::of(payload.airflow_version.as_deref());
 
         let explicit_null = matches!(payload.logical_date, Some(Value::Null));
         let logical_text = match &payload.logical_date {

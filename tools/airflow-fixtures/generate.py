@@ -477,7 +477,10 @@ class FakeExecutionAPI:
     """In-memory stand-in for the Execution API server, answering from one case's payload."""
 
     def __init__(self, ctx, ti_id):
-        from airflow.sdk.definitions.connection import Connection
+        # The real API server answers from the metastore's rows: the ORM model
+        # (whose password getter gives None for an empty one), not the Task
+        # SDK's Connection, which the env-var backend builds.
+        from airflow.models.connection import Connection
         from airflow.sdk.serde import serialize
 
         self.ctx = ctx
@@ -491,7 +494,7 @@ class FakeExecutionAPI:
             if isinstance(value, dict):
                 conn = Connection.from_json(json.dumps(value), conn_id=conn_id)
             else:
-                conn = Connection.from_uri(value, conn_id=conn_id)
+                conn = Connection(conn_id=conn_id, uri=value)
             self.connections[conn_id] = {
                 "conn_id": conn_id,
                 "conn_type": conn.conn_type,
