@@ -29,7 +29,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-
 use crate::cli::{InputArgs, RenderArgs, RunArgs, SpecArgs};
 use crate::context::{Context, DateTime, Overrides, Payload, Profile};
 use crate::environ::Environ;

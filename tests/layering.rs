@@ -202,6 +202,38 @@ fn the_table_points_down_and_names_every_module() {
     }
 }
 
+/// Inside `template/`: the folders each folder may not name. Jinja parity
+/// knows Python values but no library object and no Airflow object; the
+/// Python layer (`pyvalue`, `pylib`) knows nothing of Airflow.
+const TEMPLATE_FORBIDDEN: &[(&str, &[&str])] = &[
+    ("jinja", &["pylib", "airflow"]),
+    ("pyvalue", &["airflow", "jinja"]),
+    ("pylib", &["airflow", "jinja"]),
+];
+
+#[test]
+fn template_sublayers_point_down() {
+    let template = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/template");
+    let mut bad = Vec::new();
+    for (folder, forbidden) in TEMPLATE_FORBIDDEN {
+        let mut files = Vec::new();
+        rust_files(&template.join(folder), &mut files);
+        assert!(!files.is_empty(), "src/template/{folder} has no files");
+        for file in files {
+            let text = std::fs::read_to_string(&file).expect("a readable source file");
+            let text = without_tests(&text);
+            for other in *forbidden {
+                if text.contains(&format!("template::{other}"))
+                    || text.contains(&format!("super::{other}"))
+                {
+                    bad.push(format!("{} names `template::{other}`", file.display()));
+                }
+            }
+        }
+    }
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+}
+
 /// The check fails on an upward import: a copy of `src/` where the leaf
 /// `py` uses `template` (and `supervise` uses `spec`) is refused, naming both.
 #[test]
