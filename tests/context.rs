@@ -107,6 +107,21 @@ fn undefined_variable_names_field_and_line() {
         .run()
         .exit(67)
         .stderr_has("`dag_run.nope.x` is undefined");
+    // Inside an operator or a list/dict literal (which the runner rewrites
+    // into helper calls), the operand is named as written, never the helper.
+    for (template, name) in [
+        ("{{ nope + 1 }}", "`nope` is undefined"),
+        ("{% set a = 1 %}{{ a * b }}", "`b` is undefined"),
+        ("{{ {'k': missing_val}['k'] }}", "`missing_val` is undefined"),
+        ("{{ [ds, nope.attr] | join(',') }}", "`nope.attr` is undefined"),
+    ] {
+        render_one(template)
+            .context(context())
+            .run()
+            .exit(67)
+            .stderr_has(name)
+            .never_shows("__tr_");
+    }
 }
 
 #[test]
