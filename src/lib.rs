@@ -5,25 +5,36 @@
 //! templated fields → prepare the runner → supervise it → write the XCom.
 //! Every other module does one of those steps and knows nothing of the others.
 
+// The public surface is small on purpose: the modules the fuzz targets
+// (fuzz/), the benchmarks (bench/) and the integration tests drive directly,
+// and below, the few items the binary needs. Every other item is
+// `pub(crate)`, and the `unreachable_pub` lint keeps it so.
 pub mod cli;
 pub mod connection;
 pub mod context;
-pub mod encode;
 pub mod environ;
 pub mod error;
-mod input;
 pub mod limits;
-pub mod mask;
 pub mod pickle;
-mod py;
-pub mod report;
 pub mod runner;
 pub mod spec;
 pub mod store;
-#[allow(unsafe_code)]
-pub mod supervise;
 pub mod template;
-pub mod xcom;
+
+mod encode;
+mod input;
+mod mask;
+mod py;
+mod report;
+#[allow(unsafe_code)]
+mod supervise;
+mod xcom;
+
+/// What `src/main.rs` needs besides [`execute`]: logging, the error report,
+/// the reaper and the XCom-on-stdout switch.
+pub use report::{LogTarget, error as report_error, init_logging, no_xcom_line};
+pub use supervise::init::become_reaper;
+pub use xcom::echo_enabled as xcom_echo_enabled;
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -4,13 +4,13 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use task_runner::cli::{Cli, Command};
+use task_runner::environ::Environ;
 use task_runner::error::{Error, exit_code};
-use task_runner::report::LogTarget;
-use task_runner::{Answer, environ::Environ, report, supervise, xcom};
+use task_runner::{Answer, LogTarget};
 
 fn main() -> ExitCode {
     // Before any thread exists: reaping of orphans (PID 1 or subreaper).
-    supervise::init::become_reaper();
+    task_runner::become_reaper();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => return print_and(e, 0),
@@ -19,22 +19,22 @@ fn main() -> ExitCode {
     let env = Environ::capture();
     let command = cli.command.unwrap_or(Command::Run(cli.run));
     // With the XCom echoed on stdout, the log shares its pipe (and its order).
-    let echo = matches!(command, Command::Run(_)) && xcom::echo_enabled(&env);
+    let echo = matches!(command, Command::Run(_)) && task_runner::xcom_echo_enabled(&env);
     let target = if echo {
         LogTarget::Stdout
     } else {
         LogTarget::Stderr
     };
-    report::init_logging(cli.log.log_format, &cli.log.log_level, target);
+    task_runner::init_logging(cli.log.log_format, &cli.log.log_level, target);
     let code = match task_runner::execute(command, &env).and_then(finish) {
         Ok(code) => code,
         Err(err) => {
-            report::error(&env, &err);
+            task_runner::report_error(&env, &err);
             err.exit_code()
         }
     };
     if echo && code != exit_code::SUCCESS {
-        report::no_xcom_line(code);
+        task_runner::no_xcom_line(code);
     }
     ExitCode::from(code)
 }

@@ -15,7 +15,7 @@ const MIN_LENGTH: usize = 5;
 const REPLACEMENT: &str = "***";
 
 #[derive(Debug, Default)]
-pub struct Masker {
+pub(crate) struct Masker {
     matcher: Option<AhoCorasick>,
     /// The longest pattern, in bytes.
     longest: usize,
@@ -24,7 +24,7 @@ pub struct Masker {
 impl Masker {
     /// A masker of `secrets` (and their forms). Err when the matcher cannot
     /// be built: the run must then stop rather than print secrets in clear.
-    pub fn new<I, S>(secrets: I) -> Result<Masker, String>
+    pub(crate) fn new<I, S>(secrets: I) -> Result<Masker, String>
     where
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
@@ -81,7 +81,7 @@ impl Masker {
 
     /// The longest form of a secret, in bytes: a text cut into pieces keeps
     /// this much after each cut, so the cut can be placed outside every secret.
-    pub fn longest(&self) -> usize {
+    pub(crate) fn longest(&self) -> usize {
         self.longest
     }
 
@@ -90,7 +90,7 @@ impl Masker {
     /// none does. Masking the two sides separately then hides what masking
     /// the whole would. `bytes` should extend [`Masker::longest`] past `at`,
     /// so every secret around `at` is seen whole.
-    pub fn safe_cut(&self, bytes: &[u8], at: usize) -> usize {
+    pub(crate) fn safe_cut(&self, bytes: &[u8], at: usize) -> usize {
         let Some(m) = &self.matcher else {
             return at;
         };
@@ -109,7 +109,7 @@ impl Masker {
         }
     }
 
-    pub fn mask<'a>(&self, text: &'a str) -> Cow<'a, str> {
+    pub(crate) fn mask<'a>(&self, text: &'a str) -> Cow<'a, str> {
         match &self.matcher {
             Some(m) if m.is_match(text) => {
                 Cow::Owned(m.replace_all(text, &vec![REPLACEMENT; m.patterns_len()]))
@@ -155,7 +155,7 @@ fn percent(s: &str, plus: bool, safe: &[u8], lower: bool) -> String {
 static GLOBAL: RwLock<Option<Arc<Masker>>> = RwLock::new(None);
 
 /// Installs the masker every printer uses from now on.
-pub fn install(masker: Masker) {
+pub(crate) fn install(masker: Masker) {
     // A printer that panicked while holding the lock leaves the slot as it
     // was: take it over rather than run unmasked (the masker fails closed).
     let mut slot = GLOBAL.write().unwrap_or_else(PoisonError::into_inner);
@@ -164,7 +164,7 @@ pub fn install(masker: Masker) {
 
 /// The installed masker (an empty one before `install`, when no secret is
 /// known yet).
-pub fn current() -> Arc<Masker> {
+pub(crate) fn current() -> Arc<Masker> {
     GLOBAL
         .read()
         .unwrap_or_else(PoisonError::into_inner)
@@ -173,7 +173,7 @@ pub fn current() -> Arc<Masker> {
 }
 
 /// Masks `text` with the installed masker.
-pub fn redact(text: &str) -> String {
+pub(crate) fn redact(text: &str) -> String {
     current().mask(text).into_owned()
 }
 

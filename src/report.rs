@@ -14,8 +14,8 @@ use crate::error::Error;
 
 /// Kubernetes reads this file (terminationMessagePolicy: File) and KPO appends
 /// it to the task's failure message.
-pub const TERMINATION_LOG: &str = "/dev/termination-log";
-pub const TERMINATION_LOG_ENV: &str = "TASK_RUNNER_TERMINATION_LOG";
+pub(crate) const TERMINATION_LOG: &str = "/dev/termination-log";
+pub(crate) const TERMINATION_LOG_ENV: &str = "TASK_RUNNER_TERMINATION_LOG";
 /// Kubernetes truncates termination messages at 4096 bytes.
 const TERMINATION_MAX: usize = 4096;
 
@@ -98,7 +98,7 @@ fn termination_path(env: &Environ) -> PathBuf {
 
 /// Writes the (masked, ≤ 4 KiB) failure message where Kubernetes looks for it,
 /// if that file exists: the runner never creates `/dev/termination-log`.
-pub fn termination_message(env: &Environ, message: &str) {
+pub(crate) fn termination_message(env: &Environ, message: &str) {
     let path = termination_path(env);
     if !Path::new(&path).exists() {
         return;

@@ -12,11 +12,11 @@ use crate::environ::Environ;
 use crate::error::{Error, Result};
 
 /// KPO's sidecar reads this path (cncf.kubernetes utils/xcom_sidecar.py).
-pub const DEFAULT_PATH: &str = "/airflow/xcom/return.json";
-pub const PATH_ENV: &str = "TASK_RUNNER_XCOM_PATH";
+pub(crate) const DEFAULT_PATH: &str = "/airflow/xcom/return.json";
+pub(crate) const PATH_ENV: &str = "TASK_RUNNER_XCOM_PATH";
 
 /// The env var that asks for the XCom on stdout too (DockerOperator).
-pub const STDOUT_ENV: &str = "TASK_RUNNER_XCOM_STDOUT";
+pub(crate) const STDOUT_ENV: &str = "TASK_RUNNER_XCOM_STDOUT";
 
 /// Whether `TASK_RUNNER_XCOM_STDOUT` is on (anything but empty, `0`, `false`).
 pub fn echo_enabled(env: &Environ) -> bool {
@@ -25,7 +25,7 @@ pub fn echo_enabled(env: &Environ) -> bool {
 }
 
 /// `--xcom-path`, else `TASK_RUNNER_XCOM_PATH`, else KPO's path.
-pub fn resolve_path(flag: Option<&Path>, env: &Environ) -> PathBuf {
+pub(crate) fn resolve_path(flag: Option<&Path>, env: &Environ) -> PathBuf {
     flag.map(Path::to_path_buf)
         .or_else(|| {
             env.get(PATH_ENV)
@@ -36,10 +36,10 @@ pub fn resolve_path(flag: Option<&Path>, env: &Environ) -> PathBuf {
 }
 
 /// The env var naming where the XCom is also written as a pickle.
-pub const PICKLE_PATH_ENV: &str = "TASK_RUNNER_PICKLE_PATH";
+pub(crate) const PICKLE_PATH_ENV: &str = "TASK_RUNNER_PICKLE_PATH";
 
 /// `--pickle-path`, else `TASK_RUNNER_PICKLE_PATH`, else none.
-pub fn resolve_pickle_path(flag: Option<&Path>, env: &Environ) -> Option<PathBuf> {
+pub(crate) fn resolve_pickle_path(flag: Option<&Path>, env: &Environ) -> Option<PathBuf> {
     flag.map(Path::to_path_buf).or_else(|| {
         env.get(PICKLE_PATH_ENV)
             .filter(|v| !v.is_empty())
@@ -52,7 +52,7 @@ pub fn resolve_pickle_path(flag: Option<&Path>, env: &Environ) -> Option<PathBuf
 ///
 /// The temp files a killed run left beside it (`.return.json.XXXXXX.tmp`,
 /// up to the size of a whole result) are removed too: nothing else would.
-pub fn remove_stale(path: &Path) -> Result<()> {
+pub(crate) fn remove_stale(path: &Path) -> Result<()> {
     match std::fs::remove_file(path) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
             return Err(Error::XComStale {
@@ -95,7 +95,7 @@ fn temp_prefix(name: &str) -> String {
 
 /// Writes the XCom file at `xcom` again as a protocol 2 pickle at `path`
 /// (DockerOperator's `retrieve_output`), atomically as the XCom itself.
-pub fn write_pickle(xcom: &Path, path: &Path) -> Result<u64> {
+pub(crate) fn write_pickle(xcom: &Path, path: &Path) -> Result<u64> {
     let file = std::fs::File::open(xcom).map_err(|source| Error::XComRead {
         path: xcom.to_path_buf(),
         source,
@@ -116,7 +116,7 @@ pub fn write_pickle(xcom: &Path, path: &Path) -> Result<u64> {
 }
 
 /// Serializes `value` as strict JSON and checks it against the size cap.
-pub fn encode(value: &Value, max_bytes: u64) -> Result<Vec<u8>> {
+pub(crate) fn encode(value: &Value, max_bytes: u64) -> Result<Vec<u8>> {
     let bytes = serde_json::to_vec(value).map_err(|e| Error::XComValue {
         message: e.to_string(),
     })?;
@@ -126,7 +126,7 @@ pub fn encode(value: &Value, max_bytes: u64) -> Result<Vec<u8>> {
 
 /// Checks JSON text a task wrote: one valid JSON value, within the cap. The
 /// bytes are kept as they are, so big integers and exact decimals survive.
-pub fn check_raw(bytes: Vec<u8>, max_bytes: u64) -> Result<Vec<u8>> {
+pub(crate) fn check_raw(bytes: Vec<u8>, max_bytes: u64) -> Result<Vec<u8>> {
     check_size(bytes.len() as u64, max_bytes)?;
     let mut de = serde_json::Deserializer::from_slice(&bytes);
     de.disable_recursion_limit();
@@ -140,7 +140,7 @@ pub fn check_raw(bytes: Vec<u8>, max_bytes: u64) -> Result<Vec<u8>> {
 
 /// The size cap, checked before a result is read into memory (a 600 MB
 /// return value is refused by its size, not after loading it).
-pub fn check_size(size: u64, max_bytes: u64) -> Result<()> {
+pub(crate) fn check_size(size: u64, max_bytes: u64) -> Result<()> {
     if size > max_bytes {
         return Err(over_cap(&size.to_string(), max_bytes));
     }
@@ -334,14 +334,14 @@ fn ensure_dir(path: &Path) -> std::io::Result<PathBuf> {
 }
 
 /// Room a result needs at least: the probe reserves this much.
-pub const PROBE_BYTES: u64 = 64 * 1024;
+pub(crate) const PROBE_BYTES: u64 = 64 * 1024;
 
 /// Checks, before the task runs, that the XCom can be written: a task whose
 /// result cannot be saved should fail before its side effects, not after.
 /// The probe is real room, not an empty file (which a full volume still
 /// takes): [`PROBE_BYTES`] reserved with `fallocate`, or written and fsynced
 /// where the filesystem cannot reserve; then it is removed.
-pub fn check_writable(path: &Path) -> Result<()> {
+pub(crate) fn check_writable(path: &Path) -> Result<()> {
     let fail = |source: std::io::Error| Error::XComWrite {
         path: path.to_path_buf(),
         source,
@@ -379,12 +379,12 @@ fn reserve(file: &std::fs::File, len: u64) -> std::io::Result<()> {
 
 /// Writes `bytes` to `path` atomically, creating the folder as
 /// `@task.kubernetes` does (`mkdir -p /airflow/xcom`).
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     write_synced(path, bytes)?.persist()
 }
 
 /// Writes `bytes` towards `path` and fsyncs them, leaving only the rename.
-pub fn write_synced(path: &Path, bytes: &[u8]) -> Result<Synced> {
+pub(crate) fn write_synced(path: &Path, bytes: &[u8]) -> Result<Synced> {
     let mut w = Writer::create(path, None)?;
     w.write_all(bytes).map_err(|e| w.error(e))?;
     w.sync()
@@ -456,7 +456,7 @@ impl Sink {
 /// `null` when there is none, so the line DockerOperator pushes is never some
 /// earlier output of the task. The runner's log went to the same pipe before
 /// it, and nothing follows it on either stream.
-pub fn echo_last_line(path: Option<&Path>) -> Result<()> {
+pub(crate) fn echo_last_line(path: Option<&Path>) -> Result<()> {
     let line = match path {
         Some(path) => {
             let bytes = std::fs::read(path).map_err(|source| Error::XComWrite {

@@ -112,8 +112,14 @@ fn undefined_variable_names_field_and_line() {
     for (template, name) in [
         ("{{ nope + 1 }}", "`nope` is undefined"),
         ("{% set a = 1 %}{{ a * b }}", "`b` is undefined"),
-        ("{{ {'k': missing_val}['k'] }}", "`missing_val` is undefined"),
-        ("{{ [ds, nope.attr] | join(',') }}", "`nope.attr` is undefined"),
+        (
+            "{{ {'k': missing_val}['k'] }}",
+            "`missing_val` is undefined",
+        ),
+        (
+            "{{ [ds, nope.attr] | join(',') }}",
+            "`nope.attr` is undefined",
+        ),
     ] {
         render_one(template)
             .context(context())

@@ -36,7 +36,7 @@ pub struct Policy {
 
 /// Why the task ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// It ended on its own.
     Finished(ProcessEnd),
     /// `execution_timeout` expired and it was stopped.
@@ -46,7 +46,7 @@ pub enum Outcome {
 }
 
 #[derive(Debug)]
-pub struct Supervised {
+pub(crate) struct Supervised {
     pub outcome: Outcome,
     /// The last output line, if there was any output.
     pub last_line: Option<crate::supervise::output::LastLine>,
@@ -57,7 +57,7 @@ pub struct Supervised {
 const DRAIN: Duration = Duration::from_secs(2);
 
 /// Spawns `cmd` and supervises it to the end.
-pub async fn supervise(
+pub(crate) async fn supervise(
     mut cmd: Command,
     policy: Policy,
     decoder: Decoder,

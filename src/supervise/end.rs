@@ -35,7 +35,7 @@ impl ProcessEnd {
 }
 
 /// The name of a signal number, for messages (`SIGTERM`).
-pub fn signal_name(signal: i32) -> String {
+pub(crate) fn signal_name(signal: i32) -> String {
     nix::sys::signal::Signal::try_from(signal)
         .map_or_else(|_| format!("signal {signal}"), |s| s.as_str().to_string())
 }

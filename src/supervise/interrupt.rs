@@ -14,7 +14,7 @@ use crate::supervise::signals::{Received, Signals};
 
 /// Why work was interrupted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stop {
+pub(crate) enum Stop {
     /// A stop signal (SIGTERM, SIGINT, SIGHUP, SIGQUIT) arrived.
     Signal(i32),
     /// `execution_timeout` expired.
@@ -24,7 +24,7 @@ pub enum Stop {
 impl Stop {
     /// The error a stop or a timeout ends the run with; `timeout` is the
     /// `execution_timeout` that expired.
-    pub fn error(self, timeout: Option<std::time::Duration>) -> Error {
+    pub(crate) fn error(self, timeout: Option<std::time::Duration>) -> Error {
         match self {
             Stop::Signal(signal) => Error::Stopped {
                 signal,
@@ -37,7 +37,7 @@ impl Stop {
     }
 
     /// "SIGTERM arrived", "execution_timeout expired", for logs.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             Stop::Signal(n) => format!("{} arrived", signal_name(*n)),
             Stop::Timeout => "execution_timeout expired".into(),
@@ -47,7 +47,7 @@ impl Stop {
 
 /// The end of interruptible work.
 #[derive(Debug)]
-pub enum Interrupted<T> {
+pub(crate) enum Interrupted<T> {
     Done(T),
     Stopped(Stop),
 }
@@ -56,7 +56,7 @@ pub enum Interrupted<T> {
 /// passes. Non-stop signals (SIGUSR1/2) are ignored here: there is no task
 /// process to forward them to. Pass `&mut work` (pinned) to go on waiting for
 /// the same work after an interruption.
-pub async fn interruptible<F: Future>(
+pub(crate) async fn interruptible<F: Future>(
     work: F,
     deadline: Option<Instant>,
     signals: &mut Signals,
@@ -77,7 +77,7 @@ pub async fn interruptible<F: Future>(
 }
 
 /// Sleeps until `at`, or forever when there is no deadline.
-pub async fn sleep_opt(at: Option<Instant>) {
+pub(crate) async fn sleep_opt(at: Option<Instant>) {
     match at {
         Some(at) => sleep_until(at).await,
         None => std::future::pending().await,

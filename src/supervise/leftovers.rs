@@ -30,7 +30,7 @@ const KILL_ROUND: Duration = Duration::from_millis(100);
 /// SIGTERM first and SIGKILL after `grace`, and returns once the reaper
 /// thread has reaped them all (`reaped_all` receives when no child is left).
 /// Returns how many processes were still running when the main one ended.
-pub fn end_all(group: Pid, grace: Duration, reaped_all: &Receiver<()>) -> usize {
+pub(crate) fn end_all(group: Pid, grace: Duration, reaped_all: &Receiver<()>) -> usize {
     if no_children() {
         return 0;
     }

@@ -3,18 +3,18 @@
 //! nothing of specs or Airflow; all of the runner's `unsafe`-adjacent
 //! process control lives here.
 
-pub mod child;
-pub mod end;
-pub mod init;
-pub mod interrupt;
-pub mod leftovers;
-pub mod output;
-pub mod pipe;
-pub mod signals;
-pub mod stdout;
+pub(crate) mod child;
+pub(crate) mod end;
+pub(crate) mod init;
+pub(crate) mod interrupt;
+pub(crate) mod leftovers;
+pub(crate) mod output;
+pub(crate) mod pipe;
+pub(crate) mod signals;
+pub(crate) mod stdout;
 
-pub use child::{Outcome, Policy, Supervised, supervise};
-pub use end::{ProcessEnd, signal_name};
-pub use interrupt::{Interrupted, Stop, interruptible};
-pub use output::Decoder;
-pub use signals::{Received, Signals};
+pub(crate) use child::{Outcome, Policy, supervise};
+pub(crate) use end::{ProcessEnd, signal_name};
+pub(crate) use interrupt::{Interrupted, Stop, interruptible};
+pub(crate) use output::Decoder;
+pub(crate) use signals::{Received, Signals};

@@ -8,7 +8,7 @@ use std::io::{BufRead, BufReader, Read};
 /// A line longer than this is forwarded in pieces, so a child that never
 /// prints a newline cannot make the runner buffer without bound. It matches
 /// the default XCom cap: a last line this long could not be the XCom anyway.
-pub const MAX_LINE: usize = 16 * 1024 * 1024;
+pub(crate) const MAX_LINE: usize = 16 * 1024 * 1024;
 
 /// Decodes output bytes as Python's `bytes.decode(enc, "backslashreplace")`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,19 +72,17 @@ impl Decoder {
 }
 
 /// Reads `reader` to EOF, printing each line through `print`; returns the last
-/// line (`None` when there was no output at all).
-pub fn forward_lines(
-    reader: impl Read,
-    decoder: Decoder,
-    print: impl FnMut(&str),
-) -> Option<LastLine> {
+/// line (`None` when there was no output at all). The tests' short form of
+/// [`forward_lines_noting`].
+#[cfg(test)]
+fn forward_lines(reader: impl Read, decoder: Decoder, print: impl FnMut(&str)) -> Option<LastLine> {
     forward_lines_noting(reader, decoder, print, &std::sync::Mutex::new(None))
 }
 
 /// [`forward_lines`], also keeping the last complete line in `seen` as it
 /// goes: when a process that left the task's group still holds the pipe, the
 /// reader never sees EOF, and `seen` is the real last line of the task.
-pub fn forward_lines_noting(
+pub(crate) fn forward_lines_noting(
     reader: impl Read,
     decoder: Decoder,
     print: impl FnMut(&str),
@@ -175,7 +173,7 @@ pub struct LastLine {
 
 /// Prints one forwarded line to stdout, masked. Errors (a closed stdout) are
 /// ignored: the task must not fail because nobody reads its log.
-pub fn print_line(line: &str) {
+pub(crate) fn print_line(line: &str) {
     crate::supervise::stdout::write_line(crate::mask::redact(line).as_bytes());
 }
 

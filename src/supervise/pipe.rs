@@ -6,7 +6,7 @@ use std::os::fd::{AsFd, AsRawFd};
 
 /// Bytes waiting in the pipe `fd` writes to; `None` when `fd` is not a pipe
 /// or FIFO (a file, a terminal, a socket), where the question has no answer.
-pub fn unread_bytes(fd: impl AsFd) -> Option<usize> {
+pub(crate) fn unread_bytes(fd: impl AsFd) -> Option<usize> {
     let fd = fd.as_fd();
     let stat = nix::sys::stat::fstat(fd).ok()?;
     if stat.st_mode & nix::libc::S_IFMT != nix::libc::S_IFIFO {

@@ -20,7 +20,7 @@ static SEALED: AtomicBool = AtomicBool::new(false);
 
 /// Writes `line` and a newline as one buffer; dropped once sealed. Errors (a
 /// closed stdout) are ignored: the task must not fail because nobody reads its log.
-pub fn write_line(line: &[u8]) {
+pub(crate) fn write_line(line: &[u8]) {
     let mut buf = Vec::with_capacity(line.len() + 1);
     buf.extend_from_slice(line);
     buf.push(b'\n');
@@ -28,7 +28,7 @@ pub fn write_line(line: &[u8]) {
 }
 
 /// Writes `bytes` (complete lines) as one buffer; dropped once sealed.
-pub fn write_bytes(bytes: &[u8]) {
+pub(crate) fn write_bytes(bytes: &[u8]) {
     let lock = std::io::stdout().lock();
     if SEALED.load(Ordering::Acquire) {
         return;
@@ -53,7 +53,7 @@ const SETTLE: Duration = Duration::from_millis(20);
 /// pipe, the line waits until the reader has taken everything before it (at
 /// most [`DRAIN_LIMIT`]), then [`SETTLE`] for the next hop, which the runner
 /// cannot see into.
-pub fn write_last_line(line: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_last_line(line: &[u8]) -> std::io::Result<()> {
     let mut buf = Vec::with_capacity(line.len() + 1);
     buf.extend_from_slice(line);
     buf.push(b'\n');

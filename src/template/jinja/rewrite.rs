@@ -9,7 +9,6 @@
 //! environment registers (`__tr_binop`, `__tr_list`, `__tr_dict`), using the
 //! parser's spans. Everything else is left byte for byte as written.
 
-
 /// The name prefix of the helpers the rewrite calls (`__tr_binop`, ...).
 pub(crate) const HELPER_PREFIX: &str = "__tr_";
 use minijinja::machinery::ast::{self, BinOpKind, CallArg, Expr, Stmt};
