@@ -28,8 +28,9 @@ import json
 import os
 import sys
 
+from shimtest import load_shim, plain
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-SHIM = os.path.join(HERE, '..', 'python_shim.py')
 TABLE = os.path.join(HERE, 'fixtures', 'binding_cases.json')
 # Cases where the shim knowingly binds otherwise than Airflow: name (or "signature/*") ->
 # why. Each must still differ (a fix that makes one agree must remove it here).
@@ -44,19 +45,6 @@ KNOWN_DIFFERENCES = {
 }
 TYPE_ERROR_PREFIX = (u'TypeError: cannot call python_callable `f` with its op_args/op_kwargs '
                      u'and context: ')
-
-
-def load_shim():
-    with open(SHIM, 'rb') as f:
-        source = f.read()
-    shim = {'__name__': 'task_runner_shim', '__file__': SHIM}
-    exec(compile(source, SHIM, 'exec'), shim)
-    return shim
-
-
-def plain(value):
-    """JSON-shaped, text as unicode (tuples become lists), for comparison with the table."""
-    return json.loads(json.dumps(value, sort_keys=True))
 
 
 def run_case(shim, case, context_keys):

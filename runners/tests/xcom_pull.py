@@ -15,21 +15,10 @@ import json
 import os
 import sys
 
+from shimtest import load_shim, plain
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-SHIM = os.path.join(HERE, '..', 'python_shim.py')
 TABLE = os.path.join(HERE, '..', '..', 'fixtures', 'xcom_pull.json')
-
-
-def load_shim():
-    with open(SHIM, 'rb') as f:
-        source = f.read()
-    shim = {'__name__': 'task_runner_shim', '__file__': SHIM}
-    exec(compile(source, SHIM, 'exec'), shim)
-    return shim
-
-
-def plain(value):
-    return json.loads(json.dumps(value, sort_keys=True))
 
 
 def main(argv):

@@ -195,7 +195,7 @@ def airflow_pythons(given):
     found = [os.environ[k] for k in ("TR_AIRFLOW2_PYTHON", "TR_AIRFLOW3_PYTHON") if os.environ.get(k)]
     if found:
         return found
-    for env_file in (REPO / "target" / "provider-env.sh", Path("/work/main/target/provider-env.sh")):
+    for env_file in (REPO / "target" / "provider-env.sh",):
         if env_file.is_file():
             values = dict(line[len("export "):].split("=", 1) for line in env_file.read_text().splitlines()
                           if line.startswith("export ") and "=" in line)
