@@ -83,17 +83,11 @@ pub fn encode_command(args: &EncodeArgs, env: &Environ) -> Result<String> {
 
 fn inline_template_files(doc: &mut Value, spec: &TaskSpec) -> Result<()> {
     let exts = spec.operator.template_ext();
-    let fields: Vec<&str> = {
-        let mut op = spec.operator.clone();
-        op.template_fields_mut()
-            .into_iter()
-            .map(|(name, _)| name)
-            .collect()
-    };
+    let fields = spec.operator.kind().template_fields();
     let Some(map) = doc.as_object_mut() else {
         return Ok(());
     };
-    for field in fields {
+    for &field in fields {
         let Some(value) = map.get_mut(field) else {
             continue;
         };
