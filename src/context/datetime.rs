@@ -112,6 +112,20 @@ fn format_offset(seconds: i32, colon: bool) -> String {
     }
 }
 
+/// A formula of [`DATE_STRINGS`].
+pub type DateString = fn(&DateTime) -> String;
+
+/// Airflow's string forms of a date, by the name of the context key and of
+/// the template filter that give them (Airflow: `TaskInstance.get_template_context`,
+/// `airflow.templates` filters): the one place their formulas live.
+pub const DATE_STRINGS: [(&str, DateString); 5] = [
+    ("ds_nodash", DateTime::ds_nodash),
+    ("ds", DateTime::ds),
+    ("ts", DateTime::ts),
+    ("ts_nodash", DateTime::ts_nodash),
+    ("ts_nodash_with_tz", DateTime::ts_nodash_with_tz),
+];
+
 impl DateTime {
     pub fn from_utc(utc: chrono::DateTime<Utc>, zone: Zone) -> DateTime {
         DateTime { utc, zone }
@@ -314,6 +328,31 @@ impl DateTime {
     /// `str(dt)` of pendulum 3 (Airflow ≥ 2.8 ships it): isoformat with a space.
     pub fn py_str(&self) -> String {
         self.isoformat(' ')
+    }
+
+    /// `ds`: the date as `YYYY-MM-DD`.
+    pub fn ds(&self) -> String {
+        self.strftime("%Y-%m-%d")
+    }
+
+    /// `ds_nodash`: `YYYYMMDD`.
+    pub fn ds_nodash(&self) -> String {
+        self.strftime("%Y%m%d")
+    }
+
+    /// `ts`: isoformat with a `T`.
+    pub fn ts(&self) -> String {
+        self.isoformat('T')
+    }
+
+    /// `ts_nodash`: `YYYYMMDDTHHMMSS`, no offset.
+    pub fn ts_nodash(&self) -> String {
+        self.strftime("%Y%m%dT%H%M%S")
+    }
+
+    /// `ts_nodash_with_tz`: `ts` without `-` and `:`.
+    pub fn ts_nodash_with_tz(&self) -> String {
+        self.ts().replace(['-', ':'], "")
     }
 
     /// Python's `tzname()`: `UTC`, the zone's abbreviation (`CEST`), or `+02:00`.

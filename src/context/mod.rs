@@ -1,10 +1,12 @@
 //! The Airflow task context: what a template and a task may know about its run.
 //!
 //! Built from the injected payload (or `AIRFLOW_CTX_*`), the spec's `task_id` and
-//! `params`, and `--logical-date`. Pure data: the template module turns it into
-//! Jinja values, the process runners into `AIRFLOW_CTX_*` env vars.
+//! `params`, and `--logical-date`. Pure data: its key tree ([`Context::entries`])
+//! is what the template module turns into Jinja values and the shim protocol
+//! into JSON; the process runners get `AIRFLOW_CTX_*` env vars.
 
 pub mod datetime;
+mod entries;
 pub mod payload;
 pub mod schedule;
 pub mod xcom;
@@ -12,6 +14,7 @@ pub mod xcom;
 use serde_json::{Map, Value};
 
 pub use datetime::{DateTime, TimeDelta, Zone};
+pub use entries::{Entry, Item, Record, TemplateItem};
 pub use payload::{Payload, XComEntry};
 
 use crate::error::{Error, Result};
@@ -265,7 +268,7 @@ impl Context {
 
     /// `ds`: the logical date as `YYYY-MM-DD`.
     pub fn ds(&self) -> Option<String> {
-        self.logical_date.map(|d| d.strftime("%Y-%m-%d"))
+        self.logical_date.map(|d| d.ds())
     }
 
     /// The string keys Airflow derives from the logical date: `ds`,
@@ -274,17 +277,10 @@ impl Context {
         let Some(ld) = self.logical_date else {
             return vec![];
         };
-        let ds = ld.strftime("%Y-%m-%d");
-        vec![
-            ("ds_nodash", ds.replace('-', "")),
-            ("ds", ds),
-            ("ts", ld.isoformat('T')),
-            ("ts_nodash", ld.strftime("%Y%m%dT%H%M%S")),
-            (
-                "ts_nodash_with_tz",
-                ld.isoformat('T').replace(['-', ':'], ""),
-            ),
-        ]
+        datetime::DATE_STRINGS
+            .iter()
+            .map(|(key, f)| (*key, f(&ld)))
+            .collect()
     }
 
     /// `task_instance_key_str`: `dag__task__ds_nodash` (Airflow 3 without a
@@ -292,7 +288,7 @@ impl Context {
     pub fn task_instance_key_str(&self) -> String {
         let tail = self
             .logical_date
-            .map_or_else(|| self.run_id.clone(), |d| d.strftime("%Y%m%d"));
+            .map_or_else(|| self.run_id.clone(), |d| d.ds_nodash());
         format!("{}__{}__{tail}", self.dag_id, self.task_id)
     }
 

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value, json};
 use tempfile::TempDir;
 
-use crate::context::{Context, DateTime, Profile};
+use crate::context::{Context, Entry, Item, Profile};
 use crate::error::{Error, Result};
 use crate::runner::ReturnValue;
 use crate::supervise::ProcessEnd;
@@ -150,124 +150,45 @@ fn xcom_json(ctx: &Context) -> Vec<Value> {
 }
 
 /// The context a task receives, as plain JSON, and the paths in it whose
-/// ISO strings the shims turn into datetimes (PROTOCOL §3, §3.1).
-///
-/// The keys and values are those `template::globals` gives templates, minus
-/// what only templates can use (`macros`, `var`, `conn`): PythonOperator hands
-/// the same context to the callable (Airflow 2: `TaskInstance.get_template_context`;
-/// ExternalPythonOperator: `_iter_serializable_context_keys`). Shared by the
-/// Python and Ruby runners so the two can't drift apart.
+/// ISO strings the shims turn into datetimes (PROTOCOL §3, §3.1): the
+/// context's [`Context::entries`] without those only templates get.
 pub fn context_json(ctx: &Context) -> (Map<String, Value>, Vec<String>) {
-    let mut c = Map::new();
-    let mut datetime_keys: Vec<String> = Vec::new();
-    let iso = |d: Option<DateTime>| d.map_or(Value::Null, |d| d.isoformat('T').into());
-    let airflow2 = ctx.profile == Profile::Airflow2;
+    let mut datetime_keys = Vec::new();
+    let context = object(ctx.entries(), "", &mut datetime_keys);
+    (context, datetime_keys)
+}
 
-    // Dates go in as isoformat strings (the form of `ts`) and are listed so the
-    // shims hand them over as timezone-aware datetimes / Times.
-    let mut date = |map: &mut Map<String, Value>, path: &str, d: Option<DateTime>| {
-        let key = path.rsplit('.').next().unwrap_or(path);
-        map.insert(key.into(), iso(d));
-        datetime_keys.push(path.into());
-    };
-
-    for (key, text) in ctx.date_strings() {
-        c.insert(key.into(), text.into());
-    }
-    c.insert(
-        "task_instance_key_str".into(),
-        ctx.task_instance_key_str().into(),
-    );
-    if let Some(ld) = ctx.logical_date {
-        date(&mut c, "logical_date", Some(ld));
-        date(&mut c, "data_interval_start", ctx.data_interval_start);
-        date(&mut c, "data_interval_end", ctx.data_interval_end);
-        if airflow2 && let Some(n) = ctx.neighbours() {
-            date(&mut c, "execution_date", Some(ld));
-            date(&mut c, "prev_execution_date", Some(n.prev));
-            date(&mut c, "next_execution_date", Some(n.next));
-            for (key, nodash, d) in n.ds_keys() {
-                c.insert(key.into(), d.strftime("%Y-%m-%d").into());
-                c.insert(nodash.into(), d.strftime("%Y%m%d").into());
+/// `entries` as a JSON object; the dates' dotted paths (under `prefix`) go
+/// to `datetime_keys`.
+fn object(
+    entries: Vec<Entry>,
+    prefix: &str,
+    datetime_keys: &mut Vec<String>,
+) -> Map<String, Value> {
+    let mut out = Map::new();
+    for Entry { key, item } in entries {
+        let value = match item {
+            Item::TemplatesOnly { .. } => continue,
+            Item::Text(s) => s.into(),
+            Item::Int(i) => i.into(),
+            Item::Bool(b) => b.into(),
+            Item::None => Value::Null,
+            Item::Json(v) => v,
+            // Dates go in as isoformat strings (the form of `ts`) and are
+            // listed so the shims hand them over as timezone-aware datetimes.
+            Item::Date(d) | Item::LazyDate(d) => {
+                datetime_keys.push(format!("{prefix}{key}"));
+                d.map_or(Value::Null, |d| d.ts().into())
             }
-            c.insert("prev_execution_date_success".into(), Value::Null);
-        }
-        date(
-            &mut c,
-            "prev_data_interval_start_success",
-            ctx.prev_data_interval_start_success,
-        );
-        date(
-            &mut c,
-            "prev_data_interval_end_success",
-            ctx.prev_data_interval_end_success,
-        );
+            // Records are plain objects; the shims build the TaskInstance
+            // (with xcom_pull) from `ti`'s fields (§3.2).
+            Item::Record(_, fields) => {
+                Value::Object(object(fields, &format!("{prefix}{key}."), datetime_keys))
+            }
+        };
+        out.insert(key.into(), value);
     }
-    date(
-        &mut c,
-        "prev_start_date_success",
-        ctx.prev_start_date_success,
-    );
-    date(&mut c, "prev_end_date_success", ctx.prev_end_date_success);
-    c.insert("run_id".into(), ctx.run_id.clone().into());
-
-    let mut dag_run = Map::new();
-    dag_run.insert("dag_id".into(), ctx.dag_id.clone().into());
-    dag_run.insert("run_id".into(), ctx.run_id.clone().into());
-    dag_run.insert("run_type".into(), ctx.run_type.clone().into());
-    dag_run.insert("conf".into(), Value::Object(ctx.dag_run_conf.clone()));
-    date(&mut dag_run, "dag_run.logical_date", ctx.logical_date);
-    date(
-        &mut dag_run,
-        "dag_run.data_interval_start",
-        ctx.data_interval_start,
-    );
-    date(
-        &mut dag_run,
-        "dag_run.data_interval_end",
-        ctx.data_interval_end,
-    );
-    date(&mut dag_run, "dag_run.start_date", ctx.start_date);
-    if airflow2 {
-        date(&mut dag_run, "dag_run.execution_date", ctx.logical_date);
-        dag_run.insert("external_trigger".into(), (ctx.run_type == "manual").into());
-    } else {
-        // Airflow 3: when the run was due, with the template context's fallbacks.
-        date(
-            &mut dag_run,
-            "dag_run.run_after",
-            ctx.run_after.or(ctx.data_interval_end).or(ctx.logical_date),
-        );
-    }
-    c.insert("dag_run".into(), Value::Object(dag_run));
-    c.insert("dag".into(), json!({"dag_id": ctx.dag_id}));
-    c.insert(
-        "task".into(),
-        json!({
-            "task_id": ctx.task_id,
-            "dag_id": ctx.dag_id,
-            "owner": ctx.owner.as_deref().unwrap_or("airflow"),
-        }),
-    );
-    // The shims build the TaskInstance (with xcom_pull) from these fields.
-    c.insert(
-        "ti".into(),
-        json!({
-            "dag_id": ctx.dag_id,
-            "task_id": ctx.task_id,
-            "run_id": ctx.run_id,
-            "try_number": ctx.try_number,
-            "max_tries": ctx.max_tries,
-            "map_index": ctx.map_index,
-        }),
-    );
-    c.insert("params".into(), Value::Object(ctx.params.clone()));
-    if airflow2 {
-        c.insert("test_mode".into(), ctx.test_mode.into());
-    }
-    c.insert("inlets".into(), Value::Array(vec![]));
-    c.insert("outlets".into(), Value::Array(vec![]));
-    (c, datetime_keys)
+    out
 }
 
 /// A private folder (0700) holding the shim and its input (PROTOCOL §1), deleted
@@ -474,60 +395,6 @@ mod tests {
                 v = &v[part];
             }
             assert!(v.is_string() || v.is_null(), "{key}: {v}");
-        }
-    }
-
-    /// Every plain value the task gets is what a template renders for the same
-    /// name, across run types, schedules and profiles: the two derivations of
-    /// the context must not drift apart.
-    #[test]
-    fn context_values_match_what_templates_render() {
-        use crate::environ::Environ;
-        use crate::store::Store;
-        use crate::template::Renderer;
-        let payloads = [
-            r#"{"logical_date": "2024-06-01T00:00:00+00:00", "run_id": "scheduled__x",
-                "data_interval_start": "2024-06-01T00:00:00+00:00",
-                "data_interval_end": "2024-06-02T00:00:00+00:00"}"#,
-            r#"{"logical_date": "2024-06-03T06:00:00+00:00", "run_id": "scheduled__x",
-                "schedule": "0 6 * * 1"}"#,
-            r#"{"logical_date": "2024-06-03T06:00:00+02:00", "run_id": "manual__x"}"#,
-            r#"{"logical_date": "2024-06-01T00:00:00Z", "airflow_version": "3.0.2",
-                "run_after": "2024-06-02T00:00:00Z"}"#,
-        ];
-        for payload in payloads {
-            let ctx = context(payload);
-            let store = Store::new(
-                &Environ::from_pairs::<&str, &str>([]),
-                Map::new(),
-                Map::new(),
-                vec![],
-            )
-            .unwrap();
-            let renderer = Renderer::new(
-                &ctx,
-                std::sync::Arc::new(store),
-                vec![],
-                false,
-                "PythonOperator",
-            );
-            let (c, keys) = context_json(&ctx);
-            let mut checked = 0;
-            for (key, value) in &c {
-                // A date renders as `str()` of the datetime: isoformat with a space.
-                let expected = match value {
-                    Value::Null => "None".to_string(),
-                    Value::String(s) if keys.contains(key) => s.replacen('T', " ", 1),
-                    Value::String(s) => s.clone(),
-                    _ => continue,
-                };
-                let rendered = renderer
-                    .render_source(key, &format!("{{{{ {key} }}}}"))
-                    .unwrap();
-                assert_eq!(rendered, expected, "{key} for {payload}");
-                checked += 1;
-            }
-            assert!(checked >= 4, "{checked} keys checked for {payload}");
         }
     }
 

@@ -1,12 +1,12 @@
 //! The template context: every key Airflow gives a template (`ds`, `ti`, `dag_run`, `var`,
-//! `conn`, `macros`, ...), built from the task's [`Context`].
+//! `conn`, `macros`, ...), the task's [`Context::entries`] as Jinja values.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use minijinja::value::{Object, ObjectRepr, Value};
 
-use crate::context::{Context, DateTime, Profile};
+use crate::context::{Context, Entry, Item, Profile, Record, TemplateItem};
 use crate::store::Store;
 use crate::template::airflow::accessors::{ConnAccessor, Misses, VarAccessor};
 use crate::template::airflow::macros;
@@ -57,151 +57,104 @@ impl Object for NoneProxy {
 
 /// The template context: every key Airflow gives a template.
 pub fn globals(ctx: &Context, store: Arc<Store>, misses: Arc<Misses>, task_type: &str) -> Value {
-    let mut g: BTreeMap<&str, Value> = BTreeMap::new();
-    let date = |d: Option<DateTime>| d.map_or(Value::from(()), DateTimeObj::value);
-    let airflow2 = ctx.profile == Profile::Airflow2;
-    let success = |d: Option<DateTime>| match (d, airflow2) {
-        (Some(d), _) => DateTimeObj::value(d),
-        (None, true) => Value::from(()),
-        (None, false) => Value::from_object(NoneProxy),
+    let adapter = Adapter {
+        ctx,
+        store,
+        misses,
+        task_type,
     };
+    adapter.mapping(ctx.entries())
+}
 
-    for (key, text) in ctx.date_strings() {
-        g.insert(key, text.into());
-    }
-    g.insert("task_instance_key_str", ctx.task_instance_key_str().into());
-    if let Some(ld) = ctx.logical_date {
-        g.insert("logical_date", DateTimeObj::value(ld));
-        g.insert("data_interval_start", date(ctx.data_interval_start));
-        g.insert("data_interval_end", date(ctx.data_interval_end));
-        if airflow2 && let Some(n) = ctx.neighbours() {
-            g.insert("execution_date", DateTimeObj::value(ld));
-            g.insert("prev_execution_date", DateTimeObj::value(n.prev));
-            g.insert("next_execution_date", DateTimeObj::value(n.next));
-            for (key, nodash, d) in n.ds_keys() {
-                g.insert(key, d.strftime("%Y-%m-%d").into());
-                g.insert(nodash, d.strftime("%Y%m%d").into());
-            }
-            g.insert("prev_execution_date_success", Value::from(()));
+/// Maps the context's entries to Jinja values: dates to pendulum-like
+/// datetimes, records to the objects Airflow's templates see.
+struct Adapter<'a> {
+    ctx: &'a Context,
+    store: Arc<Store>,
+    misses: Arc<Misses>,
+    task_type: &'a str,
+}
+
+impl Adapter<'_> {
+    fn fields(&self, entries: Vec<Entry>) -> BTreeMap<&'static str, Value> {
+        let mut out = BTreeMap::new();
+        for Entry { key, item } in entries {
+            let value = match item {
+                Item::TemplatesOnly {
+                    item: TemplateItem::SameAs(other),
+                    ..
+                } => out.get(other).cloned().unwrap_or_default(),
+                item => self.value(item),
+            };
+            out.insert(key, value);
         }
-        g.insert(
-            "prev_data_interval_start_success",
-            success(ctx.prev_data_interval_start_success),
-        );
-        g.insert(
-            "prev_data_interval_end_success",
-            success(ctx.prev_data_interval_end_success),
-        );
+        out
     }
-    g.insert(
-        "prev_start_date_success",
-        success(ctx.prev_start_date_success),
-    );
-    g.insert("prev_end_date_success", success(ctx.prev_end_date_success));
-    g.insert("run_id", ctx.run_id.clone().into());
 
-    let mut dag_run: BTreeMap<&str, Value> = BTreeMap::new();
-    dag_run.insert("dag_id", ctx.dag_id.clone().into());
-    dag_run.insert("run_id", ctx.run_id.clone().into());
-    dag_run.insert("run_type", ctx.run_type.clone().into());
-    dag_run.insert("conf", to_value(&ctx.dag_run_conf));
-    dag_run.insert("logical_date", date(ctx.logical_date));
-    dag_run.insert("data_interval_start", date(ctx.data_interval_start));
-    dag_run.insert("data_interval_end", date(ctx.data_interval_end));
-    dag_run.insert("start_date", date(ctx.start_date));
-    if airflow2 {
-        dag_run.insert("execution_date", date(ctx.logical_date));
-        dag_run.insert("external_trigger", (ctx.run_type == "manual").into());
-    } else {
-        dag_run.insert(
-            "run_after",
-            date(ctx.run_after.or(ctx.data_interval_end).or(ctx.logical_date)),
-        );
+    fn mapping(&self, entries: Vec<Entry>) -> Value {
+        Value::from(self.fields(entries))
     }
-    g.insert("dag_run", Value::from(dag_run));
 
-    let owner: Value = ctx.owner.clone().unwrap_or_else(|| "airflow".into()).into();
-    let mut dag_attrs = BTreeMap::from([
-        ("dag_id", ctx.dag_id.clone().into()),
-        ("owner", owner.clone()),
-    ]);
-    if airflow2
-        && let Some(cron) = ctx
-            .schedule
-            .as_deref()
-            .and_then(crate::context::schedule::Cron::parse)
-    {
-        let summary = cron.summary().to_string();
-        dag_attrs.insert(
-            "timetable",
-            Value::from_object(Described {
-                repr: "<airflow.timetables.interval.CronDataIntervalTimetable>".into(),
-                attrs: BTreeMap::from([("summary", summary.into())]),
+    fn value(&self, item: Item) -> Value {
+        let airflow3 = self.ctx.profile == Profile::Airflow3;
+        match item {
+            Item::Text(s) => s.into(),
+            Item::Int(i) => i.into(),
+            Item::Bool(b) => b.into(),
+            Item::None | Item::Date(None) => Value::from(()),
+            Item::Date(Some(d)) | Item::LazyDate(Some(d)) => DateTimeObj::value(d),
+            Item::LazyDate(None) => Value::from_object(NoneProxy),
+            Item::Json(v) => to_value(&v),
+            Item::Record(Record::DagRun, fields) => self.mapping(fields),
+            Item::Record(Record::Dag, fields) => Value::from_object(Described {
+                repr: format!("<DAG: {}>", self.ctx.dag_id),
+                attrs: self.fields(fields),
             }),
-        );
+            Item::Record(Record::Timetable, fields) => Value::from_object(Described {
+                repr: "<airflow.timetables.interval.CronDataIntervalTimetable>".into(),
+                attrs: self.fields(fields),
+            }),
+            Item::Record(Record::Task, fields) => Value::from_object(Described {
+                repr: format!("<Task({}): {}>", self.task_type, self.ctx.task_id),
+                attrs: self.fields(fields),
+            }),
+            // The same fields as the shims' TaskInstance, plus the XComs it pulls.
+            Item::Record(Record::TaskInstance, _) => Value::from_object(TaskInstanceObj {
+                dag_id: self.ctx.dag_id.clone(),
+                task_id: self.ctx.task_id.clone(),
+                run_id: self.ctx.run_id.clone(),
+                try_number: self.ctx.try_number,
+                max_tries: self.ctx.max_tries,
+                map_index: self.ctx.map_index,
+                xcom: self.ctx.xcom.clone(),
+                airflow3,
+            }),
+            Item::TemplatesOnly { item, .. } => match item {
+                TemplateItem::Plain(item) => self.value(*item),
+                // Resolved by `fields`, which sees the other entries.
+                TemplateItem::SameAs(_) => Value::from(()),
+                TemplateItem::TaskType => self.task_type.into(),
+                TemplateItem::Var => {
+                    let accessor = |json: bool| {
+                        Value::from_object(VarAccessor {
+                            store: self.store.clone(),
+                            json,
+                            misses: self.misses.clone(),
+                            airflow3,
+                        })
+                    };
+                    Value::from(BTreeMap::from([
+                        ("value", accessor(false)),
+                        ("json", accessor(true)),
+                    ]))
+                }
+                TemplateItem::Conn => Value::from_object(ConnAccessor {
+                    store: self.store.clone(),
+                    misses: self.misses.clone(),
+                    airflow3,
+                }),
+                TemplateItem::Macros => Value::from_object(macros::Macros),
+            },
+        }
     }
-    g.insert(
-        "dag",
-        Value::from_object(Described {
-            repr: format!("<DAG: {}>", ctx.dag_id),
-            attrs: dag_attrs,
-        }),
-    );
-    g.insert(
-        "task",
-        Value::from_object(Described {
-            repr: format!("<Task({task_type}): {}>", ctx.task_id),
-            attrs: BTreeMap::from([
-                ("task_id", ctx.task_id.clone().into()),
-                ("dag_id", ctx.dag_id.clone().into()),
-                ("owner", owner),
-                ("task_type", task_type.into()),
-                ("retries", 0.into()),
-                ("map_index", ctx.map_index.into()),
-            ]),
-        }),
-    );
-
-    let ti = Value::from_object(TaskInstanceObj {
-        dag_id: ctx.dag_id.clone(),
-        task_id: ctx.task_id.clone(),
-        run_id: ctx.run_id.clone(),
-        try_number: ctx.try_number,
-        max_tries: ctx.max_tries,
-        map_index: ctx.map_index,
-        xcom: ctx.xcom.clone(),
-        airflow3: !airflow2,
-    });
-    g.insert("ti", ti.clone());
-    g.insert("task_instance", ti);
-    g.insert("params", to_value(&ctx.params));
-
-    let accessor = |json: bool| {
-        Value::from_object(VarAccessor {
-            store: store.clone(),
-            json,
-            misses: misses.clone(),
-            airflow3: !airflow2,
-        })
-    };
-    let mut var: BTreeMap<&str, Value> = BTreeMap::new();
-    var.insert("value", accessor(false));
-    var.insert("json", accessor(true));
-    g.insert("var", Value::from(var));
-    g.insert(
-        "conn",
-        Value::from_object(ConnAccessor {
-            store: store.clone(),
-            misses,
-            airflow3: !airflow2,
-        }),
-    );
-    g.insert("macros", Value::from_object(macros::Macros));
-    if airflow2 {
-        g.insert("test_mode", ctx.test_mode.into());
-    }
-    g.insert("inlets", Value::from(Vec::<Value>::new()));
-    g.insert("outlets", Value::from(Vec::<Value>::new()));
-    g.insert("map_index_template", Value::from(()));
-    Value::from(g)
 }

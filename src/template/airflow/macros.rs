@@ -8,6 +8,7 @@ use crate::template::pyvalue::to_value;
 use minijinja::value::{Kwargs, Object, ObjectRepr, Value, from_args};
 use minijinja::{Error as JinjaError, ErrorKind, State};
 
+use crate::context::datetime::DateString;
 use crate::context::{DateTime, TimeDelta, Zone};
 use crate::template::pylib::datetime::{DateTimeObj, TimeDeltaClass, TimeDeltaObj, as_datetime};
 use crate::template::pylib::{dateutil, time, uuid};
@@ -264,21 +265,14 @@ fn random_f64() -> f64 {
     (h.finish() >> 11) as f64 / (1u64 << 53) as f64
 }
 
-/// The Airflow date filters; `None` in gives `None` out.
-pub fn date_filters() -> BTreeMap<&'static str, fn(&DateTime) -> String> {
-    let mut m: BTreeMap<&'static str, fn(&DateTime) -> String> = BTreeMap::new();
-    m.insert("ds", |d| d.strftime("%Y-%m-%d"));
-    m.insert("ds_nodash", |d| d.strftime("%Y%m%d"));
-    m.insert("ts", |d| d.isoformat('T'));
-    m.insert("ts_nodash", |d| d.strftime("%Y%m%dT%H%M%S"));
-    m.insert("ts_nodash_with_tz", |d| {
-        d.isoformat('T').replace(['-', ':'], "")
-    });
-    m
+/// The Airflow date filters (`ds`, `ts_nodash`, ...), the context's formulas;
+/// `None` in gives `None` out.
+pub fn date_filters() -> BTreeMap<&'static str, DateString> {
+    crate::context::datetime::DATE_STRINGS.into_iter().collect()
 }
 
 /// Applies one of `date_filters` to a template value.
-pub fn apply_date_filter(f: fn(&DateTime) -> String, value: &Value) -> Result<Value, JinjaError> {
+pub fn apply_date_filter(f: DateString, value: &Value) -> Result<Value, JinjaError> {
     if value.is_none() || value.is_undefined() {
         return Ok(Value::from(()));
     }
