@@ -16,7 +16,6 @@ pub mod environ;
 pub mod error;
 pub mod limits;
 pub mod pickle;
-pub mod runner;
 pub mod spec;
 pub mod store;
 pub mod template;
@@ -26,6 +25,7 @@ mod input;
 mod mask;
 mod py;
 mod report;
+mod runner;
 #[allow(unsafe_code)]
 mod supervise;
 mod xcom;
@@ -35,6 +35,9 @@ mod xcom;
 pub use report::{LogTarget, error as report_error, init_logging, no_xcom_line};
 pub use supervise::init::become_reaper;
 pub use xcom::echo_enabled as xcom_echo_enabled;
+
+/// The SQL splitter and parameter binder, which the fuzz targets drive.
+pub use runner::sql::{params as sql_params, split as sql_split};
 
 use std::path::PathBuf;
 use std::sync::Arc;

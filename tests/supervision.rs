@@ -276,11 +276,14 @@ echo done
 #[test]
 fn sigusr1_goes_to_the_main_process_only() {
     let t = Task::new().context(context());
-    let script = r#"trap 'echo got USR1' USR1
+    // Polls for the trap's flag: a `wait` for the helper would hang if the
+    // signal came between `echo ready` and the `wait`.
+    let script = r#"got=
+trap 'echo got USR1; got=1' USR1
 sleep 300 &
 helper=$!
 echo ready
-wait $helper
+while [ -z "$got" ]; do sleep 0.05; done
 if kill -0 $helper 2>/dev/null; then echo "helper alive"; else echo "helper killed"; fi
 kill $helper
 "#;
