@@ -160,7 +160,7 @@ fn over_cap(size: &str, max_bytes: u64) -> Error {
 /// target's folder as they come; [`Writer::commit`] fsyncs and renames it
 /// into place; dropping it uncommitted deletes the temp file, so a failure,
 /// a signal or the size cap never leaves a partial file behind.
-pub struct Writer {
+pub(crate) struct Writer {
     path: PathBuf,
     dir: PathBuf,
     file: Option<std::io::BufWriter<std::fs::File>>,
@@ -173,7 +173,7 @@ pub struct Writer {
 impl Writer {
     /// Starts writing towards `path` (its folder is created, as `mkdir -p`);
     /// `max_bytes: None` means no cap (an `output_path` file).
-    pub fn create(path: &Path, max_bytes: Option<u64>) -> Result<Writer> {
+    pub(crate) fn create(path: &Path, max_bytes: Option<u64>) -> Result<Writer> {
         let fail = |source: std::io::Error| Error::XComWrite {
             path: path.to_path_buf(),
             source,
@@ -201,18 +201,13 @@ impl Writer {
     }
 
     /// Bytes accepted so far.
-    pub fn written(&self) -> u64 {
+    pub(crate) fn written(&self) -> u64 {
         self.written
-    }
-
-    /// The final path.
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 
     /// Turns an I/O error from this writer into the runner's error: the size
     /// cap (with its remedy) or a write failure naming the file.
-    pub fn error(&self, source: std::io::Error) -> Error {
+    pub(crate) fn error(&self, source: std::io::Error) -> Error {
         match self.max_bytes {
             Some(max) if self.over => over_cap(&format!("more than {max}"), max),
             _ => Error::XComWrite {
@@ -223,14 +218,14 @@ impl Writer {
     }
 
     /// Flushes and fsyncs the temp file, then renames it into place.
-    pub fn commit(self) -> Result<()> {
+    pub(crate) fn commit(self) -> Result<()> {
         self.sync()?.persist()
     }
 
     /// Flushes and fsyncs the temp file, leaving only the rename to do: a
     /// full disk or an I/O error shows here, so a caller with a transaction
     /// to commit can learn it before committing.
-    pub fn sync(mut self) -> Result<Synced> {
+    pub(crate) fn sync(mut self) -> Result<Synced> {
         let fail = |source: std::io::Error| Error::XComWrite {
             path: self.path.clone(),
             source,
@@ -261,7 +256,7 @@ impl Writer {
 
 /// A result written in full and fsynced in its temp file; dropping it
 /// unpersisted deletes the temp file.
-pub struct Synced {
+pub(crate) struct Synced {
     path: PathBuf,
     dir: PathBuf,
     temp: tempfile::TempPath,
@@ -270,17 +265,17 @@ pub struct Synced {
 
 impl Synced {
     /// Where it goes.
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 
     /// Its size.
-    pub fn bytes(&self) -> u64 {
+    pub(crate) fn bytes(&self) -> u64 {
         self.bytes
     }
 
     /// Renames the file into place (the one step left after [`Writer::sync`]).
-    pub fn persist(self) -> Result<()> {
+    pub(crate) fn persist(self) -> Result<()> {
         let path = self.path;
         self.temp.persist(&path).map_err(|e| Error::XComWrite {
             path: path.clone(),
@@ -395,14 +390,14 @@ pub(crate) fn write_synced(path: &Path, bytes: &[u8]) -> Result<Synced> {
 /// hands it to whichever runner produces the value: the process runners'
 /// values are pushed whole, the SQL runner streams rows into its writer.
 #[derive(Debug)]
-pub struct Sink {
+pub(crate) struct Sink {
     path: PathBuf,
     max_bytes: u64,
     push: bool,
 }
 
 impl Sink {
-    pub fn new(path: PathBuf, max_bytes: u64, push: bool) -> Sink {
+    pub(crate) fn new(path: PathBuf, max_bytes: u64, push: bool) -> Sink {
         Sink {
             path,
             max_bytes,
@@ -411,24 +406,24 @@ impl Sink {
     }
 
     /// Whether a value is pushed at all (Airflow's `do_xcom_push`).
-    pub fn pushes(&self) -> bool {
+    pub(crate) fn pushes(&self) -> bool {
         self.push
     }
 
     /// A streaming writer towards the XCom file, under the cap.
-    pub fn writer(&self) -> Result<Writer> {
+    pub(crate) fn writer(&self) -> Result<Writer> {
         Writer::create(&self.path, Some(self.max_bytes))
     }
 
     /// `value` checked against the cap, written and fsynced, waiting for its
     /// rename.
-    pub fn synced(&self, value: &Value) -> Result<Synced> {
+    pub(crate) fn synced(&self, value: &Value) -> Result<Synced> {
         write_synced(&self.path, &encode(value, self.max_bytes)?)
     }
 
     /// Pushes `value` (written atomically under the cap) and says where; a
     /// `None` (JSON `null`) return value pushes nothing, as in Airflow.
-    pub fn push_value(&self, value: &Value) -> Result<Option<PathBuf>> {
+    pub(crate) fn push_value(&self, value: &Value) -> Result<Option<PathBuf>> {
         if !self.push || value.is_null() {
             return Ok(None);
         }
@@ -438,7 +433,7 @@ impl Sink {
     /// Pushes JSON text a task wrote, kept byte for byte (big integers and
     /// exact decimals survive), once it is checked to be one JSON value
     /// under the cap.
-    pub fn push_raw(&self, bytes: Vec<u8>) -> Result<Option<PathBuf>> {
+    pub(crate) fn push_raw(&self, bytes: Vec<u8>) -> Result<Option<PathBuf>> {
         if !self.push {
             return Ok(None);
         }

@@ -13,7 +13,7 @@ use crate::runner::{ProcessTask, ResultSource, env};
 use crate::spec::BashTask;
 use crate::supervise::Decoder;
 
-pub fn prepare(task: &BashTask, ctx: &Context, ours: &Environ) -> Result<ProcessTask> {
+pub(crate) fn prepare(task: &BashTask, ctx: &Context, ours: &Environ) -> Result<ProcessTask> {
     let command = task
         .bash_command
         .as_str()

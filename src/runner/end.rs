@@ -13,7 +13,7 @@ use crate::supervise::{ProcessEnd, signal_name};
 
 /// The end of a task process.
 #[derive(Debug, PartialEq)]
-pub enum Ended {
+pub(crate) enum Ended {
     /// It succeeded; the value to push, if any.
     Success(Option<ReturnValue>),
     /// Its exit code is one of `skip_on_exit_code`.
@@ -25,7 +25,7 @@ pub enum Ended {
 /// What the process's end means. `describe` names the task in failure
 /// messages ("Bash command"); `shim` is the shim's report for Python and
 /// Ruby tasks, `None` for bash, whose value is its last line of output.
-pub fn interpret(
+pub(crate) fn interpret(
     describe: &str,
     program: &str,
     end: ProcessEnd,

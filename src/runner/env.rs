@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::spec::source::{CONTEXT_ENV, CONTEXT_FILE_ENV, SPEC_ENV, SPEC_FILE_ENV};
 
 /// Applies the task environment to `cmd`.
-pub fn apply(
+pub(crate) fn apply(
     cmd: &mut Command,
     env_field: Option<&Value>,
     append_env: bool,

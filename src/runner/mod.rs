@@ -1,13 +1,13 @@
 //! Runners turn a rendered task into work: a process to supervise (bash,
 //! python, ruby). They only prepare; they never print, exit or handle signals.
 
-pub mod bash;
-pub mod end;
-pub mod env;
-pub mod python;
-pub mod ruby;
-pub mod shim;
-pub mod sql;
+pub(crate) mod bash;
+pub(crate) mod end;
+pub(crate) mod env;
+pub(crate) mod python;
+pub(crate) mod ruby;
+pub(crate) mod shim;
+pub(crate) mod sql;
 
 use std::process::Command;
 
@@ -16,7 +16,7 @@ use tempfile::TempDir;
 use crate::supervise::Decoder;
 
 /// A process ready to be supervised, and how to read its result.
-pub struct ProcessTask {
+pub(crate) struct ProcessTask {
     pub command: Command,
     pub program: String,
     /// What the task is called in failure messages: "Bash command", "Python callable".
@@ -32,7 +32,7 @@ pub struct ProcessTask {
 
 /// Where the task's return value comes from.
 #[derive(Debug)]
-pub enum ResultSource {
+pub(crate) enum ResultSource {
     /// The last line of output (BashOperator).
     LastLine,
     /// The files a shim writes (runners/PROTOCOL.md), in this folder.
@@ -41,7 +41,7 @@ pub enum ResultSource {
 
 /// A return value on its way to the XCom file.
 #[derive(Debug, Clone, PartialEq)]
-pub enum ReturnValue {
+pub(crate) enum ReturnValue {
     /// A value the runner built.
     Value(serde_json::Value),
     /// JSON text a task wrote, kept byte for byte (big integers and exact

@@ -23,7 +23,7 @@ const SHIM: &str = include_str!("../../runners/python_shim.py");
 /// on, and UTF-8 keeps non-ASCII prints from failing in a C locale (2.7, 3.6).
 const PYTHON_ENV: [(&str, &str); 2] = [("PYTHONUNBUFFERED", "1"), ("PYTHONIOENCODING", "utf-8")];
 
-pub fn prepare(
+pub(crate) fn prepare(
     task: &PythonTask,
     ctx: &Context,
     ours: &Environ,
@@ -96,11 +96,11 @@ pub fn prepare(
 }
 
 /// Where `task-runner install-shims` puts the shims (env `TASK_RUNNER_SHIM_DIR`).
-pub const DEFAULT_SHIM_DIR: &str = "/usr/local/lib/task-runner";
+pub(crate) const DEFAULT_SHIM_DIR: &str = "/usr/local/lib/task-runner";
 
 /// The shim's module name: versioned by content, so a binary never imports
 /// another version's shim.
-pub fn shim_module() -> String {
+pub(crate) fn shim_module() -> String {
     // FNV-1a: a stable content hash, no crate needed for 64 bits.
     let hash = SHIM.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
@@ -122,7 +122,7 @@ fn installed_shim(ours: &Environ) -> Option<std::path::PathBuf> {
 
 /// `task-runner install-shims`: writes the Python shim into `dir` and
 /// compiles it with each interpreter, so runs import its bytecode.
-pub fn install(dir: &Path, pythons: &[String]) -> Result<Vec<String>> {
+pub(crate) fn install(dir: &Path, pythons: &[String]) -> Result<Vec<String>> {
     let fail = |e: std::io::Error| {
         Error::config_caused(
             format!("cannot install the shim into `{}`", dir.display()),

@@ -17,7 +17,7 @@ use crate::supervise::Decoder;
 /// The shim, byte for byte; Ruby 2.6+.
 const SHIM: &str = include_str!("../../runners/ruby_shim.rb");
 
-pub fn prepare(
+pub(crate) fn prepare(
     task: &RubyTask,
     ctx: &Context,
     ours: &Environ,

@@ -18,7 +18,7 @@ use crate::supervise::ProcessEnd;
 
 /// What a finished shim's end means.
 #[derive(Debug, PartialEq)]
-pub enum ShimEnd {
+pub(crate) enum ShimEnd {
     /// Success; the return value, if any.
     Returned(Option<ReturnValue>),
     /// The task raised; a one-line summary (`ValueError: bad row`) for the
@@ -45,7 +45,7 @@ const ERROR_MAX_BYTES: u64 = 64 * 1024;
 ///
 /// `xcom_cap` is `max_xcom_bytes` when the result is pushed, `None` when it
 /// is not (then it is not read at all).
-pub fn interpret(dir: &Path, end: ProcessEnd, xcom_cap: Option<u64>) -> Result<ShimEnd> {
+pub(crate) fn interpret(dir: &Path, end: ProcessEnd, xcom_cap: Option<u64>) -> Result<ShimEnd> {
     let code = match end {
         // Stopped or crashed: 128 + N, whatever the files say.
         ProcessEnd::Signaled(_) => return Ok(ShimEnd::Exited),
@@ -108,7 +108,7 @@ fn read_error(dir: &Path) -> Option<String> {
 
 /// The task input's common fields (PROTOCOL §2.1) for `kind`; each runner adds
 /// its own before [`stage`].
-pub fn common_input(kind: &str, ctx: &Context, do_xcom_push: bool) -> Map<String, Value> {
+pub(crate) fn common_input(kind: &str, ctx: &Context, do_xcom_push: bool) -> Map<String, Value> {
     let (context, datetime_keys) = context_json(ctx);
     let mut input = Map::new();
     input.insert("kind".into(), kind.into());
@@ -152,7 +152,7 @@ fn xcom_json(ctx: &Context) -> Vec<Value> {
 /// The context a task receives, as plain JSON, and the paths in it whose
 /// ISO strings the shims turn into datetimes (PROTOCOL §3, §3.1): the
 /// context's [`Context::entries`] without those only templates get.
-pub fn context_json(ctx: &Context) -> (Map<String, Value>, Vec<String>) {
+pub(crate) fn context_json(ctx: &Context) -> (Map<String, Value>, Vec<String>) {
     let mut datetime_keys = Vec::new();
     let context = object(ctx.entries(), "", &mut datetime_keys);
     (context, datetime_keys)
@@ -193,14 +193,14 @@ fn object(
 
 /// A private folder (0700) holding the shim and its input (PROTOCOL §1), deleted
 /// when dropped, and the shim's command-line arguments.
-pub struct Staged {
+pub(crate) struct Staged {
     pub dir: TempDir,
     /// `<dir>/shim <dir>/input.json <dir>/result.json <dir>/error.txt`, absolute.
     pub args: [PathBuf; 4],
 }
 
 /// Writes the shim source and `input` into a fresh private folder.
-pub fn stage(kind: &str, shim_source: &str, input: &Map<String, Value>) -> Result<Staged> {
+pub(crate) fn stage(kind: &str, shim_source: &str, input: &Map<String, Value>) -> Result<Staged> {
     let dir = tempfile::Builder::new()
         .prefix(&format!("task-runner-{kind}-"))
         // The input holds the context (and so maybe secrets in params/conf).

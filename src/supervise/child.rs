@@ -29,7 +29,7 @@ use crate::supervise::signals::{Received, Signals};
 
 /// How to stop the task.
 #[derive(Debug, Clone, Copy)]
-pub struct Policy {
+pub(crate) struct Policy {
     pub timeout: Option<Duration>,
     pub grace: Duration,
 }

@@ -4,7 +4,7 @@ use nix::sys::wait::WaitStatus;
 
 /// The end of the task's main process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ProcessEnd {
+pub(crate) enum ProcessEnd {
     /// Exited with this code (0 is success).
     Exited(i32),
     /// Killed by this signal.
@@ -13,7 +13,7 @@ pub enum ProcessEnd {
 
 impl ProcessEnd {
     /// The only place a wait status is interpreted.
-    pub fn from_wait(status: WaitStatus) -> Option<ProcessEnd> {
+    pub(crate) fn from_wait(status: WaitStatus) -> Option<ProcessEnd> {
         match status {
             WaitStatus::Exited(_, code) => Some(ProcessEnd::Exited(code)),
             WaitStatus::Signaled(_, signal, _) => Some(ProcessEnd::Signaled(signal as i32)),
@@ -22,15 +22,11 @@ impl ProcessEnd {
     }
 
     /// The shell-style code: the exit code, or 128 + N for signal N.
-    pub fn exit_code(&self) -> u8 {
+    pub(crate) fn exit_code(&self) -> u8 {
         match self {
             ProcessEnd::Exited(code) => u8::try_from(*code).unwrap_or(1),
             ProcessEnd::Signaled(signal) => crate::error::exit_code::signal(*signal),
         }
-    }
-
-    pub fn success(&self) -> bool {
-        matches!(self, ProcessEnd::Exited(0))
     }
 }
 

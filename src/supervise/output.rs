@@ -12,7 +12,7 @@ pub(crate) const MAX_LINE: usize = 16 * 1024 * 1024;
 
 /// Decodes output bytes as Python's `bytes.decode(enc, "backslashreplace")`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Decoder {
+pub(crate) enum Decoder {
     Utf8,
     Latin1,
     Ascii,
@@ -20,7 +20,7 @@ pub enum Decoder {
 
 impl Decoder {
     /// The Python codec names (and aliases) this runner supports.
-    pub fn for_name(name: &str) -> Option<Decoder> {
+    pub(crate) fn for_name(name: &str) -> Option<Decoder> {
         match name.trim().to_ascii_lowercase().replace('_', "-").as_str() {
             "utf-8" | "utf8" | "u8" => Some(Decoder::Utf8),
             "latin-1" | "latin1" | "iso-8859-1" | "iso8859-1" | "l1" | "cp819" => {
@@ -31,7 +31,7 @@ impl Decoder {
         }
     }
 
-    pub fn decode(&self, bytes: &[u8]) -> String {
+    pub(crate) fn decode(&self, bytes: &[u8]) -> String {
         match self {
             Decoder::Latin1 => bytes.iter().map(|&b| char::from(b)).collect(),
             Decoder::Ascii => {
@@ -166,7 +166,7 @@ fn char_boundary(bytes: &[u8], at: usize) -> usize {
 
 /// The last line of output, and whether it came whole (not cut at [`MAX_LINE`]).
 #[derive(Debug, Clone, PartialEq)]
-pub struct LastLine {
+pub(crate) struct LastLine {
     pub text: String,
     pub whole: bool,
 }

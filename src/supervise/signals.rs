@@ -7,14 +7,14 @@ use tokio::signal::unix::{SignalKind, signal};
 
 /// What a received signal asks of the task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Received {
+pub(crate) enum Received {
     /// SIGTERM, SIGINT, SIGHUP, SIGQUIT: forward it, then stop the task.
     Stop(i32),
     /// SIGUSR1, SIGUSR2: forward it; the task decides what it means.
     Forward(i32),
 }
 
-pub struct Signals {
+pub(crate) struct Signals {
     streams: Vec<(i32, tokio::signal::unix::Signal)>,
 }
 
@@ -28,7 +28,7 @@ const FORWARD: [Signal; 2] = [Signal::SIGUSR1, Signal::SIGUSR2];
 
 impl Signals {
     /// Registers the handlers; must run inside the tokio runtime.
-    pub fn install() -> std::io::Result<Signals> {
+    pub(crate) fn install() -> std::io::Result<Signals> {
         let mut streams = Vec::new();
         for sig in STOP.iter().chain(FORWARD.iter()) {
             let n = *sig as i32;
@@ -38,7 +38,7 @@ impl Signals {
     }
 
     /// Waits for the next signal.
-    pub async fn recv(&mut self) -> Received {
+    pub(crate) async fn recv(&mut self) -> Received {
         let futures = self.streams.iter_mut().map(|(n, s)| {
             let n = *n;
             Box::pin(async move {

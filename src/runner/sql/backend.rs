@@ -24,7 +24,7 @@ use crate::connection::Connection;
 
 /// libpq's and mysqlclient's connect timeout is unbounded by default; a task
 /// must not hang on an unreachable host, so each attempt is bounded.
-pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 enum Options {
     Pg(PgConnectOptions),
@@ -33,7 +33,7 @@ enum Options {
 }
 
 /// Where to connect, and how to name it in messages (never with the password).
-pub struct Target {
+pub(crate) struct Target {
     options: Options,
     pub dialect: Dialect,
     pub describe: String,
@@ -41,7 +41,7 @@ pub struct Target {
 }
 
 /// Why a connection value cannot be used for SQL.
-pub fn unusable(conn: &Connection, why: &str) -> String {
+pub(crate) fn unusable(conn: &Connection, why: &str) -> String {
     format!(
         "connection `{}` cannot be used by the sql operator: {why}",
         conn.conn_id
@@ -229,7 +229,7 @@ fn sqlite_options(conn: &Connection) -> Result<Backend, String> {
 
 impl Target {
     /// Builds the connect options from the connection's `conn_type`, fields and extras.
-    pub fn from_connection(conn: &Connection) -> Result<Target, String> {
+    pub(crate) fn from_connection(conn: &Connection) -> Result<Target, String> {
         let extra = conn.extra_dejson();
         let connect_timeout = connect_timeout(conn, &extra)?;
         let (options, dialect, describe) = match conn.conn_type.as_deref().unwrap_or_default() {
@@ -255,7 +255,7 @@ impl Target {
     }
 
     /// One connection attempt, bounded by the connect timeout.
-    pub async fn connect(&self) -> Result<Conn, ConnectError> {
+    pub(crate) async fn connect(&self) -> Result<Conn, ConnectError> {
         let attempt = async {
             Ok::<_, sqlx::Error>(match &self.options {
                 Options::Pg(o) => Conn::Pg(quiet(o.clone()).connect().await?),
@@ -313,7 +313,7 @@ fn libpq_options(text: &str) -> Vec<(String, String)> {
     out
 }
 
-pub struct ConnectError {
+pub(crate) struct ConnectError {
     pub retry: bool,
     pub source: crate::error::Cause,
 }
@@ -321,7 +321,7 @@ pub struct ConnectError {
 /// A database error in the runner's words: the server's own message with its
 /// SQLSTATE or error number (see [`db_message`]).
 #[derive(Debug)]
-pub struct DbError(pub sqlx::Error);
+pub(crate) struct DbError(pub sqlx::Error);
 
 impl std::fmt::Display for DbError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -332,7 +332,7 @@ impl std::fmt::Display for DbError {
 impl std::error::Error for DbError {}
 
 /// A database's own message: text, SQLSTATE/error code, and PostgreSQL's detail and hint.
-pub fn db_message(e: &sqlx::Error) -> String {
+pub(crate) fn db_message(e: &sqlx::Error) -> String {
     match e {
         sqlx::Error::Database(d) => {
             let mut s = d.message().to_string();
@@ -364,7 +364,7 @@ pub fn db_message(e: &sqlx::Error) -> String {
 }
 
 /// What went wrong in one statement.
-pub enum StepError {
+pub(crate) enum StepError {
     /// The server refused or failed it.
     Db(String),
     /// A value could not be bound or converted.
@@ -381,7 +381,7 @@ impl From<sqlx::Error> for StepError {
 
 /// The task's parameters, as given.
 #[derive(Clone, Copy)]
-pub enum Values<'a> {
+pub(crate) enum Values<'a> {
     None,
     Named(&'a Map<String, Value>),
     List(&'a [Value]),
@@ -408,14 +408,14 @@ impl Values<'_> {
 }
 
 /// An open connection to one of the three databases.
-pub enum Conn {
+pub(crate) enum Conn {
     Pg(PgConnection),
     My(MySqlConnection),
     Lite(SqliteConnection),
 }
 
 /// Stops a running statement from outside the task's own connection.
-pub enum Canceller {
+pub(crate) enum Canceller {
     /// `pg_cancel_backend(pid)` from a second session, as psql's Ctrl-C does
     /// (libpq's cancel request; sqlx does not expose the cancel key).
     Pg(PgConnectOptions, i32),
@@ -426,7 +426,7 @@ pub enum Canceller {
 }
 
 impl Canceller {
-    pub async fn cancel(&self) -> Result<(), String> {
+    pub(crate) async fn cancel(&self) -> Result<(), String> {
         let e = |e: sqlx::Error| db_message(&e);
         match self {
             Canceller::Pg(o, pid) => {
@@ -454,7 +454,7 @@ impl Canceller {
 
 impl Conn {
     /// Learns how to cancel this session's statements (one round trip).
-    pub async fn canceller(&mut self, target: &Target) -> Result<Canceller, sqlx::Error> {
+    pub(crate) async fn canceller(&mut self, target: &Target) -> Result<Canceller, sqlx::Error> {
         Ok(match (self, &target.options) {
             (Conn::Pg(c), Options::Pg(o)) => {
                 let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
@@ -481,7 +481,7 @@ impl Conn {
     }
 
     /// A transaction-control statement (`BEGIN`, `COMMIT`, `ROLLBACK`).
-    pub async fn control(&mut self, sql: &str) -> Result<(), sqlx::Error> {
+    pub(crate) async fn control(&mut self, sql: &str) -> Result<(), sqlx::Error> {
         match self {
             Conn::Pg(c) => sqlx::raw_sql(sql).execute(c).await.map(drop),
             Conn::My(c) => sqlx::raw_sql(sql).execute(c).await.map(drop),
@@ -489,7 +489,7 @@ impl Conn {
         }
     }
 
-    pub async fn close(self) {
+    pub(crate) async fn close(self) {
         let _ = match self {
             Conn::Pg(c) => c.close().await,
             Conn::My(c) => c.close().await,
@@ -500,7 +500,7 @@ impl Conn {
     /// Runs one statement; its rows go to `sink` (or are drained when it is
     /// `None`). Returns the row count: rows returned for a statement with a
     /// result set, rows affected otherwise (DB-API `cursor.rowcount`).
-    pub async fn exec(
+    pub(crate) async fn exec(
         &mut self,
         piece: &Piece,
         values: Values<'_>,

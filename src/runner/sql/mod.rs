@@ -13,11 +13,11 @@
 //! values), [`types`] (values to JSON), [`backend`] (connections, execution,
 //! cancellation).
 
-pub mod backend;
+pub(crate) mod backend;
 pub mod params;
-pub mod pg_oid;
+pub(crate) mod pg_oid;
 pub mod split;
-pub mod types;
+pub(crate) mod types;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -36,7 +36,7 @@ use crate::xcom;
 
 /// Connection attempts before giving up on an unreachable server; only the
 /// connection is retried, never a statement.
-pub const CONNECT_ATTEMPTS: u32 = 3;
+pub(crate) const CONNECT_ATTEMPTS: u32 = 3;
 /// How long a rollback after a failed statement may take before the
 /// connection is simply dropped (the server then rolls back on its own).
 const ROLLBACK_WAIT: Duration = Duration::from_secs(5);
@@ -52,7 +52,7 @@ fn stop_deadline(grace: Duration) -> Instant {
 
 /// One statement as it is sent to the server.
 #[derive(Debug)]
-pub struct Piece {
+pub(crate) struct Piece {
     /// With the server's own bind markers.
     pub sql: String,
     /// As written (for logs and messages).
@@ -183,7 +183,7 @@ fn plan(task: &SqlTask, d: Dialect) -> Result<Plan> {
 }
 
 /// Rows of one result on their way into the output file, one JSON array per row.
-pub struct RowSink<'w> {
+pub(crate) struct RowSink<'w> {
     out: &'w mut xcom::Writer,
     buf: Vec<u8>,
     rows: u64,
@@ -199,20 +199,20 @@ impl<'w> RowSink<'w> {
     }
 
     /// The buffer for the next row's column values, comma-separated.
-    pub fn start_row(&mut self) -> &mut Vec<u8> {
+    pub(crate) fn start_row(&mut self) -> &mut Vec<u8> {
         self.buf.clear();
         self.buf
             .extend_from_slice(if self.rows == 0 { b"[[" } else { b",[" });
         &mut self.buf
     }
 
-    pub fn end_row(&mut self) -> std::io::Result<()> {
+    pub(crate) fn end_row(&mut self) -> std::io::Result<()> {
         self.buf.push(b']');
         self.rows += 1;
         self.out.write_all(&self.buf)
     }
 
-    pub fn finish(&mut self) -> std::io::Result<()> {
+    pub(crate) fn finish(&mut self) -> std::io::Result<()> {
         self.out
             .write_all(if self.rows == 0 { b"[]" } else { b"]" })
     }
@@ -227,7 +227,7 @@ struct Output {
 
 /// Runs the task's SQL and writes its XCom; returns the XCom's path, or
 /// `None` when nothing is pushed.
-pub async fn run(
+pub(crate) async fn run(
     task: &SqlTask,
     conn: &Connection,
     sink: &xcom::Sink,

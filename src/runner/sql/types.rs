@@ -180,7 +180,7 @@ fn iso_time(micros: i64) -> String {
 
 /// How a PostgreSQL column is decoded, chosen once from its type.
 #[derive(Debug, Clone, PartialEq)]
-pub enum PgCol {
+pub(crate) enum PgCol {
     Bool,
     Int2,
     Int4,
@@ -209,7 +209,7 @@ pub enum PgCol {
 
 impl PgCol {
     /// The decoder for a column type, or the type's name when it has none.
-    pub fn of(ty: &PgTypeInfo) -> Result<PgCol, String> {
+    pub(crate) fn of(ty: &PgTypeInfo) -> Result<PgCol, String> {
         match ty.kind() {
             PgTypeKind::Enum(_) => return Ok(PgCol::Text),
             PgTypeKind::Domain(base) => return PgCol::of(base),
@@ -266,7 +266,7 @@ impl PgCol {
     }
 
     /// Writes one non-NULL value in binary wire format as JSON.
-    pub fn write(&self, b: &[u8], out: &mut Vec<u8>) -> Result<(), Fail> {
+    pub(crate) fn write(&self, b: &[u8], out: &mut Vec<u8>) -> Result<(), Fail> {
         let short = || format!("truncated {self:?} value ({} bytes)", b.len());
         let be = |n: usize| -> Result<&[u8], Fail> { b.get(..n).ok_or_else(short) };
         match self {
@@ -561,7 +561,7 @@ fn array_dim(
 
 /// How a MySQL/MariaDB column is decoded, from sqlx's type name.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum MyCol {
+pub(crate) enum MyCol {
     Int,
     UInt,
     Float,
@@ -580,7 +580,7 @@ pub enum MyCol {
 }
 
 impl MyCol {
-    pub fn of(name: &str) -> MyCol {
+    pub(crate) fn of(name: &str) -> MyCol {
         match name {
             "BOOLEAN" | "TINYINT" | "SMALLINT" | "MEDIUMINT" | "INT" | "BIGINT" | "YEAR" => {
                 MyCol::Int
@@ -602,7 +602,7 @@ impl MyCol {
         }
     }
 
-    pub fn write(&self, v: sqlx::mysql::MySqlValueRef<'_>, out: &mut Vec<u8>) -> Result<(), Fail> {
+    pub(crate) fn write(&self, v: sqlx::mysql::MySqlValueRef<'_>, out: &mut Vec<u8>) -> Result<(), Fail> {
         use sqlx::MySql;
         let e = |e: sqlx::error::BoxDynError| e.to_string();
         match self {
@@ -679,7 +679,7 @@ impl MyCol {
 }
 
 /// A SQLite value by its storage class.
-pub fn write_sqlite(v: sqlx::sqlite::SqliteValueRef<'_>, out: &mut Vec<u8>) -> Result<(), Fail> {
+pub(crate) fn write_sqlite(v: sqlx::sqlite::SqliteValueRef<'_>, out: &mut Vec<u8>) -> Result<(), Fail> {
     use sqlx::Sqlite;
     let e = |e: sqlx::error::BoxDynError| e.to_string();
     if v.is_null() {
