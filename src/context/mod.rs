@@ -5,15 +5,15 @@
 //! is what the template module turns into Jinja values and the shim protocol
 //! into JSON; the process runners get `AIRFLOW_CTX_*` env vars.
 
-pub mod datetime;
+mod datetime;
 mod entries;
-pub mod payload;
-pub mod schedule;
+mod payload;
+mod schedule;
 pub mod xcom;
 
 use serde_json::{Map, Value};
 
-pub use datetime::{DateTime, TimeDelta, Zone};
+pub use datetime::{DATE_STRINGS, DateString, DateTime, TimeDelta, Zone};
 pub use entries::{Entry, Item, Record, TemplateItem};
 pub use payload::{Payload, XComEntry};
 

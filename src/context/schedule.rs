@@ -5,7 +5,7 @@
 use chrono::{Datelike, NaiveDate, NaiveDateTime};
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct Cron {
+pub(super) struct Cron {
     minutes: Vec<bool>,
     hours: Vec<bool>,
     days: Vec<bool>,
@@ -19,7 +19,7 @@ pub struct Cron {
 impl Cron {
     /// Parses a cron expression or an Airflow preset; `None` for anything else
     /// (`None`, `@once`, a timedelta, a dataset schedule).
-    pub fn parse(schedule: &str) -> Option<Cron> {
+    pub(super) fn parse(schedule: &str) -> Option<Cron> {
         let expr = match schedule.trim() {
             "@hourly" => "0 * * * *",
             "@daily" | "@midnight" => "0 0 * * *",
@@ -50,7 +50,7 @@ impl Cron {
     }
 
     /// What Airflow 2's `dag.timetable.summary` shows for it.
-    pub fn summary(&self) -> &str {
+    pub(super) fn summary(&self) -> &str {
         &self.expression
     }
 
@@ -80,7 +80,7 @@ impl Cron {
     }
 
     /// The last fire time strictly before `t`.
-    pub fn prev_before(&self, t: NaiveDateTime) -> Option<NaiveDateTime> {
+    pub(super) fn prev_before(&self, t: NaiveDateTime) -> Option<NaiveDateTime> {
         let mut day = t.date();
         for _ in 0..366 * 5 {
             if self.day_matches(day) {
@@ -97,7 +97,7 @@ impl Cron {
     }
 
     /// The first fire time strictly after `t`.
-    pub fn next_after(&self, t: NaiveDateTime) -> Option<NaiveDateTime> {
+    pub(super) fn next_after(&self, t: NaiveDateTime) -> Option<NaiveDateTime> {
         let mut day = t.date();
         for _ in 0..366 * 5 {
             if self.day_matches(day) {

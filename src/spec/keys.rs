@@ -206,7 +206,7 @@ const TEMPLATE: Type = Type::Str(None);
 
 /// Every key, once. The order is the order `task-runner schema` lists an
 /// operator's keys in (Airflow's keyword order, shared keys where they fit).
-pub const KEYS: &[Key] = &[
+pub(crate) const KEYS: &[Key] = &[
     key("operator", Ops::ALL, STR),
     key("task_id", Ops::ALL, STR),
     key("params", Ops::ALL, Type::Mapping),
@@ -246,17 +246,20 @@ pub const KEYS: &[Key] = &[
 ];
 
 /// The row of `name`.
-pub fn find(name: &str) -> Option<&'static Key> {
+pub(crate) fn find(name: &str) -> Option<&'static Key> {
     KEYS.iter().find(|k| k.name == name)
 }
 
 /// The known key closest to an unknown one, if it is close enough to be a typo.
-pub fn suggest(name: &str) -> Option<&'static str> {
+pub(crate) fn suggest(name: &str) -> Option<&'static str> {
     closest(name, KEYS.iter().map(|k| k.name))
 }
 
 /// The candidate within three edits of `name`, the closest first.
-pub fn closest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+pub(crate) fn closest<'a>(
+    name: &str,
+    candidates: impl Iterator<Item = &'a str>,
+) -> Option<&'a str> {
     candidates
         .map(|c| (strsim::levenshtein(name, c), c))
         .filter(|(d, _)| *d <= 3)
@@ -265,13 +268,13 @@ pub fn closest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Opt
 }
 
 /// The keys every operator takes.
-pub fn common() -> impl Iterator<Item = &'static str> {
+pub(crate) fn common() -> impl Iterator<Item = &'static str> {
     KEYS.iter().filter(|k| k.ops.is_all()).map(|k| k.name)
 }
 
 /// The key table as `task-runner schema` prints it, for the Airflow-side
 /// provider to check its own table against.
-pub fn schema() -> Value {
+pub(crate) fn schema() -> Value {
     let operators: serde_json::Map<String, Value> = OperatorKind::ALL
         .iter()
         .map(|&op| {
@@ -413,7 +416,7 @@ impl Type {
 }
 
 /// A value for a message: a short scalar quoted, anything else by its kind.
-pub fn describe(node: &Node) -> String {
+pub(crate) fn describe(node: &Node) -> String {
     let text = match &node.value {
         Yaml::Str(s) => s.clone(),
         Yaml::Int(n) => n.to_string(),

@@ -2,14 +2,14 @@
 //! (`yaml`), its vocabulary (`keys`), the document checked against it
 //! (`document`), and its typed form (`validate`, one builder per operator).
 
-pub mod bash;
-pub mod document;
-pub mod keys;
-pub mod python;
-pub mod ruby;
+mod bash;
+mod document;
+pub(crate) mod keys;
+mod python;
+mod ruby;
 pub mod source;
-pub mod sql;
-pub mod validate;
+mod sql;
+mod validate;
 pub mod yaml;
 
 pub use bash::BashTask;

@@ -21,9 +21,9 @@ use crate::spec::sql::SqlTask;
 
 /// Default grace between SIGTERM and SIGKILL: shorter than Docker's 10 s stop
 /// timeout, so the runner still reports after killing the task.
-pub const DEFAULT_GRACE: Duration = Duration::from_secs(5);
+pub(super) const DEFAULT_GRACE: Duration = Duration::from_secs(5);
 /// Default cap on the XCom file; see the README's "Results" section.
-pub const DEFAULT_MAX_XCOM_BYTES: u64 = 16 * 1024 * 1024;
+pub(super) const DEFAULT_MAX_XCOM_BYTES: u64 = 16 * 1024 * 1024;
 
 /// A validated task, its templated fields still unrendered.
 #[derive(Debug, Clone)]

@@ -4,11 +4,11 @@
 //! macros and filters (airflow/templates.py, models/dag.py `get_template_env`,
 //! BaseOperator `render_template_fields`, jinja2/nativetypes.py).
 
-pub mod airflow;
+mod airflow;
 pub mod budget;
-pub mod jinja;
-pub mod pylib;
-pub mod pyvalue;
+mod jinja;
+mod pylib;
+mod pyvalue;
 
 use std::path::PathBuf;
 use std::sync::Arc;

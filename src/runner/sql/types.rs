@@ -602,7 +602,11 @@ impl MyCol {
         }
     }
 
-    pub(crate) fn write(&self, v: sqlx::mysql::MySqlValueRef<'_>, out: &mut Vec<u8>) -> Result<(), Fail> {
+    pub(crate) fn write(
+        &self,
+        v: sqlx::mysql::MySqlValueRef<'_>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), Fail> {
         use sqlx::MySql;
         let e = |e: sqlx::error::BoxDynError| e.to_string();
         match self {
@@ -679,7 +683,10 @@ impl MyCol {
 }
 
 /// A SQLite value by its storage class.
-pub(crate) fn write_sqlite(v: sqlx::sqlite::SqliteValueRef<'_>, out: &mut Vec<u8>) -> Result<(), Fail> {
+pub(crate) fn write_sqlite(
+    v: sqlx::sqlite::SqliteValueRef<'_>,
+    out: &mut Vec<u8>,
+) -> Result<(), Fail> {
     use sqlx::Sqlite;
     let e = |e: sqlx::error::BoxDynError| e.to_string();
     if v.is_null() {

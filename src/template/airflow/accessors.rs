@@ -15,7 +15,7 @@ use crate::template::pyvalue::{invalid, to_value};
 /// Names a template looked up and did not find, so that a strict-undefined
 /// error can say "variable `x` does not exist" instead of "undefined value".
 #[derive(Debug, Default)]
-pub struct Misses {
+pub(crate) struct Misses {
     pub items: Mutex<Vec<String>>,
 }
 
@@ -26,7 +26,7 @@ impl Misses {
         }
     }
 
-    pub fn take(&self) -> Vec<String> {
+    pub(crate) fn take(&self) -> Vec<String> {
         self.items
             .lock()
             .map(|mut v| std::mem::take(&mut *v))
@@ -35,7 +35,7 @@ impl Misses {
 }
 
 #[derive(Debug)]
-pub struct VarAccessor {
+pub(crate) struct VarAccessor {
     pub store: Arc<Store>,
     pub json: bool,
     pub misses: Arc<Misses>,
@@ -103,7 +103,7 @@ impl Object for VarAccessor {
 }
 
 #[derive(Debug)]
-pub struct ConnAccessor {
+pub(crate) struct ConnAccessor {
     pub store: Arc<Store>,
     pub misses: Arc<Misses>,
     pub airflow3: bool,
@@ -145,7 +145,7 @@ impl Object for ConnAccessor {
 
 #[derive(Debug)]
 /// A connection; `.1` is the Airflow 3 profile, whose `str()` is the full repr.
-pub struct ConnObj(pub Connection, pub bool);
+pub(crate) struct ConnObj(pub Connection, pub bool);
 
 impl Object for ConnObj {
     fn repr(self: &Arc<Self>) -> ObjectRepr {

@@ -56,7 +56,12 @@ impl Object for NoneProxy {
 }
 
 /// The template context: every key Airflow gives a template.
-pub fn globals(ctx: &Context, store: Arc<Store>, misses: Arc<Misses>, task_type: &str) -> Value {
+pub(crate) fn globals(
+    ctx: &Context,
+    store: Arc<Store>,
+    misses: Arc<Misses>,
+    task_type: &str,
+) -> Value {
     let adapter = Adapter {
         ctx,
         store,

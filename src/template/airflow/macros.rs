@@ -8,16 +8,16 @@ use crate::template::pyvalue::to_value;
 use minijinja::value::{Kwargs, Object, ObjectRepr, Value, from_args};
 use minijinja::{Error as JinjaError, ErrorKind, State};
 
-use crate::context::datetime::DateString;
-use crate::context::{DateTime, TimeDelta, Zone};
-use crate::template::pylib::datetime::{DateTimeObj, TimeDeltaClass, TimeDeltaObj, as_datetime};
+use crate::context::DateString;
+use crate::context::{DateTime, Zone};
+use crate::template::pylib::datetime::{DateTimeObj, TimeDeltaClass, as_datetime};
 use crate::template::pylib::{dateutil, time, uuid};
 use crate::template::pyvalue::invalid;
 use crate::template::pyvalue::repr as pyfmt;
 use crate::template::pyvalue::yaml;
 
 /// Parses text with a Python `strptime` format (the common directives).
-pub fn strptime(text: &str, fmt: &str) -> Result<chrono::NaiveDateTime, JinjaError> {
+pub(crate) fn strptime(text: &str, fmt: &str) -> Result<chrono::NaiveDateTime, JinjaError> {
     // chrono's parser follows the same directives for the common ones; `%f`
     // in Python is 1-6 digits of microseconds.
     let chrono_fmt = fmt.replace("%f", "%6f");
@@ -86,7 +86,7 @@ fn ds_format(ds: &str, input: &str, output: &str) -> Result<String, JinjaError> 
 }
 
 #[derive(Debug)]
-pub struct Macros;
+pub(crate) struct Macros;
 
 impl Object for Macros {
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
@@ -131,7 +131,7 @@ impl Object for Macros {
 
 /// `macros.datetime`: the class, callable, with `strptime`.
 #[derive(Debug)]
-pub struct DateTimeClass;
+pub(crate) struct DateTimeClass;
 
 impl Object for DateTimeClass {
     fn repr(self: &Arc<Self>) -> ObjectRepr {
@@ -225,7 +225,7 @@ impl Object for DateTimeClass {
 
 /// `macros.json`: `dumps` and `loads` as Python's json module.
 #[derive(Debug)]
-pub struct JsonModule;
+pub(crate) struct JsonModule;
 
 impl Object for JsonModule {
     fn repr(self: &Arc<Self>) -> ObjectRepr {
@@ -267,12 +267,12 @@ fn random_f64() -> f64 {
 
 /// The Airflow date filters (`ds`, `ts_nodash`, ...), the context's formulas;
 /// `None` in gives `None` out.
-pub fn date_filters() -> BTreeMap<&'static str, DateString> {
-    crate::context::datetime::DATE_STRINGS.into_iter().collect()
+pub(crate) fn date_filters() -> BTreeMap<&'static str, DateString> {
+    crate::context::DATE_STRINGS.into_iter().collect()
 }
 
 /// Applies one of `date_filters` to a template value.
-pub fn apply_date_filter(f: DateString, value: &Value) -> Result<Value, JinjaError> {
+pub(crate) fn apply_date_filter(f: DateString, value: &Value) -> Result<Value, JinjaError> {
     if value.is_none() || value.is_undefined() {
         return Ok(Value::from(()));
     }
@@ -283,10 +283,6 @@ pub fn apply_date_filter(f: DateString, value: &Value) -> Result<Value, JinjaErr
         ))
     })?;
     Ok(f(&dt).into())
-}
-
-pub fn timedelta_value(d: TimeDelta) -> Value {
-    Value::from_object(TimeDeltaObj(d))
 }
 
 /// `macros.<name>` for the Python modules `macros` re-exports.

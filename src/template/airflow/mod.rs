@@ -1,7 +1,7 @@
 //! Airflow's objects in the template context: the context itself (`globals`), the task instance,
 //! the `var`/`conn` accessors and `macros`.
 
-pub mod accessors;
-pub mod globals;
-pub mod macros;
-pub mod ti;
+pub(super) mod accessors;
+pub(super) mod globals;
+pub(super) mod macros;
+pub(super) mod ti;

@@ -14,7 +14,7 @@ use crate::template::pyvalue::repr::LazySeq;
 use crate::template::pyvalue::to_value;
 
 #[derive(Debug)]
-pub struct TaskInstanceObj {
+pub(crate) struct TaskInstanceObj {
     pub dag_id: String,
     pub task_id: String,
     pub run_id: String,

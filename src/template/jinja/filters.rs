@@ -28,7 +28,7 @@ use crate::template::pyvalue::pprint::pformat;
 
 /// Registers the filters and globals on `env`, replacing minijinja's own
 /// where Jinja renders differently.
-pub fn register(env: &mut Environment<'static>) {
+pub(crate) fn register(env: &mut Environment<'static>) {
     env.add_filter(
         "tojson",
         |args: Rest<ValueOrKwargs>| -> Result<Value, Error> {

@@ -91,7 +91,7 @@ pub(crate) fn checked_html_escape(s: &str) -> Result<Value, Error> {
 }
 
 /// markupsafe's `escape`.
-pub fn html_escape(s: &str) -> String {
+pub(crate) fn html_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 8);
     for c in s.chars() {
         match c {

@@ -2,9 +2,9 @@
 //! Jinja 3.1.6, the rewrite of Python syntax minijinja lacks into helper calls, and native
 //! rendering's `literal_eval`.
 
-pub mod filters;
-pub mod html;
-pub mod joiner;
-pub mod native;
-pub mod rewrite;
-pub mod text;
+pub(super) mod filters;
+pub(super) mod html;
+pub(super) mod joiner;
+pub(super) mod native;
+pub(super) mod rewrite;
+pub(super) mod text;

@@ -6,7 +6,7 @@
 use serde_json::{Map, Number, Value};
 
 /// `ast.literal_eval(text)`, or `None` when Python would raise.
-pub fn literal_eval(text: &str) -> Option<Value> {
+pub(crate) fn literal_eval(text: &str) -> Option<Value> {
     // Python parses in "eval" mode: leading whitespace is an indentation
     // error, trailing whitespace is fine.
     if text.starts_with([' ', '\t']) {

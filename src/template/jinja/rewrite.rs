@@ -17,7 +17,7 @@ use minijinja::syntax::SyntaxConfig;
 
 /// The rewritten source, or `None` when there is nothing to rewrite or the
 /// template does not parse (the normal compile then reports the error).
-pub fn rewrite(source: &str) -> Option<String> {
+pub(crate) fn rewrite(source: &str) -> Option<String> {
     // Cheap exit: nothing that could need rewriting.
     if !source.contains(['+', '-', '%', '*', '~', '[', '{']) && !source.contains(" if ") {
         return None;
@@ -35,7 +35,7 @@ pub fn rewrite(source: &str) -> Option<String> {
 /// The template with each unary `+` (a `+` after `(`, `[`, `,`, `=` or an
 /// operator, before a number) removed, when that makes an unparsable template
 /// parse; `None` otherwise.
-pub fn strip_unary_plus(source: &str) -> Option<String> {
+pub(crate) fn strip_unary_plus(source: &str) -> Option<String> {
     if parse(source, "<template>", SyntaxConfig::default()).is_ok() {
         return None;
     }

@@ -20,19 +20,19 @@ use crate::template::pyvalue::invalid;
 /// A date-time; `pendulum` tells pendulum's `DateTime` from Python's
 /// `datetime` (they differ in `-` and in the methods they have).
 #[derive(Debug, Clone)]
-pub struct DateTimeObj {
+pub(crate) struct DateTimeObj {
     pub dt: DateTime,
     pub pendulum: bool,
 }
 
 impl DateTimeObj {
     /// A pendulum date-time, as every date of Airflow's context is.
-    pub fn value(dt: DateTime) -> Value {
+    pub(crate) fn value(dt: DateTime) -> Value {
         Value::from_object(DateTimeObj { dt, pendulum: true })
     }
 
     /// A standard-library `datetime`.
-    pub fn stdlib(dt: DateTime) -> Value {
+    pub(crate) fn stdlib(dt: DateTime) -> Value {
         Value::from_object(DateTimeObj {
             dt,
             pendulum: false,
@@ -40,26 +40,22 @@ impl DateTimeObj {
     }
 
     /// The same flavour around another instant.
-    pub fn with(&self, dt: DateTime) -> Value {
+    pub(crate) fn with(&self, dt: DateTime) -> Value {
         Value::from_object(DateTimeObj {
             dt,
             pendulum: self.pendulum,
         })
     }
 
-    pub fn is_naive(&self) -> bool {
+    pub(crate) fn is_naive(&self) -> bool {
         self.dt.is_naive()
     }
 }
 
 /// Reads a date-time argument (an object, not a string: Airflow's filters
 /// call `.strftime` and fail on strings).
-pub fn as_datetime(value: &Value) -> Option<DateTime> {
+pub(crate) fn as_datetime(value: &Value) -> Option<DateTime> {
     value.downcast_object_ref::<DateTimeObj>().map(|d| d.dt)
-}
-
-pub fn as_timedelta(value: &Value) -> Option<TimeDelta> {
-    value.downcast_object_ref::<TimeDeltaObj>().map(|d| d.0)
 }
 
 /// Keyword or positional arguments of `timedelta(days, seconds,
@@ -278,12 +274,12 @@ impl DateTimeObj {
 /// The proleptic Gregorian leap year rule (Python's `calendar.isleap`), for
 /// any year, also outside what a date can hold (dateutil's intermediate
 /// years).
-pub fn is_leap(year: i64) -> bool {
+pub(crate) fn is_leap(year: i64) -> bool {
     (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
 }
 
 /// Days in `month` (1-12) of `year` (`calendar.monthrange(year, month)[1]`).
-pub fn days_in_month(year: i64, month: u32) -> u32 {
+pub(crate) fn days_in_month(year: i64, month: u32) -> u32 {
     match month {
         2 if is_leap(year) => 29,
         2 => 28,
@@ -293,7 +289,7 @@ pub fn days_in_month(year: i64, month: u32) -> u32 {
 }
 
 /// Calendar month arithmetic, clamping the day as pendulum and dateutil do.
-pub fn add_months(dt: DateTime, months: i64) -> Result<DateTime, JinjaError> {
+pub(crate) fn add_months(dt: DateTime, months: i64) -> Result<DateTime, JinjaError> {
     if months == 0 {
         return Ok(dt);
     }
@@ -332,7 +328,7 @@ fn replace(dt: DateTime, kwargs: &Kwargs) -> Result<DateTime, JinjaError> {
     DateTime::from_local(date.and_time(time), zone).ok_or_else(out_of_range)
 }
 
-pub fn zone_arg(tz: &Value) -> Result<Zone, JinjaError> {
+pub(crate) fn zone_arg(tz: &Value) -> Result<Zone, JinjaError> {
     if let Some(z) = tz.downcast_object_ref::<ZoneObj>() {
         return Ok(z.0);
     }
@@ -344,7 +340,7 @@ pub fn zone_arg(tz: &Value) -> Result<Zone, JinjaError> {
 
 /// A `date` (from `datetime.date()`).
 #[derive(Debug, Clone)]
-pub struct DateObj(pub NaiveDate);
+pub(crate) struct DateObj(pub NaiveDate);
 
 impl Object for DateObj {
     fn repr(self: &Arc<Self>) -> ObjectRepr {
@@ -391,7 +387,7 @@ impl Object for DateObj {
 
 /// A `time` (from `datetime.time()`).
 #[derive(Debug, Clone)]
-pub struct TimeObj(pub NaiveTime);
+pub(crate) struct TimeObj(pub NaiveTime);
 
 impl Object for TimeObj {
     fn repr(self: &Arc<Self>) -> ObjectRepr {
@@ -420,7 +416,7 @@ impl Object for TimeObj {
 
 /// `isocalendar()`'s named tuple.
 #[derive(Debug, Clone)]
-pub struct IsoCalendar {
+pub(crate) struct IsoCalendar {
     year: i32,
     week: u32,
     weekday: u32,
@@ -450,7 +446,7 @@ impl Object for IsoCalendar {
 }
 
 #[derive(Debug, Clone)]
-pub struct ZoneObj(pub Zone);
+pub(crate) struct ZoneObj(pub Zone);
 
 impl Object for ZoneObj {
     fn repr(self: &Arc<Self>) -> ObjectRepr {
@@ -470,7 +466,7 @@ impl Object for ZoneObj {
 }
 
 #[derive(Debug, Clone)]
-pub struct TimeDeltaObj(pub TimeDelta);
+pub(crate) struct TimeDeltaObj(pub TimeDelta);
 
 impl PyObject for TimeDeltaObj {
     fn type_name(&self) -> &'static str {
@@ -515,7 +511,7 @@ impl Object for TimeDeltaObj {
 
 /// `macros.timedelta`: callable like the class.
 #[derive(Debug)]
-pub struct TimeDeltaClass;
+pub(crate) struct TimeDeltaClass;
 
 impl Object for TimeDeltaClass {
     fn repr(self: &Arc<Self>) -> ObjectRepr {

@@ -26,7 +26,7 @@ struct RelativeDeltaClass;
 
 /// dateutil's weekday constant: `MO`, `MO(+2)`, `FR(-1)`.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Weekday {
+pub(crate) struct Weekday {
     /// Monday = 0.
     pub weekday: u8,
     pub n: Option<i64>,
@@ -182,7 +182,7 @@ impl Object for RelativeDeltaModule {
 /// `dateutil.relativedelta.relativedelta`: relative fields (plural) add,
 /// absolute fields (singular) replace.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct RelativeDelta {
+pub(crate) struct RelativeDelta {
     pub years: i64,
     pub months: i64,
     pub days: i64,
@@ -220,7 +220,7 @@ impl RelativeDelta {
     }
 
     /// `-rd`: the relative fields negated, the absolute ones kept.
-    pub fn negated(&self) -> RelativeDelta {
+    pub(crate) fn negated(&self) -> RelativeDelta {
         RelativeDelta {
             years: -self.years,
             months: -self.months,
@@ -491,7 +491,7 @@ pub(crate) fn month_days(year: i64, month: i64) -> i64 {
 /// fields replace, then years and months shift with the day clamped to the
 /// month's length, then the days/hours/... are added as a `timedelta` (an
 /// exact duration, as pendulum adds it), then the weekday jump.
-pub fn apply_relativedelta(
+pub(crate) fn apply_relativedelta(
     dt: DateTime,
     rd: &RelativeDelta,
     negate: bool,

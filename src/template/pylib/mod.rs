@@ -1,11 +1,11 @@
 //! Python library objects, printing and computing as CPython 3.11's `datetime`, `uuid` and `time`,
 //! python-dateutil 2.9 and pendulum 3 do: the date-times of the context and what `macros` offers.
 
-pub mod datetime;
-pub mod dateutil;
-pub mod pendulum;
-pub mod time;
-pub mod uuid;
+pub(super) mod datetime;
+pub(super) mod dateutil;
+pub(super) mod pendulum;
+pub(super) mod time;
+pub(super) mod uuid;
 
 use minijinja::{Error, ErrorKind};
 

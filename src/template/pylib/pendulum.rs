@@ -107,7 +107,7 @@ pub(crate) fn start_or_end_of(dt: DateTime, unit: &str, end: bool) -> Result<Dat
 }
 
 /// pendulum's `format()` tokens (the common part; `[text]` is literal).
-pub fn pendulum_format(dt: DateTime, fmt: &str) -> String {
+pub(crate) fn pendulum_format(dt: DateTime, fmt: &str) -> String {
     const TOKENS: [&str; 36] = [
         "YYYY", "YY", "Q", "MMMM", "MMM", "MM", "M", "DDDD", "DDD", "Do", "DD", "D", "dddd", "ddd",
         "dd", "d", "E", "HH", "H", "hh", "h", "mm", "m", "ss", "s", "SSSSSS", "SSS", "SS", "S",
@@ -193,7 +193,7 @@ fn ordinal(n: u32) -> String {
 
 /// pendulum's `Interval`: what one pendulum DateTime minus another gives.
 #[derive(Debug, Clone)]
-pub struct IntervalObj {
+pub(crate) struct IntervalObj {
     pub start: DateTime,
     pub end: DateTime,
 }
@@ -308,7 +308,7 @@ fn precise_diff(a: chrono::NaiveDateTime, b: chrono::NaiveDateTime) -> [i64; 6] 
 /// Airflow's `macros.datetime_diff_for_humans(dt, since)`: pendulum 3's
 /// `diff_for_humans(since)` in English ("3 days before", "1 day after",
 /// "in 2 hours", "a few seconds ago").
-pub fn datetime_diff_for_humans(dt: DateTime, since: Option<DateTime>) -> String {
+pub(crate) fn datetime_diff_for_humans(dt: DateTime, since: Option<DateTime>) -> String {
     let is_now = since.is_none();
     let other = since.unwrap_or_else(|| DateTime::from_utc(now_utc(), Zone::Utc));
     // Interval(self, other): inverted when self is later.

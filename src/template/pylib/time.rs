@@ -17,7 +17,7 @@ pub(crate) struct TimeModule;
 /// A `time.struct_time` (UTC: `gmtime`, and `localtime` in a container whose
 /// zone is UTC).
 #[derive(Debug, Clone)]
-pub struct StructTime(pub chrono::NaiveDateTime);
+pub(crate) struct StructTime(pub chrono::NaiveDateTime);
 
 const STRUCT_FIELDS: [&str; 9] = [
     "tm_year", "tm_mon", "tm_mday", "tm_hour", "tm_min", "tm_sec", "tm_wday", "tm_yday", "tm_isdst",

@@ -14,7 +14,7 @@ pub(crate) struct UuidModule;
 
 /// A `uuid.UUID`.
 #[derive(Debug, Clone)]
-pub struct UuidObj(pub uuid::Uuid);
+pub(crate) struct UuidObj(pub uuid::Uuid);
 
 fn uuid_arg(v: &Value) -> Result<uuid::Uuid, Error> {
     v.downcast_object_ref::<UuidObj>()

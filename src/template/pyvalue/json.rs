@@ -9,7 +9,7 @@ use crate::template::pyvalue::{invalid, is_plain_object, type_name};
 
 /// The options of Python's `json.dumps`.
 #[derive(Debug, Clone)]
-pub struct JsonOptions {
+pub(crate) struct JsonOptions {
     pub sort_keys: bool,
     /// `None` writes everything on one line.
     pub indent: Option<String>,
@@ -33,7 +33,7 @@ impl Default for JsonOptions {
 impl JsonOptions {
     /// Sets `indent` as Python reads it: a number of spaces or a string;
     /// with an indent the default item separator loses its space.
-    pub fn set_indent(&mut self, indent: &Value) -> Result<(), Error> {
+    pub(crate) fn set_indent(&mut self, indent: &Value) -> Result<(), Error> {
         if indent.is_none() || indent.is_undefined() {
             return Ok(());
         }
@@ -60,7 +60,7 @@ impl JsonOptions {
 /// `json.dumps(value, **kwargs)` as Python writes it; kwargs: `sort_keys`,
 /// `indent`, `separators`, `ensure_ascii` (others are refused, as Python
 /// refuses unknown ones).
-pub fn json_dumps(value: &Value, kwargs: &Kwargs) -> Result<String, Error> {
+pub(crate) fn json_dumps(value: &Value, kwargs: &Kwargs) -> Result<String, Error> {
     let mut opts = JsonOptions {
         sort_keys: kwargs.get::<Option<bool>>("sort_keys")?.unwrap_or(false),
         ensure_ascii: kwargs.get::<Option<bool>>("ensure_ascii")?.unwrap_or(true),
@@ -97,7 +97,7 @@ pub fn json_dumps(value: &Value, kwargs: &Kwargs) -> Result<String, Error> {
 }
 
 /// `json.dumps` with explicit options.
-pub fn json_dumps_with(value: &Value, opts: &JsonOptions) -> Result<String, Error> {
+pub(crate) fn json_dumps_with(value: &Value, opts: &JsonOptions) -> Result<String, Error> {
     let mut out = String::new();
     write_json(&mut out, value, opts, 0)?;
     Ok(out)

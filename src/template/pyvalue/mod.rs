@@ -2,12 +2,12 @@
 //! `json.dumps`, `pprint`, `yaml.dump`. Depends on the Python library objects (`pylib`) whose
 //! values it prints and computes with, never on the Airflow objects or the Jinja filters.
 
-pub mod json;
-pub mod ops;
-pub mod percent;
-pub mod pprint;
-pub mod repr;
-pub mod yaml;
+pub(super) mod json;
+pub(super) mod ops;
+pub(super) mod percent;
+pub(super) mod pprint;
+pub(super) mod repr;
+pub(super) mod yaml;
 
 use std::sync::Mutex;
 
@@ -22,11 +22,11 @@ use ops::PyRange;
 use repr::{DictView, LazySeq};
 
 /// A template value from anything serde can serialize (JSON values, maps).
-pub fn to_value<T: serde::Serialize>(value: &T) -> Value {
+pub(super) fn to_value<T: serde::Serialize>(value: &T) -> Value {
     Value::from(minijinja::value::Serde(value))
 }
 
-pub fn invalid(msg: impl Into<String>) -> Error {
+pub(super) fn invalid(msg: impl Into<String>) -> Error {
     Error::new(ErrorKind::InvalidOperation, msg.into())
 }
 
@@ -60,7 +60,7 @@ pub(crate) fn py_object(v: &Value) -> Option<&dyn PyObject> {
 }
 
 /// Python's type name of a value (`type(x).__name__`), for `TypeError` texts.
-pub fn type_name(v: &Value) -> &'static str {
+pub(super) fn type_name(v: &Value) -> &'static str {
     if let Some(o) = py_object(v) {
         return o.type_name();
     }

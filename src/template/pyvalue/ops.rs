@@ -15,7 +15,7 @@ use crate::template::pylib::pendulum::IntervalObj;
 use crate::template::pyvalue::repr as pyfmt;
 use crate::template::pyvalue::{PyObject, invalid, type_name};
 
-pub fn register(env: &mut Environment<'static>, native: bool) {
+pub(crate) fn register(env: &mut Environment<'static>, native: bool) {
     env.add_function("__tr_binop", binop);
     env.add_function("__tr_slice", slice);
     env.add_function(
@@ -396,7 +396,7 @@ fn date_binop(op: &str, a: &Value, b: &Value) -> Result<Option<Value>, JinjaErro
 
 /// Python's `range`: lazy, prints as `range(0, 3)`.
 #[derive(Debug)]
-pub struct PyRange {
+pub(crate) struct PyRange {
     start: i64,
     stop: i64,
     step: i64,
@@ -456,12 +456,12 @@ impl Object for PyRange {
 
 /// Python's `list`: mutable, so `{% do l.append(x) %}` works as in Jinja.
 #[derive(Debug, Default)]
-pub struct MutList {
+pub(crate) struct MutList {
     items: Mutex<Vec<Value>>,
 }
 
 impl MutList {
-    pub fn new(items: Vec<Value>) -> MutList {
+    pub(crate) fn new(items: Vec<Value>) -> MutList {
         MutList {
             items: Mutex::new(items),
         }
@@ -587,12 +587,12 @@ impl Object for MutList {
 
 /// Python's `dict`: ordered, mutable (`{% do d.update({...}) %}`).
 #[derive(Debug, Default)]
-pub struct MutDict {
+pub(crate) struct MutDict {
     pairs: Mutex<Vec<(Value, Value)>>,
 }
 
 impl MutDict {
-    pub fn new(pairs: Vec<(Value, Value)>) -> MutDict {
+    pub(crate) fn new(pairs: Vec<(Value, Value)>) -> MutDict {
         let d = MutDict::default();
         if let Ok(mut slot) = d.pairs.lock() {
             for (k, v) in pairs {

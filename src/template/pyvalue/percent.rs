@@ -11,7 +11,7 @@ use crate::template::pyvalue::{invalid, is_mapping, is_sequence, type_name};
 
 /// Python's `fmt % args`: `args` is a tuple (several values), a mapping (for
 /// `%(name)s`), or any other single value.
-pub fn percent_format(fmt: &str, args: &Value) -> Result<String, Error> {
+pub(crate) fn percent_format(fmt: &str, args: &Value) -> Result<String, Error> {
     let tuple: Vec<Value> = if args.is_tuple() {
         args.try_iter()?.collect()
     } else {
@@ -366,7 +366,7 @@ fn ascii(s: &str) -> String {
 
 /// A non-negative float in `%e`, `%f` or `%g` style (`conv` upper case for
 /// upper-case output), as CPython's correctly rounded formatting writes it.
-pub fn format_float(f: f64, conv: char, precision: usize, alt: bool) -> String {
+pub(crate) fn format_float(f: f64, conv: char, precision: usize, alt: bool) -> String {
     let upper = conv.is_ascii_uppercase();
     let case = |s: String| if upper { s.to_uppercase() } else { s };
     if f.is_nan() {

@@ -6,7 +6,7 @@ use crate::py::text::{repr as quote, splitlines_keepends};
 use crate::template::pyvalue::repr::py_repr;
 
 /// Python's `pprint.pformat(value)` (width 80, dict keys sorted).
-pub fn pformat(value: &Value) -> String {
+pub(crate) fn pformat(value: &Value) -> String {
     let mut out = String::new();
     pp_format(&mut out, value, 0, 0, 0);
     out

@@ -19,7 +19,7 @@ fn custom_render(value: &Value) -> Option<String> {
 }
 
 /// `str(value)`: strings as they are, everything else as Python shows it.
-pub fn py_str(value: &Value) -> String {
+pub(crate) fn py_str(value: &Value) -> String {
     if let Some(s) = custom_render(value) {
         return s;
     }
@@ -31,7 +31,7 @@ pub fn py_str(value: &Value) -> String {
 }
 
 /// `repr(value)`.
-pub fn py_repr(value: &Value) -> String {
+pub(crate) fn py_repr(value: &Value) -> String {
     let mut out = String::new();
     write_repr(&mut out, value, 0);
     out
@@ -120,7 +120,7 @@ fn write_repr(out: &mut String, value: &Value, depth: usize) {
 /// `dict.keys()`, `.values()`, `.items()`: iterate as lists, print as
 /// `dict_keys([...])`.
 #[derive(Debug)]
-pub struct DictView {
+pub(crate) struct DictView {
     kind: &'static str,
     items: Vec<Value>,
 }
@@ -159,7 +159,7 @@ impl PyObject for DictView {
 /// Airflow 2's lazy XCom sequence: iterates like a list, prints as
 /// `LazySelectSequence([N items])`.
 #[derive(Debug)]
-pub struct LazySeq(pub Vec<Value>);
+pub(crate) struct LazySeq(pub Vec<Value>);
 
 impl Object for LazySeq {
     fn repr(self: &Arc<Self>) -> ObjectRepr {
@@ -187,7 +187,7 @@ impl PyObject for LazySeq {
 
 /// Python methods minijinja's values lack: dict views as Python prints them,
 /// then minijinja-contrib's pycompat for the rest (`str.upper()`, ...).
-pub fn unknown_method(
+pub(crate) fn unknown_method(
     state: &mut minijinja::State,
     value: &Value,
     method: &str,
