@@ -40,6 +40,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "error",
             "limits",
             "mask",
+            "py",
             "spec",
             "supervise",
             "xcom",

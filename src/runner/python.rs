@@ -56,8 +56,9 @@ pub(crate) fn prepare(
             let [_, input, result, error] = &staged.args;
             cmd.arg("-c")
                 .arg(format!(
-                    "import sys; sys.path.insert(0, {dir:?}); import {module} as m; del sys.path[0]; sys.exit(m.main(sys.argv))",
-                    dir = dir.display().to_string(),
+                    "import sys; sys.path.insert(0, {dir}); import {module} as m; del sys.path[0]; sys.exit(m.main(sys.argv))",
+                    // A Python literal (Rust's `{:?}` escapes differently).
+                    dir = crate::py::text::repr(&dir.display().to_string()),
                     module = shim_module()
                 ))
                 .args([input, result, error]);
