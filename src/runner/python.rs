@@ -46,10 +46,12 @@ pub(crate) fn prepare(
         &task.python_path_base,
     )?;
     input.insert("python_path".into(), roots.into());
-    let staged = shim::stage("python", SHIM, &input)?;
+    // An installed shim is imported: the embedded one is not written out.
+    let installed = installed_shim(ours);
+    let staged = shim::stage("python", installed.is_none().then_some(SHIM), &input)?;
 
     let mut cmd = Command::new(&task.python);
-    match installed_shim(ours) {
+    match installed {
         // An installed shim is imported, so Python loads its bytecode instead
         // of compiling 900 lines on every run (a script's never is cached).
         Some(dir) => {

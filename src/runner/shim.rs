@@ -200,7 +200,13 @@ pub(crate) struct Staged {
 }
 
 /// Writes the shim source and `input` into a fresh private folder.
-pub(crate) fn stage(kind: &str, shim_source: &str, input: &Map<String, Value>) -> Result<Staged> {
+/// `shim_source: None` stages no shim file: the interpreter imports an
+/// installed one (its path in `args` is then never read).
+pub(crate) fn stage(
+    kind: &str,
+    shim_source: Option<&str>,
+    input: &Map<String, Value>,
+) -> Result<Staged> {
     let dir = tempfile::Builder::new()
         .prefix(&format!("task-runner-{kind}-"))
         // The input holds the context (and so maybe secrets in params/conf).
@@ -232,7 +238,9 @@ pub(crate) fn stage(kind: &str, shim_source: &str, input: &Map<String, Value>) -
             )
         })
     };
-    write(SHIM, shim_source.as_bytes())?;
+    if let Some(source) = shim_source {
+        write(SHIM, source.as_bytes())?;
+    }
     let text = serde_json::to_vec(input).map_err(|e| Error::Internal {
         message: format!("cannot encode the {kind} shim's input: {e}"),
     })?;
@@ -412,7 +420,7 @@ mod tests {
     fn staged_folder_is_private_and_complete() {
         let mut input = Map::new();
         input.insert("kind".into(), "python".into());
-        let staged = stage("python", "print(1)\n", &input).unwrap();
+        let staged = stage("python", Some("print(1)\n"), &input).unwrap();
         let mode = std::fs::metadata(staged.dir.path())
             .unwrap()
             .permissions()
