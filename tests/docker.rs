@@ -125,7 +125,17 @@ fn docker_stop_stops_the_task_within_the_grace_period() {
         "{}",
         String::from_utf8_lossy(&started.stderr)
     );
-    std::thread::sleep(Duration::from_millis(800));
+    // Stop once the task has installed its trap (its readiness line).
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !String::from_utf8_lossy(&docker(&["logs", &name]).stdout)
+        .contains("waiting for a signal")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the task never printed its readiness line"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let stop = docker(&["stop", "-t", "10", &name]);
     let code = docker(&["inspect", "-f", "{{.State.ExitCode}}", &name]);
     let logs = docker(&["logs", &name]);

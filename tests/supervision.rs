@@ -58,13 +58,24 @@ fn a_child_that_ignores_sigterm_is_killed_after_the_grace_period() {
 
 #[test]
 fn a_second_signal_kills_at_once() {
-    let running = Task::new()
-        .spec(&child_spec("ignores_term.sh", "grace_period: 60s\n"))
-        .context(context())
+    // Says when the forwarded SIGTERM arrived, and goes on: the second signal
+    // is sent only once the first was handled (two pending SIGTERMs are one).
+    let script = r#"trap 'echo "got SIGTERM, going on"' TERM
+echo "waiting for a signal"
+while true; do sleep 0.1; done
+"#;
+    let t = Task::new().context(context());
+    let d = t.dir().to_path_buf();
+    let running = t
+        .file("stubborn.sh", script)
+        .spec(&format!(
+            "operator: bash\nbash_command: 'bash {}/stubborn.sh '\ngrace_period: 60s\n",
+            d.display()
+        ))
         .spawn(Some("run"));
-    running.wait_for_stdout("ignoring SIGTERM");
+    running.wait_for_stdout("waiting for a signal");
     running.signal(Signal::SIGTERM);
-    std::thread::sleep(Duration::from_millis(200));
+    running.wait_for_stdout("got SIGTERM, going on");
     running.signal(Signal::SIGTERM);
     let out = running.wait();
     // Killed on the second signal, not after the 60 s grace period.
