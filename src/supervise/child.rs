@@ -24,7 +24,7 @@ use tokio::time::Instant;
 use crate::supervise::end::{ProcessEnd, signal_name};
 use crate::supervise::interrupt::sleep_opt;
 use crate::supervise::leftovers;
-use crate::supervise::output::{Decoder, forward_lines_noting, print_line};
+use crate::supervise::output::{Batch, Decoder, forward_lines_noting};
 use crate::supervise::signals::{Received, Signals};
 
 /// How to stop the task.
@@ -95,7 +95,14 @@ pub(crate) async fn supervise(
     std::thread::Builder::new()
         .name("output".into())
         .spawn(move || {
-            let last = forward_lines_noting(reader, decoder, print_line, &noted);
+            let batch = std::cell::RefCell::new(Batch::default());
+            let last = forward_lines_noting(
+                reader,
+                decoder,
+                |line| batch.borrow_mut().line(line),
+                || batch.borrow_mut().flush(),
+                &noted,
+            );
             let _ = line_tx.send(last);
         })?;
 

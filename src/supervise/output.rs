@@ -76,19 +76,23 @@ impl Decoder {
 /// [`forward_lines_noting`].
 #[cfg(test)]
 fn forward_lines(reader: impl Read, decoder: Decoder, print: impl FnMut(&str)) -> Option<LastLine> {
-    forward_lines_noting(reader, decoder, print, &std::sync::Mutex::new(None))
+    forward_lines_noting(reader, decoder, print, || {}, &std::sync::Mutex::new(None))
 }
 
 /// [`forward_lines`], also keeping the last complete line in `seen` as it
 /// goes: when a process that left the task's group still holds the pipe, the
 /// reader never sees EOF, and `seen` is the real last line of the task.
+///
+/// `flush` is called whenever the lines read so far are all printed and the
+/// next read may wait: a printer that batches writes them out then.
 pub(crate) fn forward_lines_noting(
     reader: impl Read,
     decoder: Decoder,
     print: impl FnMut(&str),
+    flush: impl FnMut(),
     seen: &std::sync::Mutex<Option<LastLine>>,
 ) -> Option<LastLine> {
-    forward_lines_with(reader, decoder, &crate::mask::current(), print, seen)
+    forward_lines_with(reader, decoder, &crate::mask::current(), print, flush, seen)
 }
 
 /// The forwarding loop, with the masker that decides where a line longer
@@ -99,6 +103,7 @@ fn forward_lines_with(
     decoder: Decoder,
     masker: &crate::mask::Masker,
     mut print: impl FnMut(&str),
+    mut flush: impl FnMut(),
     seen: &std::sync::Mutex<Option<LastLine>>,
 ) -> Option<LastLine> {
     let mut reader = BufReader::with_capacity(64 * 1024, reader);
@@ -116,6 +121,10 @@ fn forward_lines_with(
         });
     };
     loop {
+        // Everything read is printed: out with it before a read that may wait.
+        if reader.buffer().is_empty() {
+            flush();
+        }
         let buf = match reader.fill_buf() {
             Ok([]) => break,
             Ok(buf) => buf,
@@ -149,6 +158,7 @@ fn forward_lines_with(
     if !line.is_empty() {
         emit(&line, !continued, &mut last);
     }
+    flush();
     last
 }
 
@@ -171,10 +181,35 @@ pub(crate) struct LastLine {
     pub whole: bool,
 }
 
-/// Prints one forwarded line to stdout, masked. Errors (a closed stdout) are
-/// ignored: the task must not fail because nobody reads its log.
-pub(crate) fn print_line(line: &str) {
-    crate::supervise::stdout::write_line(crate::mask::redact(line).as_bytes());
+/// Forwarded lines on their way to stdout, each masked on its own: the lines
+/// that came in one read go out in one write(2), at most [`BATCH_BYTES`] at a
+/// time, and never wait for more input (the forwarder flushes before every
+/// read that may block). Errors (a closed stdout) are ignored: the task must
+/// not fail because nobody reads its log.
+#[derive(Default)]
+pub(crate) struct Batch {
+    buf: Vec<u8>,
+}
+
+/// The most a batch holds before it is written out.
+pub(crate) const BATCH_BYTES: usize = 64 * 1024;
+
+impl Batch {
+    pub(crate) fn line(&mut self, line: &str) {
+        self.buf
+            .extend_from_slice(crate::mask::redact(line).as_bytes());
+        self.buf.push(b'\n');
+        if self.buf.len() >= BATCH_BYTES {
+            self.flush();
+        }
+    }
+
+    pub(crate) fn flush(&mut self) {
+        if !self.buf.is_empty() {
+            crate::supervise::stdout::write_bytes(&self.buf);
+            self.buf.clear();
+        }
+    }
 }
 
 #[cfg(test)]
@@ -228,6 +263,7 @@ mod tests {
             Decoder::Utf8,
             &masker,
             |p| pieces.push(masker.mask(p).into_owned()),
+            || {},
             &std::sync::Mutex::new(None),
         );
         assert_eq!(pieces.len(), 2);

@@ -3,8 +3,9 @@
 //!
 //! DockerOperator's `do_xcom_push` takes the last line of the container's log,
 //! and docker provider 4.4.x the last *chunk* it read, so the XCom line must be
-//! the last thing written and must reach the pipe in one `write(2)`. Every line
-//! therefore goes out as one buffer, under std's stdout lock (which orders the
+//! the last thing written and must reach the pipe in one `write(2)`. Lines
+//! therefore go out as whole buffers (the task's forwarded lines in batches of
+//! whole lines, the XCom line alone), under std's stdout lock (which orders the
 //! output and log threads), and once [`write_last_line`] has run the stream is
 //! sealed: a process that escaped the task's group and still holds the output
 //! pipe, or a late log event, can print nothing after the XCom.
@@ -17,15 +18,6 @@ use nix::errno::Errno;
 
 /// Set (under the stdout lock) once the last line is out.
 static SEALED: AtomicBool = AtomicBool::new(false);
-
-/// Writes `line` and a newline as one buffer; dropped once sealed. Errors (a
-/// closed stdout) are ignored: the task must not fail because nobody reads its log.
-pub(crate) fn write_line(line: &[u8]) {
-    let mut buf = Vec::with_capacity(line.len() + 1);
-    buf.extend_from_slice(line);
-    buf.push(b'\n');
-    write_bytes(&buf);
-}
 
 /// Writes `bytes` (complete lines) as one buffer; dropped once sealed.
 pub(crate) fn write_bytes(bytes: &[u8]) {
