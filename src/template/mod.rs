@@ -272,7 +272,8 @@ impl Renderer {
         let mut message = match err.kind() {
             minijinja::ErrorKind::UndefinedError if !misses.is_empty() => misses.join("; "),
             minijinja::ErrorKind::UndefinedError => {
-                // An operator helper names the operand it was given as written.
+                // An operator or literal helper names the operand it was given
+                // as written.
                 let operand = err
                     .detail()
                     .and_then(|d| d.strip_suffix(" is undefined"))
@@ -291,15 +292,8 @@ impl Renderer {
                     })
                     .map(str::trim)
                     .filter(|s| !s.is_empty() && s.len() <= 200)
-                    .map(|expr| {
-                        // A rewritten operator or literal (`__tr_binop(...)`)
-                        // is not what the author wrote: name the operand.
-                        if expr.contains(rewrite::HELPER_PREFIX) {
-                            undefined_operand(expr, &self.globals).unwrap_or_else(|| expr.into())
-                        } else {
-                            expr.to_string()
-                        }
-                    })
+                    // A rewritten operator or literal is not what the author
+                    // wrote; its helper names the operand itself (above).
                     .filter(|expr| !expr.contains(rewrite::HELPER_PREFIX));
                 let what = match (operand, what) {
                     (Some(name), _) => format!("`{name}` is undefined"),
@@ -326,54 +320,6 @@ impl Renderer {
             message,
         }
     }
-}
-
-/// The first name in `expr` (a rewritten expression) that the context does
-/// not define: the operand a StrictUndefined error is about. Quoted text,
-/// the rewrite's helpers, keywords and keyword-argument names are skipped; a
-/// name the context defines may still be a local (`{% set %}`), so only
-/// undefined roots count.
-fn undefined_operand(expr: &str, globals: &Value) -> Option<String> {
-    const KEYWORDS: &[&str] = &[
-        "and", "or", "not", "in", "is", "if", "else", "true", "false", "none", "True", "False",
-        "None",
-    ];
-    let bytes = expr.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        let c = bytes[i];
-        if c == b'\'' || c == b'"' {
-            i += 1;
-            while i < bytes.len() && bytes[i] != c {
-                i += if bytes[i] == b'\\' { 2 } else { 1 };
-            }
-            i += 1;
-        } else if c.is_ascii_alphabetic() || c == b'_' {
-            let start = i;
-            while i < bytes.len()
-                && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_' || bytes[i] == b'.')
-            {
-                i += 1;
-            }
-            let chain = expr[start..i].trim_end_matches('.');
-            let root = chain.split('.').next().unwrap_or_default();
-            let keyword_arg = bytes.get(i) == Some(&b'=') && bytes.get(i + 1) != Some(&b'=');
-            if !root.starts_with(rewrite::HELPER_PREFIX)
-                && !KEYWORDS.contains(&root)
-                && !keyword_arg
-                && globals.get_attr(root).is_ok_and(|v| v.is_undefined())
-            {
-                return Some(chain.to_string());
-            }
-        } else if c.is_ascii_digit() {
-            while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'.') {
-                i += 1;
-            }
-        } else {
-            i += 1;
-        }
-    }
-    None
 }
 
 /// Jinja normalises newlines to `\n`; Python operators and mutable literals

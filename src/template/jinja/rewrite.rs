@@ -170,18 +170,25 @@ impl Rewriter<'_> {
                     self.literal(&sl.expr)
                 )
             }
+            // The items' source goes first, to name an undefined one.
             Expr::List(l) => {
-                let items: Vec<String> = l.items.iter().map(|i| self.text(i)).collect();
-                format!("__tr_list({})", items.join(", "))
+                let names: Vec<String> = l.items.iter().map(|i| self.literal(i)).collect();
+                let args: Vec<String> = std::iter::once(format!("[{}]", names.join(", ")))
+                    .chain(l.items.iter().map(|i| self.text(i)))
+                    .collect();
+                format!("__tr_list({})", args.join(", "))
             }
             Expr::Map(m) => {
-                let items: Vec<String> = m
-                    .keys
-                    .iter()
-                    .zip(&m.values)
-                    .flat_map(|(k, v)| [self.text(k), self.text(v)])
+                let names: Vec<String> = m.values.iter().map(|v| self.literal(v)).collect();
+                let args: Vec<String> = std::iter::once(format!("[{}]", names.join(", ")))
+                    .chain(
+                        m.keys
+                            .iter()
+                            .zip(&m.values)
+                            .flat_map(|(k, v)| [self.text(k), self.text(v)]),
+                    )
                     .collect();
-                format!("__tr_dict({})", items.join(", "))
+                format!("__tr_dict({})", args.join(", "))
             }
             Expr::IfExpr(i) => format!(
                 "({} if {} else '')",
@@ -367,15 +374,15 @@ mod tests {
         );
         assert_eq!(
             rewrite("{% set l = [] %}{% do l.append(x) %}").unwrap(),
-            "{% set l = __tr_list() %}{% do l.append(x) %}"
+            "{% set l = __tr_list([]) %}{% do l.append(x) %}"
         );
         assert_eq!(
             rewrite("{{ {'a': [1, n + 1]} | tojson }}").unwrap(),
-            "{{ __tr_dict('a', __tr_list(1, __tr_binop('+', n, 1, 'n', '1'))) | tojson }}"
+            "{{ __tr_dict(['[1, n + 1]'], 'a', __tr_list(['1', 'n + 1'], 1, __tr_binop('+', n, 1, 'n', '1'))) | tojson }}"
         );
         assert_eq!(
             rewrite("{% for x in [1, 2] %}{{ x }}{% endfor %}").unwrap(),
-            "{% for x in __tr_list(1, 2) %}{{ x }}{% endfor %}"
+            "{% for x in __tr_list(['1', '2'], 1, 2) %}{{ x }}{% endfor %}"
         );
         assert_eq!(
             rewrite("{{ x | default(y - 1) if z else -1 }}").unwrap(),

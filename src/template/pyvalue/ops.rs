@@ -42,17 +42,50 @@ pub(crate) fn register(env: &mut Environment<'static>, native: bool) {
             Ok(Value::from_object(range))
         },
     );
-    env.add_function("__tr_list", |items: minijinja::value::Rest<Value>| {
-        Value::from_object(MutList::new(items.0))
-    });
-    env.add_function("__tr_dict", |items: minijinja::value::Rest<Value>| {
-        let pairs = items
-            .0
-            .chunks(2)
-            .map(|kv| (kv[0].clone(), kv.get(1).cloned().unwrap_or_default()))
-            .collect();
-        Value::from_object(MutDict::new(pairs))
-    });
+    env.add_function(
+        "__tr_list",
+        |names: Vec<String>, items: minijinja::value::Rest<Value>| {
+            defined(&names, items.0.iter(), "an item of a list")?;
+            Ok(Value::from_object(MutList::new(items.0)))
+        },
+    );
+    env.add_function(
+        "__tr_dict",
+        |names: Vec<String>, items: minijinja::value::Rest<Value>| {
+            defined(
+                &names,
+                items.0.iter().skip(1).step_by(2),
+                "a value of a dict",
+            )?;
+            let pairs = items
+                .0
+                .chunks(2)
+                .map(|kv| (kv[0].clone(), kv.get(1).cloned().unwrap_or_default()))
+                .collect();
+            Ok::<_, JinjaError>(Value::from_object(MutDict::new(pairs)))
+        },
+    );
+}
+
+/// StrictUndefined for a literal's items: the first undefined one is named
+/// as written (`names`, the items' source, in order).
+fn defined<'a>(
+    names: &[String],
+    items: impl Iterator<Item = &'a Value>,
+    unnamed: &str,
+) -> Result<(), JinjaError> {
+    for (i, v) in items.enumerate() {
+        if v.is_undefined() {
+            let what = names
+                .get(i)
+                .map_or_else(|| unnamed.to_string(), |s| format!("'{s}'"));
+            return Err(JinjaError::new(
+                ErrorKind::UndefinedError,
+                format!("{what} is undefined"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn unsupported(op: &str, a: &Value, b: &Value) -> JinjaError {
@@ -92,16 +125,11 @@ fn binop(
     b: Value,
     sources: minijinja::value::Rest<String>,
 ) -> Result<Value, JinjaError> {
-    for (i, v) in [&a, &b].into_iter().enumerate() {
-        let src = sources.get(i);
-        if v.is_undefined() {
-            let what = src.map_or_else(|| format!("an operand of `{op}`"), |s| format!("'{s}'"));
-            return Err(JinjaError::new(
-                ErrorKind::UndefinedError,
-                format!("{what} is undefined"),
-            ));
-        }
-    }
+    defined(
+        &sources,
+        [&a, &b].into_iter(),
+        &format!("an operand of `{op}`"),
+    )?;
     budget::checkpoint()?;
     if let Some(v) = date_binop(op, &a, &b)? {
         return Ok(v);
