@@ -22,13 +22,10 @@ pub(crate) fn prepare(task: &BashTask, ctx: &Context, ours: &Environ) -> Result<
         Some(cwd) => {
             let path = PathBuf::from(cwd.as_str().unwrap_or_default());
             if !path.is_dir() {
-                return Err(Error::Config {
-                    source: None,
-                    message: format!(
-                        "`cwd` `{}` does not exist or is not a directory",
-                        path.display()
-                    ),
-                });
+                return Err(Error::config(format!(
+                    "`cwd` `{}` does not exist or is not a directory",
+                    path.display()
+                )));
             }
             (path, None)
         }

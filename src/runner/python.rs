@@ -147,13 +147,10 @@ pub(crate) fn install(dir: &Path, pythons: &[String]) -> Result<Vec<String>> {
                 source,
             })?;
         if !out.status.success() {
-            return Err(Error::Config {
-                source: None,
-                message: format!(
-                    "`{python}` could not compile the shim: {}",
-                    String::from_utf8_lossy(&out.stderr).trim()
-                ),
-            });
+            return Err(Error::config(format!(
+                "`{python}` could not compile the shim: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
         }
         done.push(format!("compiled for {python}"));
     }
@@ -173,13 +170,10 @@ fn python_path(entries: &[std::path::PathBuf], base: &str) -> Result<Vec<Value>>
         .map(|p| {
             let abs = std::path::absolute(p).unwrap_or_else(|_| p.clone());
             if !Path::new(&abs).exists() {
-                return Err(Error::TaskLoad {
-                    source: None,
-                    message: format!(
-                        "`python_path` entry `{}` does not exist (relative entries are resolved against {base})",
-                        abs.display()
-                    ),
-                });
+                return Err(Error::task_load(format!(
+                    "`python_path` entry `{}` does not exist (relative entries are resolved against {base})",
+                    abs.display()
+                )));
             }
             Ok(abs.display().to_string().into())
         })

@@ -212,12 +212,11 @@ pub(crate) fn stage(
         // The input holds the context (and so maybe secrets in params/conf).
         .permissions(Permissions::from_mode(0o700))
         .tempdir()
-        .map_err(|e| Error::Config {
-            source: None,
-            message: format!(
+        .map_err(|e| {
+            Error::config(format!(
                 "cannot create a private temp dir for the {kind} shim in `{}` ({e}); set `TMPDIR` to a writable folder (e.g. an emptyDir volume)",
                 std::env::temp_dir().display()
-            ),
+            ))
         })?;
     // Absolute, as the protocol wants: the task may chdir.
     let root = std::path::absolute(dir.path()).unwrap_or_else(|_| dir.path().to_path_buf());
