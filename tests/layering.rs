@@ -75,9 +75,21 @@ fn crate_paths(text: &str) -> BTreeSet<String> {
             continue;
         }
         if let Some(group) = rest.strip_prefix('{') {
-            let end = group.find('}').unwrap_or(group.len());
-            for item in group[..end].split(',') {
-                out.insert(first_segment(item.trim()));
+            // The top-level items of the group (`crate::{a::{X, Y}, b}`: a, b).
+            let mut depth = 0;
+            let mut item_start = true;
+            for (i, c) in group.char_indices() {
+                match c {
+                    '{' => depth += 1,
+                    '}' if depth == 0 => break,
+                    '}' => depth -= 1,
+                    ',' if depth == 0 => item_start = true,
+                    c if item_start && !c.is_whitespace() => {
+                        out.insert(first_segment(&group[i..]));
+                        item_start = false;
+                    }
+                    _ => {}
+                }
             }
         } else {
             out.insert(first_segment(rest));
