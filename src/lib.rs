@@ -310,8 +310,14 @@ async fn run_task(
         xcom::remove_stale(pickle)?;
     }
     let limits = render_limits(env)?;
-    let loaded = load(&args.input, env, today)?;
-    let loaded = render_interruptible(loaded, limits, &mut signals).await?;
+    let mut loaded = load(&args.input, env, today)?;
+    // A task whose fields hold no template syntax is run as written: no
+    // environment, no render thread.
+    let loaded = if template::needs_render(&mut loaded.spec.operator, loaded.spec.native, limits) {
+        render_interruptible(loaded, limits, &mut signals).await?
+    } else {
+        loaded
+    };
     let spec = &loaded.spec;
     if spec.do_xcom_push {
         xcom::check_writable(&xcom_path)?;

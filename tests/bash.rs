@@ -363,3 +363,40 @@ fn a_full_xcom_volume_fails_before_the_task_starts() {
         .no_xcom();
     assert!(!out.stdout.contains("the task ran"), "{}", out.stdout);
 }
+
+/// A command without template syntax skips the template engine, yet comes
+/// out as Jinja renders it: carriage returns become newlines, one trailing
+/// newline goes, the render budget still holds; a command with syntax
+/// beside it renders as ever.
+#[test]
+fn plain_commands_come_out_as_jinja_renders_them() {
+    let out = Task::new()
+        .spec("operator: bash\nbash_command: \"echo one\\r\\necho two\\recho three\\n\"\n")
+        .context(context())
+        .run();
+    out.exit(0).xcom(json!("three"));
+    assert!(
+        out.stdout.contains("one\ntwo\nthree\n") && !out.stdout.contains('\r'),
+        "{:?}",
+        out.stdout
+    );
+    Task::new()
+        .spec("operator: bash\nbash_command: echo this command is longer than the budget\n")
+        .context(context())
+        .env("TASK_RUNNER_MAX_RENDER_BYTES", "16")
+        .run()
+        .exit(67)
+        .stderr_has("render budget of 16 bytes");
+    Task::new()
+        .spec("operator: bash\nbash_command: echo plain\nenv: {A: '{{ ds }}'}\n")
+        .context(context())
+        .run()
+        .exit(0)
+        .xcom(json!("plain"));
+    Task::new()
+        .spec("operator: bash\nbash_command: echo $A\nenv: {A: '{{ ds }}'}\n")
+        .context(context())
+        .run()
+        .exit(0)
+        .xcom(json!("2024-06-01"));
+}

@@ -37,6 +37,40 @@ pub struct Renderer {
     cancel: Option<Arc<AtomicBool>>,
 }
 
+/// Whether rendering could change a templated field of `op`. It cannot when
+/// every field is already what Jinja gives back for it: a string with no
+/// `{` (no expression, statement or comment can start), no `\r` (Jinja
+/// turns it into `\n`), no trailing newline (Jinja drops one), not a
+/// template file name, within the output budget; other JSON values stand
+/// for themselves. Native rendering can turn any string into a number, so
+/// it always renders. A plain task then skips building the environment and
+/// its globals, a third of its start-up work.
+pub fn needs_render(op: &mut Operator, native: bool, limits: budget::Limits) -> bool {
+    if native {
+        return true;
+    }
+    let exts = op.template_ext();
+    op.template_fields_mut().into_iter().any(|(name, value)| {
+        let exts = if name == "output_path" { &[][..] } else { exts };
+        could_change(value, exts, limits.max_bytes)
+    })
+}
+
+fn could_change(value: &serde_json::Value, exts: &[&str], max_bytes: usize) -> bool {
+    use serde_json::Value as J;
+    match value {
+        J::String(s) => {
+            s.len() > max_bytes
+                || s.contains(['{', '\r'])
+                || s.ends_with('\n')
+                || exts.iter().any(|e| s.ends_with(e))
+        }
+        J::Array(items) => items.iter().any(|v| could_change(v, exts, max_bytes)),
+        J::Object(map) => map.values().any(|v| could_change(v, exts, max_bytes)),
+        _ => false,
+    }
+}
+
 impl Renderer {
     /// `task_type` is the Airflow operator class the task stands for
     /// (`{{ task.task_type }}`, `{{ task }}`).
