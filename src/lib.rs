@@ -275,7 +275,7 @@ pub async fn run(args: &RunArgs, env: &Environ, today: DateTime) -> Result<Compl
     }
     let end = run_task(args, env, today, pickle.as_deref()).await?;
     if let (Some(pickle), Completed::Success { xcom: Some(path) }) = (&pickle, &end) {
-        match xcom::write_pickle(path, pickle) {
+        match xcom::write_pickle(path, pickle, xcom::Durability::of_xcom(env)) {
             Ok(bytes) => {
                 tracing::info!(path = %pickle.display(), bytes, "wrote the XCom as a pickle")
             }
@@ -340,7 +340,12 @@ async fn run_task(
         timeout: spec.execution_timeout,
         grace: spec.grace_period,
     };
-    let sink = xcom::Sink::new(xcom_path, spec.max_xcom_bytes, spec.do_xcom_push);
+    let sink = xcom::Sink::new(
+        xcom_path,
+        spec.max_xcom_bytes,
+        spec.do_xcom_push,
+        xcom::Durability::of_xcom(env),
+    );
     let prepared = match &spec.operator {
         Operator::Bash(task) => runner::bash::prepare(task, &loaded.context, env)?,
         Operator::Python(task) => {

@@ -8,6 +8,8 @@ mod bash;
 mod context;
 /// The static binary as a container ENTRYPOINT under the real Docker engine.
 mod docker;
+/// Which files are fsynced: the XCom only when asked, `output_path` always.
+mod durability;
 /// Every file under fixtures/ is read by a test (the README does not count).
 mod fixtures;
 /// Inputs the fuzz targets (fuzz/) found or were seeded with, through the

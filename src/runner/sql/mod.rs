@@ -254,7 +254,8 @@ pub(crate) async fn run(
     };
     let mut output = match (&output_file, sink.pushes()) {
         (Some(file), _) => Some(Output {
-            writer: xcom::Writer::create(Path::new(file), None)?,
+            // Meant to outlive the pod (a mounted volume): fsynced.
+            writer: xcom::Writer::create(Path::new(file), None, xcom::Durability::Durable)?,
             file: Some(file.clone()),
         }),
         (None, true) => Some(Output {
@@ -320,9 +321,9 @@ pub(crate) async fn run(
             return Err(e);
         }
     };
-    // The whole result is written and fsynced before COMMIT: a full disk
-    // fails the task with nothing committed, and after COMMIT only renames
-    // are left.
+    // The whole result is written (and the durable `output_path` fsynced)
+    // before COMMIT: a full disk fails the task with nothing committed, and
+    // after COMMIT only renames are left.
     let pending = match prepare(output, &finished, sink) {
         Ok(p) => p,
         Err(e) => {
@@ -575,31 +576,31 @@ fn step_error(e: StepError, piece: &Piece, total: usize, w: &xcom::Writer) -> Er
     }
 }
 
-/// The result, written in full and fsynced, waiting for COMMIT to be renamed
-/// into place.
+/// The result, written in full (and fsynced where durable), waiting for
+/// COMMIT to be renamed into place.
 #[derive(Default)]
 struct Pending {
     /// The `output_path` file.
-    file: Option<xcom::Synced>,
+    file: Option<xcom::Written>,
     /// The XCom file.
-    xcom: Option<xcom::Synced>,
+    xcom: Option<xcom::Written>,
 }
 
-/// Finishes and fsyncs every file of the result (before COMMIT).
+/// Finishes every file of the result (before COMMIT).
 fn prepare(output: Option<Output>, finished: &Finished, sink: &xcom::Sink) -> Result<Pending> {
     let Some(output) = output else {
         return Ok(Pending::default());
     };
     Ok(match output.file {
         Some(file) => {
-            let synced = output.writer.sync()?;
+            let written = output.writer.finish()?;
             let xcom = if sink.pushes() {
-                Some(sink.synced(&Value::String(file))?)
+                Some(sink.finished(&Value::String(file))?)
             } else {
                 None
             };
             Pending {
-                file: Some(synced),
+                file: Some(written),
                 xcom,
             }
         }
@@ -607,7 +608,7 @@ fn prepare(output: Option<Output>, finished: &Finished, sink: &xcom::Sink) -> Re
         None if finished.null => Pending::default(),
         None => Pending {
             file: None,
-            xcom: Some(output.writer.sync()?),
+            xcom: Some(output.writer.finish()?),
         },
     })
 }
