@@ -11,7 +11,10 @@ use task_runner::{Answer, LogTarget};
 fn main() -> ExitCode {
     // Before any thread exists: reaping of orphans (PID 1 or subreaper).
     task_runner::become_reaper();
-    let cli = match Cli::try_parse() {
+    // The ENTRYPOINT's usual command lines without clap; the rest with it.
+    let args: Vec<_> = std::env::args_os().skip(1).collect();
+    let parsed = task_runner::cli::parse_entrypoint(&args, |name| std::env::var_os(name));
+    let cli = match parsed.map_or_else(Cli::try_parse, Ok) {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => return print_and(e, 0),
         Err(e) => return print_and(e, exit_code::USAGE),
