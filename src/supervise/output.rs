@@ -3,7 +3,8 @@
 //! `rstrip()`), masked, printed to our stdout; the last line is kept because it
 //! is BashOperator's XCom.
 
-use std::io::{BufRead, BufReader, Read};
+use std::borrow::Cow;
+use std::io::Read;
 
 /// A line longer than this is forwarded in pieces, so a child that never
 /// prints a newline cannot make the runner buffer without bound. It matches
@@ -31,7 +32,21 @@ impl Decoder {
         }
     }
 
-    pub(crate) fn decode(&self, bytes: &[u8]) -> String {
+    /// Borrowed when the bytes decode to themselves (valid UTF-8; ASCII
+    /// for the other codecs), which is nearly every line.
+    pub(crate) fn decode<'a>(&self, bytes: &'a [u8]) -> Cow<'a, str> {
+        let plain = match self {
+            Decoder::Utf8 => std::str::from_utf8(bytes).ok(),
+            Decoder::Latin1 | Decoder::Ascii if bytes.is_ascii() => std::str::from_utf8(bytes).ok(),
+            Decoder::Latin1 | Decoder::Ascii => None,
+        };
+        match plain {
+            Some(text) => Cow::Borrowed(text),
+            None => Cow::Owned(self.decode_slow(bytes)),
+        }
+    }
+
+    fn decode_slow(&self, bytes: &[u8]) -> String {
         match self {
             Decoder::Latin1 => bytes.iter().map(|&b| char::from(b)).collect(),
             Decoder::Ascii => {
@@ -95,68 +110,102 @@ pub(crate) fn forward_lines_noting(
     forward_lines_with(reader, decoder, &crate::mask::current(), print, flush, seen)
 }
 
-/// The forwarding loop, with the masker that decides where a line longer
-/// than [`MAX_LINE`] may be cut (never inside a secret, so each piece is
-/// masked as the whole line would be).
+/// How much one read asks for.
+const READ_BYTES: usize = 64 * 1024;
+
+/// The forwarding loop, with the masker that masks each line (`print` gets
+/// masked text) and decides where a line longer than [`MAX_LINE`] may be
+/// cut (never inside a secret, so each piece is masked as the whole line
+/// would be).
+///
+/// Lines are decoded, stripped and masked where they lie in the read
+/// buffer, without a copy unless decoding or masking changes them; the last
+/// line is kept once per read, not per line. The buffer holds at most one
+/// line's worth ([`MAX_LINE`] and the longest secret) and one read, so an
+/// endless line costs about 16 MiB, not a multiple of it.
 fn forward_lines_with(
-    reader: impl Read,
+    mut reader: impl Read,
     decoder: Decoder,
     masker: &crate::mask::Masker,
     mut print: impl FnMut(&str),
     mut flush: impl FnMut(),
     seen: &std::sync::Mutex<Option<LastLine>>,
 ) -> Option<LastLine> {
-    let mut reader = BufReader::with_capacity(64 * 1024, reader);
-    let mut line: Vec<u8> = Vec::new();
+    let limit = MAX_LINE + masker.longest();
+    let mut buf = vec![0u8; READ_BYTES];
+    // Read but not yet printed: the start of an unfinished line.
+    let (mut start, mut end) = (0, 0);
     let mut last: Option<LastLine> = None;
     // Whether the line being read had an earlier piece printed already.
     let mut continued = false;
-    let mut emit = |bytes: &[u8], whole: bool, last: &mut Option<LastLine>| {
+    let mut emit = |bytes: &[u8]| {
         let text = decoder.decode(bytes);
-        let text = crate::py::text::rstrip(&text);
-        print(text);
-        *last = Some(LastLine {
-            text: text.to_string(),
-            whole,
-        });
+        print(&masker.mask(crate::py::text::rstrip(&text)));
+    };
+    let keep = |bytes: &[u8], whole: bool| LastLine {
+        // A cut line cannot be the XCom: its text is never used.
+        text: if whole {
+            crate::py::text::rstrip(&decoder.decode(bytes)).to_string()
+        } else {
+            String::new()
+        },
+        whole,
+    };
+    let note = |last: &Option<LastLine>| {
+        if let Ok(mut slot) = seen.lock() {
+            slot.clone_from(last);
+        }
     };
     loop {
-        // Everything read is printed: out with it before a read that may wait.
-        if reader.buffer().is_empty() {
-            flush();
+        // Everything complete is printed: out with it before a read that may wait.
+        flush();
+        if start == end {
+            (start, end) = (0, 0);
         }
-        let buf = match reader.fill_buf() {
-            Ok([]) => break,
-            Ok(buf) => buf,
+        if end == buf.len() {
+            buf.copy_within(start..end, 0);
+            (start, end) = (0, end - start);
+            if end == buf.len() {
+                buf.resize((buf.len() * 2).min(limit + READ_BYTES), 0);
+            }
+        }
+        let read = match reader.read(&mut buf[end..]) {
+            Ok(0) => break,
+            Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(_) => break,
         };
-        let (chunk, consumed, complete) = match memchr::memchr(b'\n', buf) {
-            Some(i) => (&buf[..i], i + 1, true),
-            None => (buf, buf.len(), false),
-        };
-        line.extend_from_slice(chunk);
-        reader.consume(consumed);
-        if complete {
-            emit(&line, !continued, &mut last);
-            if let Ok(mut slot) = seen.lock() {
-                slot.clone_from(&last);
-            }
-            line.clear();
+        let fresh = end;
+        end += read;
+        let mut newest = None;
+        for i in memchr::memchr_iter(b'\n', &buf[fresh..end]) {
+            let nl = fresh + i;
+            emit(&buf[start..nl]);
+            newest = Some((start, nl, !continued));
             continued = false;
-        } else if line.len() >= MAX_LINE + masker.longest() {
+            start = nl + 1;
+        }
+        if let Some((from, to, whole)) = newest {
+            last = Some(keep(&buf[from..to], whole));
+            note(&last);
+        }
+        while end - start >= limit {
             // Keep the longest secret's length after the cut, so a secret
             // that straddles it is seen whole and the cut moved before it.
+            let line = &buf[start..end];
             let nominal = line.len() - masker.longest();
-            let cut = masker.safe_cut(&line, char_boundary(&line, nominal));
+            let cut = masker.safe_cut(line, char_boundary(line, nominal));
             let cut = if cut == 0 { nominal.max(1) } else { cut };
-            emit(&line[..cut], false, &mut last);
-            line.drain(..cut);
+            emit(&line[..cut]);
+            start += cut;
             continued = true;
+            last = Some(keep(&[], false));
+            note(&last);
         }
     }
-    if !line.is_empty() {
-        emit(&line, !continued, &mut last);
+    if start < end {
+        emit(&buf[start..end]);
+        last = Some(keep(&buf[start..end], !continued));
     }
     flush();
     last
@@ -181,7 +230,8 @@ pub(crate) struct LastLine {
     pub whole: bool,
 }
 
-/// Forwarded lines on their way to stdout, each masked on its own: the lines
+/// Forwarded lines on their way to stdout, each masked on its own (by the
+/// forwarder): the lines
 /// that came in one read go out in one write(2), at most [`BATCH_BYTES`] at a
 /// time, and never wait for more input (the forwarder flushes before every
 /// read that may block). Errors (a closed stdout) are ignored: the task must
@@ -195,9 +245,16 @@ pub(crate) struct Batch {
 pub(crate) const BATCH_BYTES: usize = 64 * 1024;
 
 impl Batch {
+    /// Adds a line (masked already).
     pub(crate) fn line(&mut self, line: &str) {
-        self.buf
-            .extend_from_slice(crate::mask::redact(line).as_bytes());
+        if line.len() >= BATCH_BYTES {
+            // A long line goes out from where it lies, not through a copy.
+            self.flush();
+            crate::supervise::stdout::write_bytes(line.as_bytes());
+            crate::supervise::stdout::write_bytes(b"\n");
+            return;
+        }
+        self.buf.extend_from_slice(line.as_bytes());
         self.buf.push(b'\n');
         if self.buf.len() >= BATCH_BYTES {
             self.flush();
@@ -283,9 +340,9 @@ mod tests {
         data.extend_from_slice("é".as_bytes());
         data.extend_from_slice(b"tail");
         let mut pieces = Vec::new();
-        let last = forward_lines(&data[..], Decoder::Utf8, |p| pieces.push(p.len())).unwrap();
+        let last = forward_lines(&data[..], Decoder::Utf8, |p| pieces.push(p.to_string())).unwrap();
         assert_eq!(pieces.len(), 2);
-        assert_eq!(last.text, "étail", "no character split at the cut");
+        assert_eq!(pieces[1], "étail", "no character split at the cut");
         assert!(!last.whole);
     }
 }
