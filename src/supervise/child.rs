@@ -77,18 +77,9 @@ pub(crate) async fn supervise(
             nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from)
         });
     }
-    let child = cmd.spawn()?;
-    // The command holds our copies of the pipe's write end; drop them so EOF
-    // comes when the task's processes close theirs.
-    drop(cmd);
-    let pid = Pid::from_raw(i32::try_from(child.id()).unwrap_or(i32::MAX));
-    tracing::debug!(pid = pid.as_raw(), "spawned task process");
-
-    let (status_tx, mut status_rx) = oneshot::channel();
-    let (reaped_all_tx, reaped_all_rx) = std::sync::mpsc::channel();
-    std::thread::Builder::new()
-        .name("reaper".into())
-        .spawn(move || reap(pid, status_tx, reaped_all_tx))?;
+    // The output thread starts first: it is scheduled while the child is
+    // forked and exec'd, not late after a short task already ended (the
+    // end waits for it). If the spawn fails, the pipe closes and it ends.
     let (line_tx, line_rx) = std::sync::mpsc::channel();
     let seen = std::sync::Arc::new(std::sync::Mutex::new(None));
     let noted = seen.clone();
@@ -105,6 +96,18 @@ pub(crate) async fn supervise(
             );
             let _ = line_tx.send(last);
         })?;
+    let child = cmd.spawn()?;
+    // The command holds our copies of the pipe's write end; drop them so EOF
+    // comes when the task's processes close theirs.
+    drop(cmd);
+    let pid = Pid::from_raw(i32::try_from(child.id()).unwrap_or(i32::MAX));
+    tracing::debug!(pid = pid.as_raw(), "spawned task process");
+
+    let (status_tx, mut status_rx) = oneshot::channel();
+    let (reaped_all_tx, reaped_all_rx) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("reaper".into())
+        .spawn(move || reap(pid, status_tx, reaped_all_tx))?;
 
     let mut deadline = policy.timeout.map(|t| Instant::now() + t);
     let mut kill_at: Option<Instant> = None;
