@@ -11,18 +11,18 @@ Constraints: one file, standard library only, valid Python 2.7 and 3.6+. Hence n
 f-strings, no keyword-only arguments, `%` formatting, and bare `except:` where Python 2
 user code could raise old-style class instances that `except Exception` would miss.
 """
-import importlib
 import io
 import os
 import sys
-import types
 
-# decimal, inspect, json, linecache, re, textwrap and traceback are imported where
-# they are needed: a trivial callable never needs them, and on Python 3 they cost
-# milliseconds of start-up, a large share of the runner's overhead (bench/python.sh):
-# inspect ~4 ms, json ~5 ms (it pulls in re, enum, functools and collections). So on
-# its success path the shim reads and writes JSON through `_json`, the C half of
-# `json` (below), and matches text by hand instead of with regexes.
+# Everything else is imported where it is needed: a trivial callable needs none of
+# it, and on Python 3 it costs milliseconds of start-up, the larger part of the
+# runner's overhead (bench/python.sh). `json` alone is ~5 ms, as it pulls in `re`,
+# `enum`, `functools` and `collections`; `linecache` another ~1 ms (it imports
+# `tokenize`); inspect ~4 ms. So on its success path the shim reads and writes JSON
+# through `_json`, the C half of `json` (below), matches text by hand instead of with
+# regexes, and registers python_source with linecache only once something imports
+# it. runners/tests/fixtures/python_cases.json checks which modules a run loads.
 
 PY2 = sys.version_info[0] == 2
 if PY2:  # pragma: no cover - exercised by the python2.7 test run
@@ -41,6 +41,17 @@ EXIT_RAISED = 1
 EXIT_LOAD = 3
 EXIT_RESULT = 4
 EXIT_PROTOCOL = 5
+
+# types.ModuleType, FunctionType and GeneratorType, without importing `types`.
+_ModuleType = type(sys)
+_FunctionType = type(lambda: None)
+
+
+def _generator():
+    yield
+
+
+_GeneratorType = type(_generator())
 
 SUMMARY_MAX_CHARS = 6000  # the Rust side masks secrets, then cuts to the 4 KiB termination message
 SHIM_FILE = os.path.abspath(__file__)
@@ -565,7 +576,7 @@ def build_context(spec):
 
 def _install_helper_module(context, ti):
     """`import task_runner` from task code: get_current_context() and xcom_pull()."""
-    module = types.ModuleType('task_runner')
+    module = _ModuleType('task_runner')
     module.__doc__ = 'Helpers injected by the task-runner Python shim.'
     def get_current_context():
         _convert_datetimes(context, _pending_datetimes(context, None))
@@ -602,11 +613,58 @@ def _is_coding_line(line):
     return rest[:1] == u'#' and (u'coding:' in rest or u'coding=' in rest)
 
 
+class _LinecacheHook(object):
+    """A meta path finder that waits for `import linecache`: it lets the other finders
+    find the module and, once it has run, puts the python_source in its cache. Until
+    then nothing can read that cache, so this is the same as registering the source
+    at once, without loading linecache (and tokenize, re, enum...) on every run."""
+
+    def __init__(self, filename, entry):
+        self.filename, self.entry, self.loader = filename, entry, None
+
+    def find_spec(self, name, path=None, target=None):
+        if name != 'linecache' or self.loader is not None:
+            return None
+        for finder in sys.meta_path:
+            find = getattr(finder, 'find_spec', None)
+            spec = find(name, path, target) if finder is not self and find else None
+            if spec is not None:
+                break
+        else:
+            return None
+        if not hasattr(spec.loader, 'exec_module'):
+            return None  # a legacy loader; the lines are lost to tracebacks, nothing more
+        self.loader, spec.loader = spec.loader, self
+        # Safe while the import system walks sys.meta_path: a found spec ends the walk.
+        if self in sys.meta_path:
+            sys.meta_path.remove(self)
+        return spec
+
+    def create_module(self, spec):
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module):
+        # The module gets its own loader back before any of its code runs.
+        module.__loader__ = module.__spec__.loader = self.loader
+        self.loader.exec_module(module)
+        module.cache[self.filename] = self.entry
+
+
+def _register_source(filename, source):
+    """Put source in linecache's cache under filename, so tracebacks (ours and the
+    task's own) and inspect show its lines."""
+    entry = (len(source), None, source.splitlines(True), filename)
+    if PY2 or 'linecache' in sys.modules:  # loaded at start-up by 2.7 and by 3.13's -c
+        import linecache
+        linecache.cache[filename] = entry
+    else:
+        sys.meta_path.insert(0, _LinecacheHook(filename, entry))
+
+
 def _load_from_source(name, source, source_name):
     if ':' in name:
         raise ShimError(EXIT_LOAD, u'ValueError: python_callable `%s` must be a plain '
                         u'function name when python_source is given' % name)
-    import linecache
     source = _text(source)
     if source.lstrip('\r\n')[:1] in (u' ', u'\t'):  # indented: skip textwrap's import otherwise
         import textwrap
@@ -621,10 +679,9 @@ def _load_from_source(name, source, source_name):
             if _is_coding_line(lines[i]):
                 lines[i] = u'#\n'
         source = u''.join(lines)
-    # Register the source so tracebacks show the user's lines.
-    linecache.cache[source_name] = (len(source), None, source.splitlines(True), source_name)
+    _register_source(source_name, source)
     # A real module in sys.modules lets pickle find classes and functions defined there.
-    module = types.ModuleType('__task__')
+    module = _ModuleType('__task__')
     module.__file__ = source_name
     sys.modules['__task__'] = module
     try:
@@ -656,6 +713,7 @@ def _load_from_module(spec_text):
                         u'`package.module:function`, or name a function defined by '
                         u'python_source' % spec_text)
     try:
+        import importlib
         module = importlib.import_module(str(module_name) if PY2 else module_name)
     except:  # noqa: E722
         _reraise_exits()
@@ -692,7 +750,7 @@ def load_callable(spec):
 
 def _is_plain_function(fn):
     """A `def`/lambda whose code object is its signature (nothing re-declares it)."""
-    if type(fn) is not types.FunctionType or hasattr(fn, '__wrapped__') \
+    if type(fn) is not _FunctionType or hasattr(fn, '__wrapped__') \
             or hasattr(fn, '__signature__'):
         return False
     # Python 2 tuple parameters (`def f(a, (b, c))`) get hidden names like `.1`.
@@ -1027,7 +1085,7 @@ def _encode(value, path, out, active):
         raise _unserializable(value, path, u'; return a sorted list instead')
     elif isinstance(value, (bytes, bytearray)):
         raise _unserializable(value, path, u'; decode it to a str first')
-    elif isinstance(value, types.GeneratorType) or hasattr(value, '__next__') \
+    elif isinstance(value, _GeneratorType) or hasattr(value, '__next__') \
             or hasattr(value, 'next') and hasattr(value, '__iter__'):
         raise _unserializable(value, path, u'; return a list instead')
     else:
