@@ -11,18 +11,18 @@ Constraints: one file, standard library only, valid Python 2.7 and 3.6+. Hence n
 f-strings, no keyword-only arguments, `%` formatting, and bare `except:` where Python 2
 user code could raise old-style class instances that `except Exception` would miss.
 """
-import importlib
 import io
-import json
 import os
-import re
 import sys
-import types
 
-# decimal, inspect, linecache, textwrap and traceback are imported where they are
-# needed: a trivial callable never needs them, and on Python 3 they cost several
-# milliseconds of start-up (inspect alone ~4 ms), a large share of the runner's
-# overhead (bench/python.sh).
+# Everything else is imported where it is needed: a trivial callable needs none of
+# it, and on Python 3 it costs milliseconds of start-up, the larger part of the
+# runner's overhead (bench/python.sh). `json` alone is ~5 ms, as it pulls in `re`,
+# `enum`, `functools` and `collections`; `linecache` another ~1 ms (it imports
+# `tokenize`); inspect ~4 ms. So on its success path the shim reads and writes JSON
+# through `_json`, the C half of `json` (below), matches text by hand instead of with
+# regexes, and registers python_source with linecache only once something imports
+# it. runners/tests/fixtures/python_cases.json checks which modules a run loads.
 
 PY2 = sys.version_info[0] == 2
 if PY2:  # pragma: no cover - exercised by the python2.7 test run
@@ -41,6 +41,17 @@ EXIT_RAISED = 1
 EXIT_LOAD = 3
 EXIT_RESULT = 4
 EXIT_PROTOCOL = 5
+
+# types.ModuleType, FunctionType and GeneratorType, without importing `types`.
+_ModuleType = type(sys)
+_FunctionType = type(lambda: None)
+
+
+def _generator():
+    yield
+
+
+_GeneratorType = type(_generator())
 
 SUMMARY_MAX_CHARS = 6000  # the Rust side masks secrets, then cuts to the 4 KiB termination message
 SHIM_FILE = os.path.abspath(__file__)
@@ -145,6 +156,78 @@ def _write_error_file(path, summary):
 
 
 # ---------------------------------------------------------------------------
+# JSON through `_json`, the C module behind `json` (CPython 2.7 and 3.x): these are
+# the very functions `json.loads` and `json.dumps(s, ensure_ascii=False)` call, so the
+# values read and the text written are the same. Anything else (an error to report,
+# no `_json`) goes to `json` itself, which raises the error json.loads would.
+
+try:
+    import _json
+except ImportError:  # pragma: no cover - CPython always has it
+    _json = None
+
+
+class _ScannerContext(object):
+    """The JSONDecoder attributes _json.make_scanner reads, as json.loads sets them."""
+    strict = True
+    object_hook = None
+    object_pairs_hook = None
+    parse_float = float
+    parse_int = int
+    parse_constant = {'-Infinity': float('-inf'), 'Infinity': float('inf'),
+                      'NaN': float('nan')}.__getitem__
+    encoding = None  # Python 2's scanner reads it (None is UTF-8); unicode input ignores it
+
+
+_JSON_SPACE = u' \t\n\r'  # json.decoder's WHITESPACE
+
+
+def json_load(f):
+    """json.load(f) for a text file f."""
+    try:
+        text = f.read()
+        make_scanner = getattr(_json, 'make_scanner', None)
+        # json.loads refuses a leading BOM itself (Python 3); leave that to it.
+        if make_scanner is not None and not text.startswith(u'\ufeff'):
+            end, start = len(text), 0
+            while start < end and text[start] in _JSON_SPACE:
+                start += 1
+            value, at = make_scanner(_ScannerContext())(text, start)
+            while at < end and text[at] in _JSON_SPACE:
+                at += 1
+            if at == end:
+                return value
+    except Exception:
+        pass
+    # json.load reads the file again and raises json's own error, from json's own
+    # frames: error.txt and the traceback are what they were with json.load alone.
+    f.seek(0)
+    import json
+    return json.load(f)
+
+
+if PY2:
+    # Python 2's json.dumps(s, ensure_ascii=False) is json.encoder.encode_basestring,
+    # a regex substitution of ESCAPE_DCT over [\x00-\x1f\\"]: the same table as a
+    # translate() map.
+    _PY2_ESCAPES = dict((i, u'\\u%04x' % i) for i in range(0x20))
+    _PY2_ESCAPES.update({ord(u'\\'): u'\\\\', ord(u'"'): u'\\"', ord(u'\b'): u'\\b',
+                         ord(u'\f'): u'\\f', ord(u'\n'): u'\\n', ord(u'\r'): u'\\r',
+                         ord(u'\t'): u'\\t'})
+
+    def json_string(text):
+        """json.dumps(text, ensure_ascii=False) for unicode text."""
+        return u'"' + text_type.translate(text, _PY2_ESCAPES) + u'"'
+elif getattr(_json, 'encode_basestring', None) is not None:
+    json_string = _json.encode_basestring
+else:  # pragma: no cover - CPython 3 has encode_basestring
+    def json_string(text):
+        """json.dumps(text, ensure_ascii=False) for unicode text."""
+        import json
+        return json.dumps(text, ensure_ascii=False)
+
+
+# ---------------------------------------------------------------------------
 # Context: JSON in, Airflow-shaped objects out.
 
 
@@ -195,20 +278,80 @@ def _tz(minutes):
     return datetime.timezone(datetime.timedelta(minutes=minutes))
 
 
-# fromisoformat is 3.7+ and rejects `Z` before 3.11, so parse the few shapes we send.
-_ISO_RE = re.compile(
-    r'^(\d{4})-(\d{2})-(\d{2})'
-    r'(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?)?'
-    r'(Z|z|[+-]\d{2}(?::?\d{2})?)?$'
-)
+# fromisoformat is 3.7+ and rejects `Z` before 3.11, so parse the few shapes we send,
+# by hand rather than with `re` (see the imports). This is the regex it stands for;
+# runners/tests/lean.py checks the two agree:
+ISO_PATTERN = (r'^(\d{4})-(\d{2})-(\d{2})'
+               r'(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?)?'
+               r'(Z|z|[+-]\d{2}(?::?\d{2})?)?$')
+
+if PY2:
+    def _is_digits(text):
+        # \d without re.UNICODE, as Python 2 compiled it: ASCII digits only.
+        return text != u'' and not text.lstrip(u'0123456789')
+else:
+    def _is_digits(text):
+        return text.isdecimal()  # \d in a str pattern: any Unicode decimal digit
+
+
+def iso_parts(text):
+    """The groups of ISO_PATTERN matched against text (year, month, day, hour, minute,
+    second, fraction, offset; None where absent), or None when it does not match."""
+    end = len(text)
+
+    def digits(at, count):
+        part = text[at:at + count]
+        return part if len(part) == count and _is_digits(part) else None
+
+    year, month, day = digits(0, 4), digits(5, 2), digits(8, 2)
+    if year is None or month is None or day is None or text[4:5] != u'-' \
+            or text[7:8] != u'-':
+        return None
+    hour = minute = second = fraction = offset = None
+    at = 10
+    # Each optional part, once its first character is there, must match in full: no
+    # other part of the pattern can start with that character, so the regex could not
+    # backtrack to a match either.
+    if text[at:at + 1] in (u'T', u' '):
+        hour, minute = digits(at + 1, 2), digits(at + 4, 2)
+        if hour is None or minute is None or text[at + 3:at + 4] != u':':
+            return None
+        at += 6
+        if text[at:at + 1] == u':':
+            second = digits(at + 1, 2)
+            if second is None:
+                return None
+            at += 3
+            if text[at:at + 1] in (u'.', u','):
+                stop = at + 1
+                while stop < end and _is_digits(text[stop]):
+                    stop += 1
+                if stop == at + 1:
+                    return None
+                fraction, at = text[at + 1:stop], stop
+    if text[at:at + 1] in (u'Z', u'z'):
+        offset, at = text[at], at + 1
+    elif text[at:at + 1] in (u'+', u'-'):
+        if digits(at + 1, 2) is None:
+            return None
+        stop = at + 3
+        if text[stop:stop + 1] == u':' and digits(stop + 1, 2) is not None:
+            stop += 3
+        elif digits(stop, 2) is not None:
+            stop += 2
+        offset, at = text[at:stop], stop
+    # `$` also matches before a final newline.
+    if at != end and not (at == end - 1 and text[at] == u'\n'):
+        return None
+    return year, month, day, hour, minute, second, fraction, offset
 
 
 def parse_datetime(text):
     """ISO-8601 string -> timezone-aware datetime (no offset means UTC, as in Airflow)."""
-    m = _ISO_RE.match(text.strip())
-    if not m:
+    parts = iso_parts(text.strip())
+    if parts is None:
         raise ValueError('not an ISO-8601 datetime: %r' % (text,))
-    year, month, day, hour, minute, second, fraction, offset = m.groups()
+    year, month, day, hour, minute, second, fraction, offset = parts
     micros = int((fraction or '0')[:6].ljust(6, '0'))
     minutes = 0
     if offset and offset not in ('Z', 'z'):
@@ -416,7 +559,7 @@ def build_context(spec):
         for part in parts[:-1]:
             holder = holder.get(part) if isinstance(holder, dict) else None
         value = holder.get(parts[-1]) if isinstance(holder, dict) else None
-        if _is_str(value) and not _ISO_RE.match(value.strip()):
+        if _is_str(value) and iso_parts(value.strip()) is None:
             raise ShimError(EXIT_PROTOCOL, u'ValueError: input.json context `%s`: '
                             u'not an ISO-8601 datetime: %r' % (path, value))
     ti_fields = context.get('ti') or context.get('task_instance') or {}
@@ -433,7 +576,7 @@ def build_context(spec):
 
 def _install_helper_module(context, ti):
     """`import task_runner` from task code: get_current_context() and xcom_pull()."""
-    module = types.ModuleType('task_runner')
+    module = _ModuleType('task_runner')
     module.__doc__ = 'Helpers injected by the task-runner Python shim.'
     def get_current_context():
         _convert_datetimes(context, _pending_datetimes(context, None))
@@ -464,14 +607,64 @@ def _resolve_attr(obj, dotted, what, spec_text):
     return obj
 
 
-_CODING_RE = re.compile(r'^[ \t\f]*#.*?coding[:=]')
+def _is_coding_line(line):
+    """re.match(r'^[ \t\f]*#.*?coding[:=]', line) for one line of splitlines(True)."""
+    rest = line.lstrip(u' \t\f')
+    return rest[:1] == u'#' and (u'coding:' in rest or u'coding=' in rest)
+
+
+class _LinecacheHook(object):
+    """A meta path finder that waits for `import linecache`: it lets the other finders
+    find the module and, once it has run, puts the python_source in its cache. Until
+    then nothing can read that cache, so this is the same as registering the source
+    at once, without loading linecache (and tokenize, re, enum...) on every run."""
+
+    def __init__(self, filename, entry):
+        self.filename, self.entry, self.loader = filename, entry, None
+
+    def find_spec(self, name, path=None, target=None):
+        if name != 'linecache' or self.loader is not None:
+            return None
+        for finder in sys.meta_path:
+            find = getattr(finder, 'find_spec', None)
+            spec = find(name, path, target) if finder is not self and find else None
+            if spec is not None:
+                break
+        else:
+            return None
+        if not hasattr(spec.loader, 'exec_module'):
+            return None  # a legacy loader; the lines are lost to tracebacks, nothing more
+        self.loader, spec.loader = spec.loader, self
+        # Safe while the import system walks sys.meta_path: a found spec ends the walk.
+        if self in sys.meta_path:
+            sys.meta_path.remove(self)
+        return spec
+
+    def create_module(self, spec):
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module):
+        # The module gets its own loader back before any of its code runs.
+        module.__loader__ = module.__spec__.loader = self.loader
+        self.loader.exec_module(module)
+        module.cache[self.filename] = self.entry
+
+
+def _register_source(filename, source):
+    """Put source in linecache's cache under filename, so tracebacks (ours and the
+    task's own) and inspect show its lines."""
+    entry = (len(source), None, source.splitlines(True), filename)
+    if PY2 or 'linecache' in sys.modules:  # loaded at start-up by 2.7 and by 3.13's -c
+        import linecache
+        linecache.cache[filename] = entry
+    else:
+        sys.meta_path.insert(0, _LinecacheHook(filename, entry))
 
 
 def _load_from_source(name, source, source_name):
     if ':' in name:
         raise ShimError(EXIT_LOAD, u'ValueError: python_callable `%s` must be a plain '
                         u'function name when python_source is given' % name)
-    import linecache
     source = _text(source)
     if source.lstrip('\r\n')[:1] in (u' ', u'\t'):  # indented: skip textwrap's import otherwise
         import textwrap
@@ -483,13 +676,12 @@ def _load_from_source(name, source, source_name):
         # (keeping line numbers) and compile the unicode.
         lines = source.splitlines(True)
         for i in range(min(2, len(lines))):
-            if _CODING_RE.match(lines[i]):
+            if _is_coding_line(lines[i]):
                 lines[i] = u'#\n'
         source = u''.join(lines)
-    # Register the source so tracebacks show the user's lines.
-    linecache.cache[source_name] = (len(source), None, source.splitlines(True), source_name)
+    _register_source(source_name, source)
     # A real module in sys.modules lets pickle find classes and functions defined there.
-    module = types.ModuleType('__task__')
+    module = _ModuleType('__task__')
     module.__file__ = source_name
     sys.modules['__task__'] = module
     try:
@@ -521,6 +713,7 @@ def _load_from_module(spec_text):
                         u'`package.module:function`, or name a function defined by '
                         u'python_source' % spec_text)
     try:
+        import importlib
         module = importlib.import_module(str(module_name) if PY2 else module_name)
     except:  # noqa: E722
         _reraise_exits()
@@ -557,7 +750,7 @@ def load_callable(spec):
 
 def _is_plain_function(fn):
     """A `def`/lambda whose code object is its signature (nothing re-declares it)."""
-    if type(fn) is not types.FunctionType or hasattr(fn, '__wrapped__') \
+    if type(fn) is not _FunctionType or hasattr(fn, '__wrapped__') \
             or hasattr(fn, '__signature__'):
         return False
     # Python 2 tuple parameters (`def f(a, (b, c))`) get hidden names like `.1`.
@@ -753,17 +946,40 @@ def determine_arguments(fn, spec, context):
 # Return value -> strict JSON. Our own encoder rather than json.dumps(default=...) so
 # errors can name the offending path, and Decimals and big ints stay exact.
 
-_IDENT_RE = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*$')
-# Lone surrogates cannot be encoded as UTF-8 (and strict JSON readers reject them).
-_SURROGATE_RE = re.compile(u'[\ud800-\udfff]') if sys.maxunicode > 0xffff else None
+_IDENT_CHARS = u'0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz'
+_DIGITS = tuple(u'0123456789')
+
+
+def _is_identifier(key):
+    """re.match(r'^[A-Za-z_][A-Za-z0-9_]*$', key), whose `$` also matches before a
+    final newline. Through str's own methods: key may be a subclass overriding them."""
+    rest = text_type.lstrip(key, _IDENT_CHARS)
+    return rest in (u'', u'\n') and len(rest) < text_type.__len__(key) \
+        and not text_type.startswith(key, _DIGITS)
+
+
+def _has_lone_surrogate(text):
+    """Whether text holds a code point in U+D800-U+DFFF, which cannot be encoded as
+    UTF-8 (and strict JSON readers reject). Python 3's strict UTF-8 codec fails on
+    exactly those; Python 2's encodes them, so a (wide) 2.7 searches for them."""
+    try:
+        text_type.encode(text, 'ascii' if PY2 else 'utf-8')
+        return False
+    except UnicodeEncodeError:
+        if not PY2:
+            return True
+    if sys.maxunicode <= 0xffff:
+        return False  # a narrow 2.7 has surrogate pairs, not lone surrogates, to check
+    import re  # loaded at start-up by 2.7 anyway
+    return re.search(u'[\ud800-\udfff]', text) is not None
 
 
 def _child_path(path, key):
     if isinstance(key, integer_types):
         return u'%s[%d]' % (path, key)
-    if _IDENT_RE.match(key):
+    if _is_identifier(key):
         return u'%s.%s' % (path, key)
-    return u'%s[%s]' % (path, json.dumps(key, ensure_ascii=False))
+    return u'%s[%s]' % (path, json_string(key))
 
 
 def _unserializable(value, path, hint=u''):
@@ -778,10 +994,10 @@ def _encode_str(value, path):
         except UnicodeDecodeError:
             raise ShimError(EXIT_RESULT, u'TypeError: return value of type `str` holds bytes '
                             u'that are not UTF-8 (at `%s`); decode it first' % path)
-    if _SURROGATE_RE is not None and _SURROGATE_RE.search(value):
+    if _has_lone_surrogate(value):
         raise ShimError(EXIT_RESULT, u'ValueError: return value has a string with a lone '
                         u'surrogate, which is not valid UTF-8 (at `%s`)' % path)
-    return json.dumps(value, ensure_ascii=False)
+    return json_string(value)
 
 
 def _encode_float(value, path):
@@ -855,7 +1071,7 @@ def _encode(value, path, out, active):
                                     % (name, path))
                 seen.add(name)
                 out.append(u', ' if i else u'')
-                out.append(json.dumps(name, ensure_ascii=False) + u': ')
+                out.append(json_string(name) + u': ')
                 _encode(item, _child_path(path, name), out, active)
             out.append(u'}')
         else:
@@ -869,7 +1085,7 @@ def _encode(value, path, out, active):
         raise _unserializable(value, path, u'; return a sorted list instead')
     elif isinstance(value, (bytes, bytearray)):
         raise _unserializable(value, path, u'; decode it to a str first')
-    elif isinstance(value, types.GeneratorType) or hasattr(value, '__next__') \
+    elif isinstance(value, _GeneratorType) or hasattr(value, '__next__') \
             or hasattr(value, 'next') and hasattr(value, '__iter__'):
         raise _unserializable(value, path, u'; return a list instead')
     else:
@@ -917,7 +1133,7 @@ def _prepare_process():
 def _read_input(path):
     try:
         with io.open(path, 'r', encoding='utf-8') as f:
-            spec = json.load(f)
+            spec = json_load(f)
     except Exception:
         exc_info = sys.exc_info()
         raise ShimError(EXIT_PROTOCOL, u'%s: cannot read %s: %s'

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs the shim fixture suites against real interpreters, exactly as task-runner invokes
 # them (see ../PROTOCOL.md), the Python shim's argument binding against the table real
-# Airflow produced (binding.py), and both shims' xcom_pull against real Airflow's table
-# (xcom_pull.py, xcom_pull.rb). A missing interpreter is a failure, never a skip.
+# Airflow produced (binding.py), both shims' xcom_pull against real Airflow's table
+# (xcom_pull.py, xcom_pull.rb), and the Python shim's stand-ins for json and re against
+# the real modules (lean.py). A missing interpreter is a failure, never a skip.
 #
 #   PYTHON3        Python 3 (default: python3 on PATH); also runs the harness
 #   PYTHON2        Python 2.7 (default: python2.7 on PATH, else the newest pyenv 2.7.x)
@@ -61,10 +62,17 @@ binding() {
   "$1" "$here/binding.py" || failed+=("binding table ($1)")
 }
 
+# The shim's _json and hand-written matchers against json and re.
+lean() {
+  "$1" "$here/lean.py" || failed+=("json/re stand-ins ($1)")
+}
+
 run "python suite ($PYTHON3)" suite python python3 "$PYTHON3"
 run "python suite ($PYTHON2)" suite python python2 "$PYTHON2"
 binding "$PYTHON3"
 binding "$PYTHON2"
+lean "$PYTHON3"
+lean "$PYTHON2"
 # xcom_pull against real Airflow's (fixtures/xcom_pull.json, at the repo root).
 xcom_table() {
   "$@" || failed+=("xcom_pull table ($1)")
@@ -76,6 +84,7 @@ for extra in ${EXTRA_PYTHONS:-}; do
   major=$(python_major "$extra") || die "EXTRA_PYTHONS: $extra does not run"
   run "python suite ($extra)" suite python "python$major" "$extra"
   binding "$extra"
+  lean "$extra"
   xcom_table "$extra" "$here/xcom_pull.py"
 done
 run "ruby suite ($RUBY)" suite ruby ruby "$RUBY"

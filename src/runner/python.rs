@@ -53,7 +53,7 @@ pub(crate) fn prepare(
     let mut cmd = Command::new(&task.python);
     match installed {
         // An installed shim is imported, so Python loads its bytecode instead
-        // of compiling 900 lines on every run (a script's never is cached).
+        // of compiling 1,200 lines on every run (a script's never is cached).
         Some(dir) => {
             let [_, input, result, error] = &staged.args;
             cmd.arg("-c")
