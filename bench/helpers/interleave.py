@@ -21,6 +21,7 @@ largest single process of the tree (the child or a descendant it waited for).
         --cmd NAME 'COMMAND' [--cmd NAME 'COMMAND' ...]
         [--peer NAME] [--vs NAME PEER] [--env NAME K=V] [--cwd NAME DIR]
         [--setup NAME 'SHELL'] [--stdout NAME null|drain|PATH] [--exit NAME CODE]
+        [--clean-env]
 
 COMMAND is split as a shell would split words (shlex) and executed directly;
 write `bash -c '...'` for pipes and redirections. NAME '*' in --env, --cwd,
@@ -28,7 +29,10 @@ write `bash -c '...'` for pipes and redirections. NAME '*' in --env, --cwd,
 before each run of NAME, untimed (e.g. to delete an output file). --stdout
 drain reads the output through a pipe in the harness; a PATH is truncated and
 written by the child. A run that exits with another code than --exit's (0 by
-default) stops everything, showing its stderr.
+default) stops everything, showing its stderr. --clean-env runs every command
+with only PATH, HOME and TMPDIR of the harness's environment (plus its --env),
+as a container's process starts: a big environment costs every exec, and
+variables such as PYTHONDONTWRITEBYTECODE change what is measured.
 
 Python 3 standard library only.
 """
@@ -46,6 +50,7 @@ import time
 
 F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 GNU_TIME = "/usr/bin/time"
+CLEAN_ENV = False
 
 
 class Command:
@@ -82,6 +87,8 @@ def parse_args(argv):
     p.add_argument("--setup", nargs=2, action="append", default=[], metavar=("NAME", "SHELL"))
     p.add_argument("--stdout", nargs=2, action="append", default=[], metavar=("NAME", "null|drain|PATH"))
     p.add_argument("--exit", nargs=2, action="append", default=[], metavar=("NAME", "CODE"))
+    p.add_argument("--clean-env", action="store_true",
+                   help="only PATH, HOME and TMPDIR from this environment, plus --env")
     p.add_argument("--title", default="", help="a heading printed above the table")
     p.add_argument("--json", help="write every sample and summary here")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
@@ -134,11 +141,14 @@ def build(args):
     return cmds, by_name
 
 
+KEPT = ("PATH", "HOME", "TMPDIR")
+
+
 def run_once(c, errfile, rssfile=None):
     """One run: (wall seconds, CPU seconds, peak RSS KiB or None). With
     rssfile, the run goes through GNU time for its peak RSS (and its wall
     and CPU time include GNU time's)."""
-    env = dict(os.environ)
+    env = {k: v for k, v in os.environ.items() if k in KEPT} if CLEAN_ENV else dict(os.environ)
     env.update(c.env)
     if c.setup:
         subprocess.run(["sh", "-c", c.setup], env=env, cwd=c.cwd, check=True)
@@ -237,20 +247,27 @@ def fmt_ms(ms):
     return "%.0f" % ms if ms >= 1000 else "%.2f" % ms if ms < 10 else "%.1f" % ms
 
 
+def cell(text):
+    """A markdown table cell: a | would end it, even inside backticks."""
+    return text.replace("|", "\\|")
+
+
 def markdown(rows):
     lines = ["| command | wall ms (median) | p25-p75 | CPU ms | peak RSS MB | vs | ratio | over the peer ms |",
              "|---|---:|---:|---:|---:|---|---:|---:|"]
     for s in rows:
         lo, hi = s["wall_ms_iqr"]
         lines.append("| %s | %s | %s-%s | %s | %.1f | %s | %s | %s |" % (
-            s["name"], fmt_ms(s["wall_ms"]), fmt_ms(lo), fmt_ms(hi), fmt_ms(s["cpu_ms"]), s["rss_mb"],
-            s["peer"] or "", "%.2f" % s["ratio"] if s["peer"] else "",
+            cell(s["name"]), fmt_ms(s["wall_ms"]), fmt_ms(lo), fmt_ms(hi), fmt_ms(s["cpu_ms"]), s["rss_mb"],
+            cell(s["peer"] or ""), "%.2f" % s["ratio"] if s["peer"] else "",
             "%+.2f" % s["delta_ms"] if s["peer"] else ""))
     return "\n".join(lines)
 
 
 def main(argv):
+    global CLEAN_ENV
     args = parse_args(argv)
+    CLEAN_ENV = args.clean_env
     cmds, by_name = build(args)
     if args.rounds < 1:
         sys.exit("interleave: --rounds must be at least 1")
@@ -273,7 +290,7 @@ def main(argv):
         if not args.quiet:
             print(file=sys.stderr)
     rows = summarize(cmds, by_name)
-    meta = {"rounds": args.rounds, "warmup": args.warmup, "load_before": load_before,
+    meta = {"rounds": args.rounds, "warmup": args.warmup, "clean_env": args.clean_env, "load_before": load_before,
             "load_after": loadavg(), "started": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started)),
             "seconds": round(time.time() - started, 1), "cpus": os.cpu_count()}
     if args.title:
