@@ -4,6 +4,11 @@
 # Source it from the checkout root after `set -euo pipefail`; set BENCH_TAG
 # (the script's name, for messages) first.
 
+# A command that fails under set -e says where, instead of ending the run
+# without a word.
+set -E
+trap 'printf "%s: failed (exit %s) at line %s: %s\n" "${BENCH_TAG:-bench}" "$?" "$LINENO" "$BASH_COMMAND" >&2' ERR
+
 die() { printf '%s: %s\n' "${BENCH_TAG:-bench}" "$*" >&2; exit 1; }
 need() { command -v "$1" >/dev/null 2>&1 || die "$1 not found: $2"; }
 
