@@ -190,16 +190,17 @@ bash, sql = (json.load(open(p)) for p in sys.argv[1:3])
 version, rows = sys.argv[3], int(sys.argv[4])
 def fig(s):
     t = s["wall_ms"]
-    return ("%.2f s" % (t / 1000) if t >= 1000 else "%.1f ms" % t) + " / %.0f MB" % s["rss_mb"]
+    m = s["rss_mb"]
+    return ("%.2f s" % (t / 1000) if t >= 1000 else "%.1f ms" % t) + (" / %.0f MB" if m >= 20 else " / %.1f MB") % m
 print()
 print("| task | Airflow %s: Python + the operator | task-runner | Airflow / task-runner |" % version)
 print("|---|---:|---:|---:|")
 for label, run in (("BashOperator `echo hi`", bash),
-                   ("SQLExecuteQueryOperator {:,} rows x 5 cols + `json.dump`".format(rows), sql)):
+                   ("SQLExecuteQueryOperator {:,} rows \u00d7 5 cols + `json.dump`".format(rows), sql)):
     airflow, runner = run["summary"]
-    print("| %s | %s | %s | %.0fx |" % (label, fig(airflow), fig(runner), 1 / runner["ratio"]))
+    print("| %s | %s | %s | %.0f\u00d7 |" % (label, fig(airflow), fig(runner), 1 / runner["ratio"]))
 print()
-print("wall time median, peak RSS from GNU time; load average %s (bash) and %s (SQL)"
+print("Wall time (median) / peak RSS (GNU time); the last column is the median of the per-round ratios; load average %s (bash) and %s (SQL) at the start."
       % (bash["meta"]["load_before"].split()[0], sql["meta"]["load_before"].split()[0]))
 PY
 echo "\`bash bench/airflow-baseline.sh\`${HOST:+ (HOST=1)}, $(date +%F), binary $built, $where; rounds: bash $bash_rounds, SQL $sql_rounds"

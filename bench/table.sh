@@ -48,10 +48,10 @@ done
 QUICK=${QUICK:-}
 if [[ -n $QUICK ]]; then
     ROWS=${ROWS:-100000} OUT_BYTES=${OUT_BYTES:-10000000}
-    declare -A rounds=([bash]=20 [python]=10 [sql]=5 [output]=5 [rss]=1)
+    declare -A rounds=([bash]=20 [python]=10 [sql]=5 [output]=5)
 else
     ROWS=${ROWS:-1000000} OUT_BYTES=${OUT_BYTES:-100000000}
-    declare -A rounds=([bash]=60 [python]=30 [sql]=7 [output]=10 [rss]=1)
+    declare -A rounds=([bash]=60 [python]=30 [sql]=7 [output]=10)
 fi
 WARMUP=${WARMUP:-2}
 # A line with no newline longer than the runner's 16 MiB limit: it fails the
@@ -263,13 +263,13 @@ SPEC
 fi
 
 # ---------------------------------------------------------------- peak RSS
-# From the warm-up runs (GNU time); one timed round only.
+# From the warm-up runs (GNU time, at least 3); one timed round only, whatever ROUNDS says.
 if want rss; then
     cat >"$work/line.yaml" <<SPEC
 operator: bash
 bash_command: "head -c $LINE_BYTES /dev/zero | tr '\\\\0' a"
 SPEC
-    interleave --title "peak RSS" -n "$(rounds_of rss)" -w "$((WARMUP > 3 ? WARMUP : 3))" --json "$work/rss.json" \
+    interleave --title "peak RSS" -n 1 -w "$((WARMUP > 3 ? WARMUP : 3))" --json "$work/rss.json" \
         --cmd "bash -c" "bash -c 'echo hi'" \
         --cmd "runner bash task" "$bash_task --xcom-path $work/xcom/return.json" \
         --cmd "psql COPY csv" "psql $TR_PG_URL -XAtq -o $work/psql.csv -c 'COPY (SELECT $cols FROM $table) TO STDOUT (FORMAT csv)'" \
@@ -277,6 +277,7 @@ SPEC
         --cmd "runner long line" "$bin run --config $work/line.yaml --logical-date 2024-06-01 --xcom-path $work/xcom/line.json" \
         --env "runner PostgreSQL" "AIRFLOW_CONN_TR_BENCH_PG=$TR_PG_URL" \
         --vs "runner PostgreSQL" "psql COPY csv" \
+        --vs "psql COPY csv" "psql COPY csv" \
         --vs "runner long line" "runner long line" \
         --exit "runner long line" 73 \
         --setup '*' "rm -f $work/psql.csv $work/xcom/return.json $work/xcom/pg.json"
