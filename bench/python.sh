@@ -6,6 +6,7 @@
 #                             or PYTHON3 / PYTHON27 / RUBY, else python3/python2.7/ruby on PATH)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck disable=SC1091
 [ -f target/test-env.sh ] && source target/test-env.sh
 py3=${PYTHON3:-${TR_PYTHON3:-$(command -v python3)}}
 py27=${PYTHON27:-${TR_PYTHON27:-$(command -v python2.7 || true)}}
@@ -13,7 +14,10 @@ py27=${PYTHON27:-${TR_PYTHON27:-$(command -v python2.7 || true)}}
 [ -n "$py27" ] && ! "$py27" -c '' 2>/dev/null && py27=
 rb=${RUBY:-${TR_RUBY:-$(command -v ruby)}}
 target=x86_64-unknown-linux-musl
-cargo build --release --locked --target "$target" >/dev/null 2>&1
+command -v hyperfine >/dev/null || { echo "$0: hyperfine not found (apt-get install hyperfine)" >&2; exit 1; }
+[ -x "$py3" ] || { echo "$0: no python3 (set PYTHON3)" >&2; exit 1; }
+[ -x "$rb" ] || { echo "$0: no ruby (set RUBY)" >&2; exit 1; }
+cargo build --release --locked --target "$target" --quiet || { echo "$0: cargo build failed" >&2; exit 1; }
 bin="${CARGO_TARGET_DIR:-$PWD/target}/$target/release/task-runner"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -17,8 +17,8 @@ AIRFLOW_VENV=${AIRFLOW_VENV:-/tmp/task-runner-bench-airflow}
 # shellcheck disable=SC1091
 source target/test-env.sh
 target=${TR_MUSL_TARGET:-x86_64-unknown-linux-musl}
-cargo build --release --locked --target "$target" >/dev/null 2>&1
-bin="${TR_BIN:-$PWD/target/$target/release/task-runner}"
+cargo build --release --locked --target "$target" --quiet || { echo "$0: cargo build failed" >&2; exit 1; }
+bin="${TR_BIN:-${CARGO_TARGET_DIR:-$PWD/target}/$target/release/task-runner}"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 

@@ -11,6 +11,7 @@ cd "$(dirname "$0")/.."
 source target/test-env.sh
 BIN=${BIN:-target/release/task-runner}
 RUNS=${RUNS:-5}
+[[ -x $BIN ]] || { echo "$0: $BIN not found: cargo build --release (or set BIN=)" >&2; exit 1; }
 work=$(mktemp -d)
 trap 'kill "$proxy" 2>/dev/null || true; rm -rf "$work"' EXIT
 port=55999
