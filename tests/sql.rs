@@ -842,3 +842,225 @@ fn a_result_that_does_not_fit_on_the_volume_commits_nothing() {
     assert_eq!(query(&url, "SELECT count(*) FROM tr_full"), json!([[0]]));
     query(&url, "DROP TABLE tr_full");
 }
+
+/// A SQLite file database with the value kinds whose JSON must not change
+/// between readers: NULL, empty and binary blobs, zeroblobs, extreme and
+/// negative-zero floats, integers in a REAL column, int64 min/max, text
+/// needing escapes, non-ASCII text, and a column with no declared type.
+fn sqlite_edge_db(t: &Task) -> String {
+    let db = format!("sqlite:///{}", t.dir().join("edge.db").display());
+    query(
+        &db,
+        "CREATE TABLE v (i INTEGER, r REAL, t TEXT, b BLOB, n NUMERIC, a);
+         INSERT INTO v VALUES
+          (9223372036854775807, 1e308, '', X'', '1.50', NULL),
+          (-9223372036854775808, -0.0, 'tab\t\"q\" \\ back/slash', X'00FF10', 12, 1.5),
+          (0, 5e-324, 'é 😀 ü ' || char(8232, 65279), X'DEADBEEF', 'abc', 'x'),
+          (NULL, 3, char(1, 10, 13, 31, 127), zeroblob(3), 1e20, X'01'),
+          (-1, 2.2250738585072014e-308, '<\\u00e9>', NULL, -0.0, 9007199254740993)",
+    );
+    db
+}
+
+/// The XCom bytes for every edge value, as the runner wrote them when rows
+/// went through sqlx one by one (main at 234484f): the reader on the raw
+/// statement must not change a byte.
+#[test]
+fn sqlite_edge_values_keep_their_exact_bytes() {
+    let t = Task::new();
+    let db = sqlite_edge_db(&t);
+    let out = sql(
+        &db,
+        "sql: \"SELECT i, r, t, b, n, a, typeof(a), i + 0.5, 1e308 * 10, -1e308 * 10, 0.1 + 0.2, -0.0, 1.0 / 3, 1 + 1, 'a' || 'b', NULL, x'00', 123456789.125e-300 FROM v ORDER BY rowid\"\n",
+    )
+    .run();
+    out.exit(0);
+    let tail = r#""Infinity","-Infinity",0.30000000000000004,-0.0,0.3333333333333333,2,"ab",null,"AA==",1.23456789125e-292]"#;
+    let expected = [
+        r#"[[9223372036854775807,1e+308,"","",1.5,null,"null",9.223372036854776e+18,"#,
+        tail,
+        r#",[-9223372036854775808,0.0,"tab\t\"q\" \\ back/slash","AP8Q",12,1.5,"real",-9.223372036854776e+18,"#,
+        tail,
+        ",[0,5e-324,\"é 😀 ü \u{2028}\u{feff}\",\"3q2+7w==\",\"abc\",\"x\",\"text\",0.5,",
+        tail,
+        ",[null,3.0,\"\\u0001\\n\\r\\u001f\u{7f}\",\"AAAA\",1e+20,\"AQ==\",\"blob\",null,",
+        tail,
+        r#",[-1,2.2250738585072014e-308,"<\\u00e9>",null,0,9007199254740993,"integer",-0.5,"#,
+        tail,
+        "]",
+    ]
+    .concat();
+    assert_eq!(out.xcom.as_deref(), Some(expected.as_str()));
+}
+
+/// Enough rows to cross many of the reader's buffers, every byte checked,
+/// with text that needs escaping now and then; the same statement with no
+/// rows, and only counted (`do_xcom_push: false`).
+#[test]
+fn sqlite_results_are_whole_across_buffers() {
+    let t = Task::new();
+    let db = format!("sqlite:///{}", t.dir().join("x.db").display());
+    query(&db, "CREATE TABLE t (a)");
+    let rows = 100_000;
+    let select = format!(
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < {rows}) SELECT x, 'r' || x, CASE WHEN x % 1000 = 0 THEN 'q\"' || x END FROM c"
+    );
+    let out = sql(&db, &format!("sql: {}\n", json!(select))).run();
+    out.exit(0).stderr_has(&format!("Rows affected: {rows}"));
+    let mut expected = String::from("[");
+    for x in 1..=rows {
+        if x > 1 {
+            expected.push(',');
+        }
+        if x % 1000 == 0 {
+            expected.push_str(&format!("[{x},\"r{x}\",\"q\\\"{x}\"]"));
+        } else {
+            expected.push_str(&format!("[{x},\"r{x}\",null]"));
+        }
+    }
+    expected.push(']');
+    assert!(
+        out.xcom.as_deref() == Some(expected.as_str()),
+        "the XCom differs"
+    );
+    sql(
+        &db,
+        &format!("sql: {}\n", json!(format!("{select} LIMIT 0"))),
+    )
+    .run()
+    .exit(0)
+    .xcom(json!([]));
+    sql(
+        &db,
+        &format!("sql: {}\ndo_xcom_push: false\n", json!(select)),
+    )
+    .run()
+    .exit(0)
+    .stderr_has(&format!("Rows affected: {rows}"))
+    .no_xcom();
+}
+
+/// Failures keep sqlx's words: a prepare error, a runtime error after
+/// 39,999 rows, text that is not UTF-8 (first row, and mid-stream).
+/// Parameters bind as before, on the fast path (bare `?`) and through sqlx
+/// (a typeless expression of a bound value, named parameters).
+#[test]
+fn sqlite_errors_and_parameters_are_unchanged() {
+    let t = Task::new();
+    let db = sqlite_edge_db(&t);
+    let run =
+        |sql_text: &str, extra: &str| sql(&db, &format!("sql: {}\n{extra}", json!(sql_text))).run();
+    run("SELECT nope FROM v", "")
+        .exit(71)
+        .stderr_has("SQL statement 1 of 1 failed: no such column: nope [SQLite error code 1]; statement: SELECT nope FROM v");
+    let c = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 50000)";
+    run(
+        &format!(
+            "{c} SELECT x, CASE WHEN x = 40000 THEN abs(-9223372036854775807 - 1) ELSE x END FROM c"
+        ),
+        "",
+    )
+    .exit(71)
+    .stderr_has(
+        "SQL statement 1 of 1 failed: integer overflow [SQLite error code 1]; statement: WITH",
+    )
+    .no_xcom();
+    run("SELECT 'ok', CAST(X'C328' AS TEXT) AS bad", "")
+        .exit(71)
+        .stderr_has(
+            "failed: column `bad`: invalid utf-8 sequence of 1 bytes from index 0; statement:",
+        );
+    run(
+        &format!("{c} SELECT x, CASE WHEN x = 40000 THEN CAST(X'41FF' AS TEXT) ELSE 'fine' END AS t FROM c"),
+        "",
+    )
+    .exit(71)
+    .stderr_has("failed: column `t`: invalid utf-8 sequence of 1 bytes from index 1; statement:")
+    .no_xcom();
+    run(
+        "SELECT ?, ? || 'x', ?, ?, ?, typeof(?)",
+        "parameters: [1, é, null, 2.5, true, {a: 1}]\n",
+    )
+    .exit(0)
+    .xcom(json!([[1, "éx", null, 2.5, 1, "text"]]));
+    run(
+        "SELECT :a, :a + 1, %(b)s",
+        "parameters: {a: 41, b: [1, 2]}\n",
+    )
+    .exit(0)
+    .xcom(json!([[41, 42, "[1,2]"]]));
+    run(
+        "SELECT i, b FROM v WHERE i = ? OR t = ?",
+        "parameters: [-1, \"\"]\n",
+    )
+    .exit(0)
+    .xcom(json!([[9223372036854775807i64, ""], [-1, null]]));
+    run("INSERT INTO v (i) VALUES (7), (8) RETURNING i, i * 2", "")
+        .exit(0)
+        .xcom(json!([[7, 14], [8, 16]]));
+}
+
+/// A count over an endless recursive CTE: one `sqlite3_step` that never
+/// returns on its own.
+const ENDLESS_STEP: &str =
+    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c";
+
+/// `execution_timeout` stops one long `sqlite3_step` at the deadline, with
+/// the timeout's code and message, and what the task wrote is rolled back.
+#[test]
+fn execution_timeout_stops_one_long_sqlite_step() {
+    let t = Task::new();
+    let db = format!("sqlite:///{}", t.dir().join("x.db").display());
+    query(&db, "CREATE TABLE t (a)");
+    let started = std::time::Instant::now();
+    let out = sql(
+        &db,
+        &format!(
+            "sql: {}\nexecution_timeout: 2s\n",
+            json!(["INSERT INTO t VALUES (1)", ENDLESS_STEP])
+        ),
+    )
+    .run();
+    let took = started.elapsed();
+    out.exit(124)
+        .stderr_has("execution_timeout expired: cancelling the running statement")
+        .stderr_has("rolled back: nothing of this task was committed")
+        .termination_has("timed out after 2s")
+        .no_xcom();
+    assert!(
+        took >= Duration::from_secs(2) && took < Duration::from_secs(5),
+        "the run took {took:?}"
+    );
+    assert_eq!(query(&db, "SELECT count(*) FROM t"), json!([[0]]));
+}
+
+/// SIGTERM stops one long `sqlite3_step` at once, well inside the grace
+/// period, with the stop's code and message, and rolls back.
+#[test]
+fn sigterm_stops_one_long_sqlite_step() {
+    let t = Task::new();
+    let db = format!("sqlite:///{}", t.dir().join("x.db").display());
+    query(&db, "CREATE TABLE t (a)");
+    // Logs on stdout, so the test sees when the long statement starts.
+    let running_task = sql(
+        &db,
+        &format!(
+            "sql: {}\ngrace_period: 10s\n",
+            json!(["INSERT INTO t VALUES (1)", ENDLESS_STEP])
+        ),
+    )
+    .env("TASK_RUNNER_XCOM_STDOUT", "1")
+    .spawn(Some("run"));
+    running_task.wait_for_stdout("Running statement 2 of 2");
+    std::thread::sleep(Duration::from_millis(500));
+    let signalled = std::time::Instant::now();
+    running_task.signal(nix::sys::signal::Signal::SIGTERM);
+    let out = running_task.wait();
+    let took = signalled.elapsed();
+    out.exit(143)
+        .stdout_has("stopped by SIGTERM: cancelling the running statement")
+        .stdout_has("rolled back: nothing of this task was committed")
+        .termination_has("stopped by SIGTERM");
+    assert!(took < Duration::from_secs(3), "the stop took {took:?}");
+    assert_eq!(query(&db, "SELECT count(*) FROM t"), json!([[0]]));
+}

@@ -680,17 +680,30 @@ async fn exec_lite(
     c: &mut SqliteConnection,
     piece: &Piece,
     values: Values<'_>,
-    sink: Option<&mut RowSink<'_>>,
+    mut sink: Option<&mut RowSink<'_>>,
 ) -> Result<u64, StepError> {
     let mut args = SqliteArguments::default();
+    let mut given = Vec::with_capacity(piece.params.len());
     for r in &piece.params {
-        params::add_sqlite(&mut args, values.get(r)?)
-            .map_err(|e| StepError::Value(e.to_string()))?;
+        let v = values.get(r)?;
+        params::add_sqlite(&mut args, v).map_err(|e| StepError::Value(e.to_string()))?;
+        given.push(params::SqliteParam::of(v));
     }
     let stmt = (&mut *c).prepare(piece.sql.as_str()).await?;
     if stmt.columns().is_empty() {
         let done = stmt.query_with(args).execute(&mut *c).await?;
         return Ok(done.rows_affected());
+    }
+    // Rows are read straight from the statement on a thread of its own
+    // (lite.rs); sqlx's row-by-row path below takes what that declines.
+    let names = stmt
+        .columns()
+        .iter()
+        .map(|col| col.name().to_string())
+        .collect();
+    if let Some(count) = super::lite::read(c, &piece.sql, given, names, sink.as_deref_mut()).await?
+    {
+        return Ok(count);
     }
     let ncols = stmt.columns().len();
     let rows = stmt.query_with(args).fetch(&mut *c);

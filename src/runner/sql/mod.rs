@@ -11,9 +11,10 @@
 //!
 //! Submodules: [`split`] (lexing, splitting, placeholders), [`params`] (bind
 //! values), [`types`] (values to JSON), [`backend`] (connections, execution,
-//! cancellation).
+//! cancellation), [`lite`] (SQLite rows read straight from the statement).
 
 pub(crate) mod backend;
+pub(crate) mod lite;
 pub mod params;
 pub(crate) mod pg_oid;
 pub mod split;
@@ -210,6 +211,17 @@ impl<'w> RowSink<'w> {
         self.buf.push(b']');
         self.rows += 1;
         self.out.write_all(&self.buf)
+    }
+
+    /// `n` rows encoded elsewhere (`lite.rs`): each `[...]`, comma-separated.
+    pub(crate) fn write_rows(&mut self, rows: &[u8], n: u64) -> std::io::Result<()> {
+        if n == 0 {
+            return Ok(());
+        }
+        self.out
+            .write_all(if self.rows == 0 { b"[" } else { b"," })?;
+        self.rows += n;
+        self.out.write_all(rows)
     }
 
     pub(crate) fn finish(&mut self) -> std::io::Result<()> {

@@ -411,21 +411,42 @@ pub fn add_mysql(args: &mut sqlx::mysql::MySqlArguments, v: &Value) -> Result<()
     }
 }
 
+/// A SQLite bind value, by the parameter's JSON kind (Python's `sqlite3`
+/// binds None, int, float and str; a bool is an int there).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum SqliteParam {
+    Null,
+    Integer(i64),
+    Real(f64),
+    Text(String),
+}
+
+impl SqliteParam {
+    pub(crate) fn of(v: &Value) -> SqliteParam {
+        match v {
+            Value::Null => SqliteParam::Null,
+            Value::Bool(b) => SqliteParam::Integer(i64::from(*b)),
+            Value::Number(n) => match n.as_i64() {
+                Some(i) => SqliteParam::Integer(i),
+                None => SqliteParam::Real(n.as_f64().unwrap_or(f64::NAN)),
+            },
+            Value::String(s) => SqliteParam::Text(s.clone()),
+            other => SqliteParam::Text(other.to_string()),
+        }
+    }
+}
+
 /// A SQLite bind value by JSON kind.
 pub fn add_sqlite(
     args: &mut sqlx::sqlite::SqliteArguments<'_>,
     v: &Value,
 ) -> Result<(), BoxDynError> {
     use sqlx::Arguments;
-    match v {
-        Value::Null => args.add(None::<String>),
-        Value::Bool(b) => args.add(i64::from(*b)),
-        Value::Number(n) => match n.as_i64() {
-            Some(i) => args.add(i),
-            None => args.add(n.as_f64().unwrap_or(f64::NAN)),
-        },
-        Value::String(s) => args.add(s.clone()),
-        other => args.add(other.to_string()),
+    match SqliteParam::of(v) {
+        SqliteParam::Null => args.add(None::<String>),
+        SqliteParam::Integer(i) => args.add(i),
+        SqliteParam::Real(f) => args.add(f),
+        SqliteParam::Text(s) => args.add(s),
     }
 }
 

@@ -703,6 +703,21 @@ pub(crate) fn write_sqlite(
     Ok(())
 }
 
+/// A SQLite value read straight from the statement (`lite.rs`), written as
+/// [`write_sqlite`] writes the same value read through sqlx; text that is
+/// not UTF-8 fails with the error sqlx's `String` decode gives.
+pub(crate) fn write_lite(v: super::lite::Value<'_>, out: &mut Vec<u8>) -> Result<(), Fail> {
+    use super::lite::Value;
+    match v {
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Integer(i) => write_int(out, i),
+        Value::Real(f) => write_f64(out, f),
+        Value::Blob(b) => write_base64(out, b),
+        Value::Text(t) => write_str(out, std::str::from_utf8(t).map_err(|e| e.to_string())?),
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
