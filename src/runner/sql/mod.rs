@@ -10,11 +10,12 @@
 //! stopped or times out.
 //!
 //! Submodules: [`split`] (lexing, splitting, placeholders), [`params`] (bind
-//! values), [`types`] (values to JSON), [`backend`] (connections, execution,
-//! cancellation).
+//! values), [`types`] (values to JSON), [`pg_copy`] (PostgreSQL's binary COPY
+//! format), [`backend`] (connections, execution, cancellation).
 
 pub(crate) mod backend;
 pub mod params;
+pub(crate) mod pg_copy;
 pub(crate) mod pg_oid;
 pub mod split;
 pub(crate) mod types;

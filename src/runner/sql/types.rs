@@ -265,6 +265,27 @@ impl PgCol {
         })
     }
 
+    /// The byte size of the type's binary form, when it has one size.
+    pub(crate) fn width(&self) -> Option<usize> {
+        Some(match self {
+            PgCol::Void => 0,
+            PgCol::Bool | PgCol::Char => 1,
+            PgCol::Int2 => 2,
+            PgCol::Int4 | PgCol::Oid | PgCol::Float4 | PgCol::Date => 4,
+            PgCol::MacAddr => 6,
+            PgCol::Int8 | PgCol::Float8 | PgCol::Time | PgCol::Timestamp | PgCol::TimestampTz => 8,
+            PgCol::TimeTz => 12,
+            PgCol::Interval | PgCol::Uuid => 16,
+            PgCol::Numeric
+            | PgCol::Text
+            | PgCol::Bytea
+            | PgCol::Json
+            | PgCol::Jsonb
+            | PgCol::Inet
+            | PgCol::Array(_) => return None,
+        })
+    }
+
     /// Writes one non-NULL value in binary wire format as JSON.
     pub(crate) fn write(&self, b: &[u8], out: &mut Vec<u8>) -> Result<(), Fail> {
         let short = || format!("truncated {self:?} value ({} bytes)", b.len());
