@@ -375,6 +375,33 @@ split_statements: true
     );
 }
 
+/// DATE, DATETIME and TIMESTAMP are written straight from their binary form
+/// when they are valid dates; zero and zero-in-date values stay `null`, as
+/// mysqlclient returns None for them (the same bytes as before that path).
+#[test]
+fn mysql_dates_and_decimals_at_their_edges() {
+    let out = sql(
+        &my(),
+        r#"sql: |
+  SET SESSION sql_mode = '';
+  CREATE TEMPORARY TABLE tr_my_dates (d DATE, dt DATETIME(6), ts TIMESTAMP(6) NULL, n DECIMAL(30,10), u BIGINT UNSIGNED);
+  INSERT INTO tr_my_dates VALUES ('0000-00-00', '0000-00-00 00:00:00', NULL, -0.0000000001, 0),
+    ('1000-01-01', '1000-01-01 00:00:00.000001', '1970-01-01 00:00:01', 12345678901234567890.0123456789, 18446744073709551615),
+    ('9999-12-31', '9999-12-31 23:59:59.999999', '2038-01-19 03:14:07.999999', 0, 1),
+    ('2024-02-29', '2024-02-29 12:00:00', '2024-02-29 12:00:00.5', 1.5, NULL),
+    ('2024-00-10', '2024-06-00 00:00:00', NULL, NULL, NULL);
+  SELECT d, dt, ts, n, u, CAST(dt AS DATE), CAST(d AS DATETIME) FROM tr_my_dates
+split_statements: true
+"#,
+    )
+    .run();
+    out.exit(0);
+    assert_eq!(
+        out.xcom.as_deref().unwrap(),
+        r#"[[null,null,null,-0.0000000001,0,null,null],["1000-01-01","1000-01-01T00:00:00.000001","1970-01-01T00:00:01+00:00",12345678901234567890.0123456789,18446744073709551615,"1000-01-01","1000-01-01T00:00:00"],["9999-12-31","9999-12-31T23:59:59.999999","2038-01-19T03:14:07.999999+00:00",0.0000000000,1,"9999-12-31","9999-12-31T00:00:00"],["2024-02-29","2024-02-29T12:00:00","2024-02-29T12:00:00.500000+00:00",1.5000000000,null,"2024-02-29","2024-02-29T00:00:00"],[null,null,null,null,null,null,null]]"#
+    );
+}
+
 #[test]
 fn sqlite_values_follow_their_storage_class() {
     sql(
