@@ -745,7 +745,7 @@ fn write_my_datetime(out: &mut Vec<u8>, b: &[u8], col: MyCol) -> bool {
     } else {
         0
     };
-    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let leap = year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400));
     let days = match month {
         1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
         4 | 6 | 9 | 11 => 30,
