@@ -580,8 +580,9 @@ async fn exec_pg(
 }
 
 /// Whether a statement's rows are read with `COPY (...) TO STDOUT (FORMAT
-/// binary)` rather than as DataRows: about 40% less client CPU, since the
-/// server sends the same binary values without sqlx's per-row machinery.
+/// binary)` rather than as DataRows: about 30% less client CPU at 1M rows
+/// (25% fewer instructions), the same binary values without sqlx's per-row
+/// machinery.
 ///
 /// Only a query does (see [`split::pg_is_query`]), without parameters (COPY
 /// takes none) and with rows to keep (drained rows are only counted). Not a
