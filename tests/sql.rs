@@ -114,6 +114,243 @@ fn postgres_numeric_keeps_every_digit_in_the_file() {
     );
 }
 
+/// The XCom of `select` as the runner reads it without parameters (COPY) and
+/// with one that keeps every row (DataRows), for a byte-for-byte comparison.
+fn by_copy_and_by_datarows(select: &str) -> (String, String) {
+    let run = |yaml: String| {
+        let out = sql(&pg(), &format!("{yaml}max_xcom_bytes: 100000000\n")).run();
+        out.exit(0);
+        out.xcom.clone().expect("xcom")
+    };
+    let copy = run(format!(
+        "sql: {}\n",
+        json!(format!("SELECT * FROM ({select}) q"))
+    ));
+    let datarows = run(format!(
+        "sql: {}\nparameters: {{keep: true}}\n",
+        json!(format!("SELECT * FROM ({select}) q WHERE %(keep)s"))
+    ));
+    (copy, datarows)
+}
+
+/// Which way the runner read a statement's rows: `current_query()` is the
+/// text the server was sent.
+#[test]
+fn postgres_queries_without_parameters_are_read_with_copy() {
+    let url = pg();
+    sql(
+        &url,
+        "sql: SELECT current_query(), 1 -- a trailing comment\n",
+    )
+    .run()
+    .exit(0)
+    .xcom(json!([[
+        "COPY (\nSELECT current_query(), 1 -- a trailing comment\n) TO STDOUT (FORMAT binary)",
+        1
+    ]]));
+    sql(
+        &url,
+        "sql: WITH x AS (SELECT 2 AS n) (SELECT current_query() LIKE 'COPY (%', n FROM x)\n",
+    )
+    .run()
+    .exit(0)
+    .xcom(json!([[false, 2]]));
+    sql(
+        &url,
+        "sql: WITH x AS (SELECT 2 AS n) SELECT current_query() LIKE 'COPY (%', n FROM x\n",
+    )
+    .run()
+    .exit(0)
+    .xcom(json!([[true, 2]]));
+    // Parameters, data-modifying statements and utility statements: DataRows.
+    sql(
+        &url,
+        "sql: SELECT current_query(), %(n)s::int\nparameters: {n: 3}\n",
+    )
+    .run()
+    .exit(0)
+    .xcom(json!([["SELECT current_query(), $1::int", 3]]));
+    sql(
+        &url,
+        r#"sql: |
+  CREATE TEMP TABLE tr_copy_dml (a int);
+  INSERT INTO tr_copy_dml VALUES (1) RETURNING a, current_query();
+  SHOW client_encoding
+split_statements: true
+return_last: false
+"#,
+    )
+    .run()
+    .exit(0)
+    .xcom(json!([
+        null,
+        [[
+            1,
+            "INSERT INTO tr_copy_dml VALUES (1) RETURNING a, current_query()"
+        ]],
+        [["UTF8"]]
+    ]));
+    // A locking query runs under COPY, and locks.
+    query(
+        &url,
+        "DROP TABLE IF EXISTS tr_copy_lock; CREATE TABLE tr_copy_lock (a int); INSERT INTO tr_copy_lock VALUES (7)",
+    );
+    sql(
+        &url,
+        "sql: ['SELECT a, current_query() LIKE ''COPY (%'' FROM tr_copy_lock FOR UPDATE', \"SELECT count(*) FROM pg_locks WHERE relation = 'tr_copy_lock'::regclass AND mode = 'RowShareLock' AND pid = pg_backend_pid()\"]\n",
+    )
+    .run()
+    .exit(0)
+    .xcom(json!([[[7, true]], [[1]]]));
+    query(&url, "DROP TABLE tr_copy_lock");
+}
+
+/// COPY carries the same binary values as DataRows, decoded the same way: the
+/// two files are the same bytes, at the edges of every type.
+#[test]
+fn postgres_copy_output_is_byte_identical_to_datarows() {
+    let edges = r#"SELECT (-32768)::int2, 32767::int2, (-2147483648)::int4, 2147483647::int4,
+  (-9223372036854775808)::int8, 9223372036854775807::int8, 0::int8, 4294967295::oid,
+  12345678901234567890.0123456789::numeric(30,10), (-0.0000000001)::numeric(30,10), 0::numeric(30,10),
+  'NaN'::numeric, 'Infinity'::numeric, '-Infinity'::numeric, 1e-20::numeric, 100000000::numeric, 0.5::numeric,
+  'Infinity'::float8, '-Infinity'::float8, 'NaN'::float8, '-0'::float8, 1e308::float8, 5e-324::float8, 0.1::float8,
+  3.4028235e38::float4, '-0'::float4, 1.1::float4, 'NaN'::float4,
+  timestamp '0001-01-01 00:00:00', timestamp '9999-12-31 23:59:59.999999', timestamp '2024-02-29 12:00:00.5',
+  'infinity'::timestamp, '-infinity'::timestamp, timestamp '0044-03-15 12:00:00 BC',
+  timestamptz '2024-06-01 13:45:00.5+02', timestamptz '1999-12-31 23:59:59.999999-08', '-infinity'::timestamptz,
+  date '0001-01-01', date '2000-01-01', 'infinity'::date, '-infinity'::date, date '4713-01-01 BC',
+  time '00:00:00', time '23:59:59.999999', time '24:00:00', timetz '12:34:56.789+05:30', timetz '00:00:00-15:59',
+  interval '1 year 2 months 3 days 04:05:06.5', interval '-1 year -2 months +3 days -04:05:06.789', interval '0',
+  interval '1 microsecond',
+  E'quote " backslash \\ tab \t newline \n bell \x07 del \x7f', 'unicode: ü € 😀 ' || chr(8232), '', 'plain'::varchar,
+  'ab'::char(4), 'x'::"char", 'nm'::name,
+  ARRAY[1, NULL, 3], ARRAY[[1, 2], [3, 4]], '{}'::int4[], ARRAY['a"b', NULL, 'c\d'], ARRAY[1.5, 'NaN']::numeric[],
+  ARRAY[date '2024-01-01'], '[0:1]={1,2}'::int4[],
+  '{"b": [1, "x\"y", null], "a": 1.50, "c": {}}'::jsonb, '{"k": [true, false]}'::json, '"s"'::jsonb, 'null'::jsonb,
+  '\x00ff10'::bytea, ''::bytea,
+  'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::uuid, '10.1.2.3'::inet, '2001:db8::/32'::cidr, '08:00:2b:01:02:03'::macaddr,
+  true, false, NULL::int, NULL::text, NULL::jsonb, NULL::int4[]"#;
+    let (copy, datarows) = by_copy_and_by_datarows(edges);
+    assert_eq!(copy, datarows);
+    let row: Value = serde_json::from_str(&copy).unwrap();
+    assert_eq!(row[0].as_array().unwrap().len(), 81, "{copy}");
+    assert_eq!(
+        &row[0].as_array().unwrap()[..8],
+        &json!([
+            -32768,
+            32767,
+            -2147483648i64,
+            2147483647,
+            i64::MIN,
+            i64::MAX,
+            0,
+            4294967295u64
+        ])
+        .as_array()
+        .unwrap()[..]
+    );
+    assert!(copy.contains(r#",12345678901234567890.0123456789,-0.0000000001,0.0000000000,"NaN","Infinity","-Infinity","#), "{copy}");
+    // Every row of a larger result, NULLs among them; and no rows at all.
+    let many = "SELECT g, md5(g::text), g * 1.25, timestamp '2024-01-01' + g * interval '1 second', g % 3 = 0, \
+                CASE WHEN g % 7 = 0 THEN NULL ELSE repeat('é', g % 5) END FROM generate_series(1, 100000) g";
+    let (copy, datarows) = by_copy_and_by_datarows(many);
+    assert!(copy == datarows, "the 100,000-row results differ");
+    let rows: Value = serde_json::from_str(&copy).unwrap();
+    assert_eq!(rows.as_array().unwrap().len(), 100_000);
+    assert_eq!(
+        rows[6],
+        json!([
+            7,
+            "8f14e45fceea167a5a36dedd4bea2543",
+            8.75,
+            "2024-01-01T00:00:07",
+            false,
+            null
+        ])
+    );
+    let (copy, datarows) = by_copy_and_by_datarows("SELECT 1 WHERE false");
+    assert_eq!((copy.as_str(), datarows.as_str()), ("[]", "[]"));
+    sql(&pg(), "sql: SELECT x FROM generate_series(1, 2500) x\n")
+        .run()
+        .exit(0)
+        .stderr_has("Rows affected: 2500");
+}
+
+/// A statement that fails while its rows stream, or before the first one,
+/// fails with the server's own message either way, and rolls back.
+#[test]
+fn postgres_copy_errors_are_the_servers_own() {
+    let url = pg();
+    for (select, message) in [
+        (
+            "SELECT 1 / (5000 - x) FROM generate_series(1, 10000) x",
+            "division by zero [SQLSTATE 22012]",
+        ),
+        (
+            "SELECT x::int FROM (VALUES ('1'), ('x')) v(x)",
+            "invalid input syntax for type integer: \"x\" [SQLSTATE 22P02]",
+        ),
+        // Folded by the planner: the COPY fails before it starts.
+        ("SELECT 1 / 0", "division by zero [SQLSTATE 22012]"),
+    ] {
+        for (text, parameters) in [
+            (select.to_string(), ""),
+            (
+                format!("SELECT * FROM ({select}) q WHERE %(keep)s"),
+                "parameters: {keep: true}\n",
+            ),
+        ] {
+            sql(&url, &format!("sql: {}\n{parameters}", json!(text)))
+                .run()
+                .exit(71)
+                .stderr_has(&format!(
+                    "SQL statement 1 of 1 failed: {message}; statement: "
+                ))
+                .no_xcom();
+        }
+    }
+    query(
+        &url,
+        "DROP TABLE IF EXISTS tr_copy_fail; CREATE TABLE tr_copy_fail (a int)",
+    );
+    for failing in [
+        "SELECT 1 / 0",
+        "SELECT 1 / (2 - x) FROM generate_series(1, 3) x",
+    ] {
+        sql(
+            &url,
+            &format!(
+                "sql: ['INSERT INTO tr_copy_fail VALUES (1)', {}]\n",
+                json!(failing)
+            ),
+        )
+        .run()
+        .exit(71)
+        .stderr_has("division by zero")
+        .stderr_has("rolled back: nothing of this task was committed")
+        .stderr_lacks("ROLLBACK failed");
+    }
+    assert_eq!(
+        query(&url, "SELECT count(*) FROM tr_copy_fail"),
+        json!([[0]])
+    );
+    // The output fails mid-COPY: the rest of the rows are read out, so the
+    // rollback finds the connection in step.
+    sql(
+        &url,
+        "sql: ['INSERT INTO tr_copy_fail VALUES (1)', 'SELECT x, repeat(''y'', 100) FROM generate_series(1, 20000) x']\nmax_xcom_bytes: 100000\n",
+    )
+    .run()
+    .exit(73)
+    .stderr_has("over the limit of 100000 bytes")
+    .stderr_has("rolled back: nothing of this task was committed");
+    assert_eq!(
+        query(&url, "SELECT count(*) FROM tr_copy_fail"),
+        json!([[0]])
+    );
+    query(&url, "DROP TABLE tr_copy_fail");
+}
+
 #[test]
 fn mysql_types_become_json() {
     let out = sql(
@@ -135,6 +372,33 @@ split_statements: true
     assert_eq!(
         out.xcom.as_deref().unwrap(),
         r#"[[-1,18446744073709551615,1,1.5,0.1,123456789012345678901234567890.0123456789,"héllo","3q2+7w==","plain text","{\"a\": [1, 2]}","2024-06-01T13:45:00.500000","2024-06-01T13:45:00+00:00","2024-06-01","-12:30:00",2024,5,"b",null]]"#
+    );
+}
+
+/// DATE, DATETIME and TIMESTAMP are written straight from their binary form
+/// when they are valid dates; zero and zero-in-date values stay `null`, as
+/// mysqlclient returns None for them (the same bytes as before that path).
+#[test]
+fn mysql_dates_and_decimals_at_their_edges() {
+    let out = sql(
+        &my(),
+        r#"sql: |
+  SET SESSION sql_mode = '';
+  CREATE TEMPORARY TABLE tr_my_dates (d DATE, dt DATETIME(6), ts TIMESTAMP(6) NULL, n DECIMAL(30,10), u BIGINT UNSIGNED);
+  INSERT INTO tr_my_dates VALUES ('0000-00-00', '0000-00-00 00:00:00', NULL, -0.0000000001, 0),
+    ('1000-01-01', '1000-01-01 00:00:00.000001', '1970-01-01 00:00:01', 12345678901234567890.0123456789, 18446744073709551615),
+    ('9999-12-31', '9999-12-31 23:59:59.999999', '2038-01-19 03:14:07.999999', 0, 1),
+    ('2024-02-29', '2024-02-29 12:00:00', '2024-02-29 12:00:00.5', 1.5, NULL),
+    ('2024-00-10', '2024-06-00 00:00:00', NULL, NULL, NULL);
+  SELECT d, dt, ts, n, u, CAST(dt AS DATE), CAST(d AS DATETIME) FROM tr_my_dates
+split_statements: true
+"#,
+    )
+    .run();
+    out.exit(0);
+    assert_eq!(
+        out.xcom.as_deref().unwrap(),
+        r#"[[null,null,null,-0.0000000001,0,null,null],["1000-01-01","1000-01-01T00:00:00.000001","1970-01-01T00:00:01+00:00",12345678901234567890.0123456789,18446744073709551615,"1000-01-01","1000-01-01T00:00:00"],["9999-12-31","9999-12-31T23:59:59.999999","2038-01-19T03:14:07.999999+00:00",0.0000000000,1,"9999-12-31","9999-12-31T00:00:00"],["2024-02-29","2024-02-29T12:00:00","2024-02-29T12:00:00.500000+00:00",1.5000000000,null,"2024-02-29","2024-02-29T00:00:00"],[null,null,null,null,null,null,null]]"#
     );
 }
 
@@ -744,6 +1008,91 @@ fn a_stop_with_an_unresponsive_database_is_reported_within_the_grace_period() {
         .stderr_has("ROLLBACK did not answer in time")
         .termination_has("stopped by SIGTERM")
         .no_xcom();
+}
+
+/// A TCP proxy to PostgreSQL that spoils every `COPY (` the client sends
+/// (into `COPX (`), as a PostgreSQL-compatible server without `COPY ... TO
+/// STDOUT` refuses it: with a syntax error. The connection must not use TLS.
+fn copy_refusing_proxy(upstream_port: u16) -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        for client in listener.incoming().flatten() {
+            let server =
+                std::net::TcpStream::connect(("127.0.0.1", upstream_port)).expect("upstream");
+            let (c2, s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+            std::thread::spawn(move || spoil_copy(c2, s2));
+            std::thread::spawn(move || {
+                let (mut from, mut to) = (server, client);
+                let _ = std::io::copy(&mut from, &mut to);
+                let _ = to.shutdown(std::net::Shutdown::Write);
+            });
+        }
+    });
+    port
+}
+
+fn spoil_copy(mut from: std::net::TcpStream, mut to: std::net::TcpStream) {
+    use std::io::{Read, Write};
+    const FROM: &[u8] = b"COPY (\n";
+    let mut buf = [0u8; 16384];
+    // The start of a `COPY (` that the last read cut off.
+    let mut held: Vec<u8> = Vec::new();
+    loop {
+        let n = match from.read(&mut buf) {
+            Ok(0) | Err(_) => {
+                let _ = to.write_all(&held);
+                let _ = to.shutdown(std::net::Shutdown::Write);
+                return;
+            }
+            Ok(n) => n,
+        };
+        held.extend_from_slice(&buf[..n]);
+        let mut i = 0;
+        while i + FROM.len() <= held.len() {
+            if &held[i..i + FROM.len()] == FROM {
+                held[i + 3] = b'X';
+            }
+            i += 1;
+        }
+        // Held back: only an end that could begin a `COPY (`.
+        let keep = (1..FROM.len())
+            .rev()
+            .find(|&k| held.ends_with(&FROM[..k]))
+            .unwrap_or(0);
+        let send = held.len() - keep;
+        if to.write_all(&held[..send]).is_err() {
+            return;
+        }
+        held.drain(..send);
+    }
+}
+
+/// A server that refuses the COPY: outside a transaction the statement is
+/// read as DataRows instead, and the connection serves the next ones; inside
+/// one, the refusal has aborted the transaction, so it is the error.
+#[test]
+fn a_server_that_refuses_copy_gets_the_statement_as_datarows() {
+    let url = format!("{}?sslmode=disable", pg_via(copy_refusing_proxy(pg_port())));
+    sql(
+        &url,
+        "sql: ['SELECT current_query()', 'SELECT x FROM generate_series(1, 3) x', 'SELECT 1 / 0']\nautocommit: true\n",
+    )
+    .run()
+    .exit(71)
+    .stderr_has("statement 3 of 3 failed: division by zero");
+    sql(
+        &url,
+        "sql: ['SELECT current_query()', 'SELECT x FROM generate_series(1, 3) x']\nautocommit: true\n",
+    )
+    .run()
+    .exit(0)
+    .xcom(json!([[["SELECT current_query()"]], [[1], [2], [3]]]));
+    sql(&url, "sql: ['SELECT 1', 'SELECT 2']\n")
+        .run()
+        .exit(71)
+        .stderr_has("statement 1 of 2 failed: syntax error at or near \"COPX\"")
+        .stderr_has("rolled back: nothing of this task was committed");
 }
 
 /// Creates `table` whose inserted rows make COMMIT take `seconds` (a deferred

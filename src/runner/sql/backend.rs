@@ -17,9 +17,9 @@ use sqlx::sqlite::{SqliteArguments, SqliteConnectOptions, SqliteConnection};
 use sqlx::{Arguments, Column, ConnectOptions, Connection as _, Either, Executor, Row, Statement};
 
 use super::params::{self, PgParam};
-use super::split::{Dialect, ParamRef};
+use super::split::{self, Dialect, ParamRef};
 use super::types::{self, MyCol, PgCol};
-use super::{Piece, RowSink};
+use super::{Piece, RowSink, pg_copy};
 use crate::connection::Connection;
 
 /// libpq's and mysqlclient's connect timeout is unbounded by default; a task
@@ -551,6 +551,15 @@ async fn exec_pg(
         .iter()
         .map(|col| PgCol::of(col.type_info()).map_err(|ty| unsupported(col.name(), &ty)))
         .collect::<Result<Vec<_>, _>>()?;
+    let sink = match sink {
+        Some(sink) if piece.params.is_empty() && copy_takes(c, &piece.sql) => {
+            match copy_pg(c, &piece.sql, &stmt, &cols, &mut *sink).await {
+                Copied::Done(r) => return r,
+                Copied::Refused => Some(sink),
+            }
+        }
+        other => other,
+    };
     let rows = stmt.query_with(args).fetch(&mut *c);
     stream_rows(rows, sink, |row, buf| {
         write_cells(cols.len(), buf, |i, buf| {
@@ -568,6 +577,156 @@ async fn exec_pg(
         })
     })
     .await
+}
+
+/// Whether a statement's rows are read with `COPY (...) TO STDOUT (FORMAT
+/// binary)` rather than as DataRows: about 30% less client CPU at 1M rows
+/// (25% fewer instructions), the same binary values without sqlx's per-row
+/// machinery.
+///
+/// Only a query does (see [`split::pg_is_query`]), without parameters (COPY
+/// takes none) and with rows to keep (drained rows are only counted). Not a
+/// data-modifying statement with `RETURNING`: COPY refuses it when the table
+/// has rules, and inside the task's transaction that refusal would abort the
+/// transaction. `SELECT ... FOR UPDATE` is a query and locks its rows under
+/// COPY too. The option list `(FORMAT binary)` needs PostgreSQL 9.0, which
+/// also leaves out servers that speak the protocol of an older PostgreSQL
+/// and have no `COPY ... TO STDOUT` (Redshift says 8.0.2).
+fn copy_takes(c: &PgConnection, sql: &str) -> bool {
+    c.server_version_num().is_some_and(|v| v >= 90_000) && split::pg_is_query(sql)
+}
+
+/// How a COPY went.
+enum Copied {
+    /// It ran (to the end or to a failure): the statement's result.
+    Done(Result<u64, StepError>),
+    /// The server refused to COPY the statement, with no harm done: it runs
+    /// the usual way.
+    Refused,
+}
+
+/// How long a COPY that the runner stops reading (the output failed) may
+/// take to deliver the rest of its rows, as a rollback waits for them on the
+/// DataRow path; after that the connection is out of step and the rollback
+/// fails, and dropping the connection rolls back.
+const COPY_DRAIN_WAIT: Duration = Duration::from_secs(5);
+
+/// Runs the (prepared) query `sql` as a binary COPY into `sink`, decoding
+/// every value with the column decoders of the prepare.
+async fn copy_pg(
+    c: &mut PgConnection,
+    sql: &str,
+    stmt: &sqlx::postgres::PgStatement<'_>,
+    cols: &[PgCol],
+    sink: &mut RowSink<'_>,
+) -> Copied {
+    // On lines of their own: a trailing `--` comment must not swallow the `)`.
+    let copy = format!("COPY (\n{sql}\n) TO STDOUT (FORMAT binary)");
+    let e = match c.copy_out_raw(&copy).await {
+        Ok(chunks) => return Copied::Done(read_copy(chunks, stmt, cols, sink).await),
+        Err(e) => e,
+    };
+    resync_after_copy(c).await;
+    // 42601 and 0A000 are how COPY refuses what it cannot wrap (this
+    // statement prepared, so it is no syntax error of its own). The statement
+    // then runs as DataRows, unless the refusal aborted the transaction: then
+    // the refusal is the statement's error.
+    let refused = matches!(
+        e.as_database_error().and_then(|d| d.code()).as_deref(),
+        Some("42601" | "0A000")
+    );
+    if refused && transaction_usable(c).await {
+        tracing::debug!(
+            "the server refused to COPY the statement ({}); reading its rows as DataRows",
+            db_message(&e)
+        );
+        return Copied::Refused;
+    }
+    Copied::Done(Err(e.into()))
+}
+
+/// Reads a COPY's chunks into `sink`; returns the row count.
+async fn read_copy<B: AsRef<[u8]>>(
+    mut chunks: impl futures_util::Stream<Item = Result<B, sqlx::Error>> + Unpin,
+    stmt: &sqlx::postgres::PgStatement<'_>,
+    cols: &[PgCol],
+    sink: &mut RowSink<'_>,
+) -> Result<u64, StepError> {
+    let mut reader = pg_copy::Reader::new(cols.iter().map(PgCol::width).collect());
+    let mut count = 0;
+    let result = async {
+        while let Some(chunk) = chunks.try_next().await? {
+            reader.feed(chunk.as_ref(), |fields| {
+                count += 1;
+                let buf = sink.start_row();
+                for (i, field) in fields.enumerate() {
+                    if i > 0 {
+                        buf.push(b',');
+                    }
+                    match field {
+                        None => buf.extend_from_slice(b"null"),
+                        Some(bytes) => cols[i].write(bytes, buf).map_err(|e| {
+                            StepError::Value(format!("column `{}`: {e}", stmt.columns()[i].name()))
+                        })?,
+                    }
+                }
+                sink.end_row().map_err(StepError::Output)
+            })?;
+        }
+        reader.finish()?;
+        sink.finish().map_err(StepError::Output)?;
+        Ok::<_, StepError>(count)
+    }
+    .await;
+    if result.is_err() {
+        // A failure of the server has ended the COPY already; one of the
+        // runner's leaves the rest of it on the way: read it out.
+        let rest = async { while let Ok(Some(_)) = chunks.try_next().await {} };
+        let _ = tokio::time::timeout(COPY_DRAIN_WAIT, rest).await;
+    }
+    result
+}
+
+impl From<pg_copy::Malformed> for StepError {
+    fn from(e: pg_copy::Malformed) -> Self {
+        StepError::Db(e.to_string())
+    }
+}
+
+/// The text of the statements that put the connection back in step; no task
+/// sends it, so it is never one of sqlx's cached prepared statements.
+const RESYNC_SQL: &str = "SELECT 1 /* task-runner: after a COPY that did not start */";
+
+/// Puts the connection back in step after a COPY that failed to start.
+///
+/// sqlx 0.8.6's `copy_out_raw` returns at the server's ErrorResponse and
+/// leaves the ReadyForQuery after it unread and uncounted
+/// (`pg_begin_copy_out`; `copy_in_raw` reads it), so the next statement would
+/// take that message for its own end. A Parse meets it in place of its
+/// ParseComplete and fails, leaving its own replies counted as pending; a
+/// Sync round trip (`ping`) then reads them. Were sqlx to read that message
+/// itself, the Parse simply succeeds.
+async fn resync_after_copy(c: &mut PgConnection) {
+    let _ = sqlx::query(RESYNC_SQL)
+        .persistent(false)
+        .fetch_optional(&mut *c)
+        .await;
+    // When the failure aborted the transaction the Parse's replies hold an
+    // ErrorResponse, and a ping stops at an error: the next one reads on.
+    for _ in 0..3 {
+        if c.ping().await.is_ok() {
+            break;
+        }
+    }
+}
+
+/// Whether the transaction (if any) still takes statements.
+async fn transaction_usable(c: &mut PgConnection) -> bool {
+    sqlx::query(RESYNC_SQL)
+        .persistent(false)
+        .execute(&mut *c)
+        .await
+        .is_ok()
 }
 
 /// Counts the rows of a result and, given a sink, writes each row into it

@@ -10,12 +10,14 @@
 //! stopped or times out.
 //!
 //! Submodules: [`split`] (lexing, splitting, placeholders), [`params`] (bind
-//! values), [`types`] (values to JSON), [`backend`] (connections, execution,
-//! cancellation), [`lite`] (SQLite rows read straight from the statement).
+//! values), [`types`] (values to JSON), [`pg_copy`] (PostgreSQL's binary COPY
+//! format), [`backend`] (connections, execution, cancellation), [`lite`]
+//! (SQLite rows read straight from the statement).
 
 pub(crate) mod backend;
 pub(crate) mod lite;
 pub mod params;
+pub(crate) mod pg_copy;
 pub(crate) mod pg_oid;
 pub mod split;
 pub(crate) mod types;

@@ -196,6 +196,65 @@ pub fn split(sql: &str, d: Dialect) -> Vec<String> {
     out
 }
 
+/// Whether a PostgreSQL statement's main command is a query: `SELECT`,
+/// `VALUES` or `TABLE`, also in parentheses or after a `WITH` list (whose
+/// own queries may write). These are what `COPY (query) TO` takes with no
+/// conditions; `INSERT`/`UPDATE`/`DELETE`/`MERGE ... RETURNING` it refuses
+/// when the table has rules, and it cannot wrap utility statements (`SHOW`,
+/// `EXPLAIN`, `FETCH`, `CALL`). Anything unclear, such as a main query in
+/// parentheses after `WITH`, counts as no query.
+pub(crate) fn pg_is_query(sql: &str) -> bool {
+    let is_query = |w: &str| {
+        ["select", "values", "table"]
+            .iter()
+            .any(|k| w.eq_ignore_ascii_case(k))
+    };
+    let is_write = |w: &str| {
+        ["insert", "update", "delete", "merge"]
+            .iter()
+            .any(|k| w.eq_ignore_ascii_case(k))
+    };
+    let mut depth = 0usize;
+    // The depth of the `WITH` that opened the statement, once seen.
+    let mut with = None;
+    for (kind, range) in lex(sql, Dialect::Postgres) {
+        if kind != Kind::Code {
+            continue;
+        }
+        let text = &sql[range];
+        let b = text.as_bytes();
+        let mut i = 0;
+        while i < b.len() {
+            match b[i] {
+                b'(' => depth += 1,
+                b')' => depth = depth.saturating_sub(1),
+                c if is_ident(c) => {
+                    let start = i;
+                    while i < b.len() && is_ident(b[i]) {
+                        i += 1;
+                    }
+                    let word = &text[start..i];
+                    match with {
+                        None if word.eq_ignore_ascii_case("with") => with = Some(depth),
+                        None => return is_query(word),
+                        // The CTE bodies are in parentheses: the first command
+                        // word at the `WITH`'s own depth is the main command.
+                        // `select`, `values` and `table` are reserved words,
+                        // so no CTE or column name spells them unquoted.
+                        Some(d) if d == depth && is_query(word) => return true,
+                        Some(d) if d == depth && is_write(word) => return false,
+                        Some(_) => {}
+                    }
+                    continue;
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+    }
+    false
+}
+
 /// Which value a bind marker takes.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum ParamRef {
@@ -402,6 +461,39 @@ pub fn bind(sql: &str, d: Dialect, style: Style<'_>) -> Result<Bound, String> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn queries_are_told_from_other_statements() {
+        for q in [
+            "select 1",
+            "  -- lead\n/* c */ SELECT 1 -- trail",
+            "(select 1) union (select 2)",
+            "VALUES (1), (2)",
+            "table pg_am",
+            "with x as (select 1) select * from x",
+            "WITH RECURSIVE t(n) AS (VALUES (1) UNION ALL SELECT n + 1 FROM t) SELECT n FROM t",
+            "with d as (delete from t returning *) select * from d",
+            "with \"update\" as materialized (select 1) select * from \"update\"",
+            "(with x as (select 1) select * from x)",
+            "select 1 for update",
+        ] {
+            assert!(pg_is_query(q), "{q}");
+        }
+        for q in [
+            "insert into t values (1) returning a",
+            "with x as (select 1) insert into t select * from x returning a",
+            "WITH x AS (SELECT 1) UPDATE t SET a = 1 RETURNING a",
+            "with x as (select 1) (select * from x)",
+            "show work_mem",
+            "explain select 1",
+            "fetch all from c",
+            "call p()",
+            "-- select\n'select'",
+            "",
+        ] {
+            assert!(!pg_is_query(q), "{q}");
+        }
+    }
 
     #[test]
     fn splits_outside_quotes_comments_and_dollar_quotes() {

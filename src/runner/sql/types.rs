@@ -265,6 +265,27 @@ impl PgCol {
         })
     }
 
+    /// The byte size of the type's binary form, when it has one size.
+    pub(crate) fn width(&self) -> Option<usize> {
+        Some(match self {
+            PgCol::Void => 0,
+            PgCol::Bool | PgCol::Char => 1,
+            PgCol::Int2 => 2,
+            PgCol::Int4 | PgCol::Oid | PgCol::Float4 | PgCol::Date => 4,
+            PgCol::MacAddr => 6,
+            PgCol::Int8 | PgCol::Float8 | PgCol::Time | PgCol::Timestamp | PgCol::TimestampTz => 8,
+            PgCol::TimeTz => 12,
+            PgCol::Interval | PgCol::Uuid => 16,
+            PgCol::Numeric
+            | PgCol::Text
+            | PgCol::Bytea
+            | PgCol::Json
+            | PgCol::Jsonb
+            | PgCol::Inet
+            | PgCol::Array(_) => return None,
+        })
+    }
+
     /// Writes one non-NULL value in binary wire format as JSON.
     pub(crate) fn write(&self, b: &[u8], out: &mut Vec<u8>) -> Result<(), Fail> {
         let short = || format!("truncated {self:?} value ({} bytes)", b.len());
@@ -611,15 +632,17 @@ impl MyCol {
         let e = |e: sqlx::error::BoxDynError| e.to_string();
         match self {
             MyCol::Int => write_int(out, <i64 as Decode<MySql>>::decode(v).map_err(e)?),
-            MyCol::UInt => {
-                let _ = write!(out, "{}", <u64 as Decode<MySql>>::decode(v).map_err(e)?);
-            }
+            MyCol::UInt => out.extend_from_slice(
+                itoa::Buffer::new()
+                    .format(<u64 as Decode<MySql>>::decode(v).map_err(e)?)
+                    .as_bytes(),
+            ),
             MyCol::Float => write_f32(out, <f32 as Decode<MySql>>::decode(v).map_err(e)?),
             MyCol::Double => write_f64(out, <f64 as Decode<MySql>>::decode(v).map_err(e)?),
             MyCol::Number => {
                 let s = <&str as Decode<MySql>>::decode(v).map_err(e)?;
                 // Only a plain decimal is copied through as a JSON number.
-                if s.parse::<f64>().is_ok() && !s.contains(['e', 'E', 'i', 'n', 'N', 'I']) {
+                if plain_decimal(s) {
                     out.extend_from_slice(s.trim_start_matches('+').as_bytes());
                 } else {
                     write_str(out, s);
@@ -645,6 +668,10 @@ impl MyCol {
                 let n = bytes.iter().fold(0u64, |n, b| (n << 8) | u64::from(*b));
                 let _ = write!(out, "{n}");
             }
+            // The common case straight from the binary value; the rest (zero
+            // and invalid dates among them) as chrono reads them.
+            MyCol::Date | MyCol::DateTime | MyCol::Timestamp
+                if write_my_datetime(out, raw(v.clone()), *self) => {}
             // mysqlclient returns None for the zero date `0000-00-00`.
             MyCol::Date => match <NaiveDate as Decode<MySql>>::decode(v) {
                 Ok(d) => write_str(out, &d.format("%Y-%m-%d").to_string()),
@@ -680,6 +707,86 @@ impl MyCol {
         }
         Ok(())
     }
+}
+
+/// A value's bytes as the row holds them (for a binary temporal value, with
+/// its length byte in front).
+fn raw<'r>(v: sqlx::mysql::MySqlValueRef<'r>) -> &'r [u8] {
+    <&[u8] as Decode<sqlx::MySql>>::decode(v).unwrap_or_default()
+}
+
+/// What `str::parse::<f64>` accepts without an exponent, infinity or NaN: a
+/// sign, then digits with at most one `.` among them.
+fn plain_decimal(s: &str) -> bool {
+    let digits = s.strip_prefix(['+', '-']).unwrap_or(s).as_bytes();
+    let dots = digits.iter().filter(|&&b| b == b'.').count();
+    dots <= 1 && digits.len() > dots && digits.iter().all(|&b| b.is_ascii_digit() || b == b'.')
+}
+
+/// A binary DATE, DATETIME or TIMESTAMP value (a length byte of 4, 7 or 11,
+/// then year, month, day, hour, minute, second, microseconds) written as
+/// `MyCol::write` writes the chrono value; `false`, with nothing written,
+/// for what is not a valid date and time of years 0-9999 (such as MySQL's
+/// zero date), which goes the chrono way.
+fn write_my_datetime(out: &mut Vec<u8>, b: &[u8], col: MyCol) -> bool {
+    let len = match b.first() {
+        Some(&n @ (4 | 7 | 11)) if b.len() == usize::from(n) + 1 => n,
+        _ => return false,
+    };
+    let year = u16::from_le_bytes([b[1], b[2]]);
+    let (month, day) = (b[3], b[4]);
+    let (hour, minute, second) = if len >= 7 {
+        (b[5], b[6], b[7])
+    } else {
+        (0, 0, 0)
+    };
+    let micros = if len == 11 {
+        u32::from_le_bytes([b[8], b[9], b[10], b[11]])
+    } else {
+        0
+    };
+    let leap = year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400));
+    let days = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return false,
+    };
+    if year > 9999
+        || day == 0
+        || day > days
+        || hour > 23
+        || minute > 59
+        || second > 59
+        || micros > 999_999
+    {
+        return false;
+    }
+    out.push(b'"');
+    write_padded(out, year.into(), 4);
+    out.push(b'-');
+    write_padded(out, month.into(), 2);
+    out.push(b'-');
+    write_padded(out, day.into(), 2);
+    if col != MyCol::Date {
+        out.push(b'T');
+        write_padded(out, hour.into(), 2);
+        out.push(b':');
+        write_padded(out, minute.into(), 2);
+        out.push(b':');
+        write_padded(out, second.into(), 2);
+        if micros != 0 {
+            out.push(b'.');
+            write_padded(out, micros.into(), 6);
+        }
+        // sqlx sets the session `time_zone` to UTC, so TIMESTAMPs are UTC.
+        if col == MyCol::Timestamp {
+            out.extend_from_slice(b"+00:00");
+        }
+    }
+    out.push(b'"');
+    true
 }
 
 /// A SQLite value by its storage class.
@@ -773,6 +880,88 @@ mod tests {
             );
         }
         assert!(!write_timestamp(&mut Vec::new(), i64::MAX / 2, b""));
+    }
+
+    #[test]
+    fn plain_decimals_are_what_f64_parses_without_letters() {
+        for s in [
+            "1",
+            "-1.50",
+            "+2",
+            "0.000",
+            "1.",
+            ".5",
+            "-.5",
+            "123456789012345678901234567890.5",
+            "",
+            "-",
+            ".",
+            "1.2.3",
+            "1e5",
+            "inf",
+            "NaN",
+            "--1",
+            "+-1",
+            " 1",
+            "1,5",
+        ] {
+            let old = s.parse::<f64>().is_ok() && !s.contains(['e', 'E', 'i', 'n', 'N', 'I']);
+            assert_eq!(plain_decimal(s), old, "{s:?}");
+        }
+    }
+
+    #[test]
+    fn binary_mysql_datetimes_are_written_as_chrono_formats_them() {
+        let cases: [&[u8]; 6] = [
+            &[4, 0xe8, 0x07, 6, 1],
+            &[7, 0xe8, 0x07, 2, 29, 13, 45, 0],
+            &[11, 0xe8, 0x07, 12, 31, 23, 59, 59, 0x3f, 0x42, 0x0f, 0],
+            &[11, 0, 0, 1, 1, 0, 0, 0, 1, 0, 0, 0],
+            &[7, 0x0f, 0x27, 12, 31, 23, 59, 59],
+            &[4, 0xd0, 0x07, 2, 29],
+        ];
+        for b in cases {
+            let year = i32::from(u16::from_le_bytes([b[1], b[2]]));
+            let date = NaiveDate::from_ymd_opt(year, b[3].into(), b[4].into()).unwrap();
+            let micros = if b[0] == 11 {
+                u32::from_le_bytes([b[8], b[9], b[10], b[11]])
+            } else {
+                0
+            };
+            let hms = if b[0] >= 7 {
+                (b[5], b[6], b[7])
+            } else {
+                (0, 0, 0)
+            };
+            let dt = date
+                .and_hms_micro_opt(hms.0.into(), hms.1.into(), hms.2.into(), micros)
+                .unwrap();
+            for (col, want) in [
+                (MyCol::Date, format!("\"{}\"", date.format("%Y-%m-%d"))),
+                (MyCol::DateTime, format!("\"{}\"", iso_datetime(dt))),
+                (MyCol::Timestamp, format!("\"{}+00:00\"", iso_datetime(dt))),
+            ] {
+                let mut out = Vec::new();
+                assert!(write_my_datetime(&mut out, b, col));
+                assert_eq!(String::from_utf8(out).unwrap(), want);
+            }
+        }
+        // Zero, invalid and out-of-range values go the chrono way.
+        for b in [
+            &[0u8][..],
+            &[4, 0, 0, 0, 0],
+            &[4, 0xe9, 0x07, 2, 29],
+            &[4, 0xe8, 0x07, 4, 31],
+            &[7, 0xe8, 0x07, 1, 1, 24, 0, 0],
+            &[4, 0x10, 0x27, 1, 1],
+            &[11, 0xe8, 0x07, 1, 1, 0, 0, 0, 0x40, 0x42, 0x0f, 0],
+            b"2024-06-01",
+        ] {
+            assert!(
+                !write_my_datetime(&mut Vec::new(), b, MyCol::DateTime),
+                "{b:?}"
+            );
+        }
     }
 
     #[test]
