@@ -24,7 +24,12 @@ pub(crate) const STDOUT_ENV: &str = "TASK_RUNNER_XCOM_STDOUT";
 
 /// Whether `TASK_RUNNER_XCOM_STDOUT` is on (anything but empty, `0`, `false`).
 pub fn echo_enabled(env: &Environ) -> bool {
-    env.get(STDOUT_ENV)
+    flag_on(env, STDOUT_ENV)
+}
+
+/// Whether the env var `name` is on: set to anything but empty, `0`, `false`.
+fn flag_on(env: &Environ, name: &str) -> bool {
+    env.get(name)
         .is_some_and(|v| !matches!(v.trim(), "" | "0" | "false" | "False"))
 }
 
@@ -52,9 +57,10 @@ impl Durability {
     /// The XCom's: [`Durability::Atomic`] unless `TASK_RUNNER_XCOM_FSYNC`
     /// is on (anything but empty, `0`, `false`).
     pub(crate) fn of_xcom(env: &Environ) -> Durability {
-        match env.get(FSYNC_ENV) {
-            Some(v) if !matches!(v.trim(), "" | "0" | "false" | "False") => Durability::Durable,
-            _ => Durability::Atomic,
+        if flag_on(env, FSYNC_ENV) {
+            Durability::Durable
+        } else {
+            Durability::Atomic
         }
     }
 }
