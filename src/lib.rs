@@ -335,7 +335,7 @@ async fn run_task(
 
     // A stop that came after the render, while the task was being prepared,
     // still ends the run before anything is spawned.
-    stop_pending(&mut signals).await?;
+    stop_pending(&mut signals)?;
     let policy = Policy {
         timeout: spec.execution_timeout,
         grace: spec.grace_period,
@@ -376,9 +376,11 @@ async fn run_task(
 }
 
 /// Err when a stop signal is already waiting (polled once, never waits).
-async fn stop_pending(signals: &mut Signals) -> Result<()> {
-    match tokio::time::timeout(std::time::Duration::ZERO, signals.recv()).await {
-        Ok(Received::Stop(signal)) => Err(Error::Stopped {
+fn stop_pending(signals: &mut Signals) -> Result<()> {
+    // Polled once, without a timer: a zero `tokio::time::timeout` waits for
+    // the timer's next 1 ms tick, a millisecond on every run.
+    match futures_util::FutureExt::now_or_never(signals.recv()) {
+        Some(Received::Stop(signal)) => Err(Error::Stopped {
             signal,
             name: signal_name(signal),
         }),
