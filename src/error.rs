@@ -125,7 +125,7 @@ pub enum Error {
         message: String,
     },
 
-    #[error("connection `{conn_id}` is not defined: set `AIRFLOW_CONN_{}` (URI or JSON), add it to the context's `connections`, or mount it in `TASK_RUNNER_SECRETS_DIR`", .conn_id.to_uppercase())]
+    #[error("connection `{conn_id}` is not defined: set `AIRFLOW_CONN_{}` (URI or JSON), add it to the context's `connections`, or mount it as a file of that name in the secrets folder (`TASK_RUNNER_SECRETS_DIR`, else `/run/secrets`)", .conn_id.to_uppercase())]
     UnknownConnection { conn_id: String },
 
     #[error("invalid connection `{conn_id}`")]

@@ -36,10 +36,11 @@ pub(crate) fn max_payload_bytes(env: &Environ) -> Result<u64> {
 /// `AIRFLOW_VAR_*`, the secrets folder) before any document is parsed, so
 /// that no error about a spec or payload can print one. The payload's own
 /// secrets join them once it has parsed.
-pub(crate) fn mask_environment(env: &Environ) -> Result<()> {
-    let store = Store::new(env, Default::default(), Default::default(), vec![])?;
+/// Returns the store it read, which the run goes on with.
+pub(crate) fn mask_environment(env: &Environ) -> Result<Store> {
+    let store = Store::from_env(env)?;
     mask::install(masker(&store)?);
-    Ok(())
+    Ok(store)
 }
 
 /// The masker of every secret `store` holds; a masker that cannot be built

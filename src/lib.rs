@@ -115,7 +115,7 @@ struct Loaded {
 }
 
 fn load(input: &InputArgs, env: &Environ, today: DateTime) -> Result<Loaded> {
-    mask_environment(env)?;
+    let store = mask_environment(env)?;
     let spec = load_spec(&input.spec, env)?;
     let (payload, origin) = match context_document(input.context.as_deref(), env) {
         Ok(Some(doc)) => (Payload::parse(&doc)?, doc.origin),
@@ -135,13 +135,13 @@ fn load(input: &InputArgs, env: &Environ, today: DateTime) -> Result<Loaded> {
         warn_no_logical_date(&origin, env, today);
     }
     // Secrets are known before anything is rendered or printed.
-    let store = Store::new(
-        env,
-        payload.connections.clone(),
-        payload.variables.clone(),
-        payload.sensitive_names.clone(),
-    )?
-    .with_airflow3(Profile::of(payload.airflow_version.as_deref()) == Profile::Airflow3);
+    let store = store
+        .with_payload(
+            payload.connections.clone(),
+            payload.variables.clone(),
+            payload.sensitive_names.clone(),
+        )
+        .with_airflow3(Profile::of(payload.airflow_version.as_deref()) == Profile::Airflow3);
     mask::install(masker(&store)?);
     let context = Context::build(
         payload,

@@ -84,6 +84,124 @@ fn secrets_from_a_mounted_folder_are_masked() {
 }
 
 #[test]
+fn every_file_in_the_secrets_folder_is_masked() {
+    let aws = "[default]\naws_access_key_id = AKIAMOUNTED0001\naws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCY\nregion = eu-west-1\nmax_attempts = 30000\n";
+    let t = Task::new()
+        .context(context())
+        .file("secrets/aws", aws)
+        .file("secrets/my.cnf", "[client]\nuser = reporting\npassword = \"My Cnf Pass 42\"\n")
+        .file("secrets/token", "ghp_SingleValueToken123\n")
+        .file("secrets/sa.json", r#"{"type": "service_account", "private_key": "-----BEGIN KEY-----\nJsonKeyLine0001\n-----END KEY-----\n"}"#)
+        .file("secrets/..2026_12_01/k8s-token", "tok-through-data-link\n")
+        .file("secrets/keytab", "\u{5}\u{2}\u{0}\u{0}binary-not-read");
+    let dir = t.dir().join("secrets");
+    std::os::unix::fs::symlink("..2026_12_01", dir.join("..data")).unwrap();
+    std::os::unix::fs::symlink("..data/k8s-token", dir.join("k8s-token")).unwrap();
+    let cwd = t.dir().display().to_string();
+    t.spec(&format!("operator: bash\ncwd: {cwd}\nbash_command: 'cat secrets/aws secrets/my.cnf secrets/token secrets/sa.json; echo; echo k8s $(cat secrets/k8s-token)'\n"))
+        .env("TASK_RUNNER_SECRETS_DIR", &dir.display().to_string())
+        .run()
+        .exit(0)
+        .stdout_has("aws_access_key_id = ***")
+        .stdout_has("aws_secret_access_key = ***")
+        .stdout_has("region = ***")
+        // A number is a setting, not a secret, unless its key is sensitive.
+        .stdout_has("max_attempts = 30000")
+        .stdout_has("password = \"***\"")
+        .stdout_has("\n***\n")
+        .stdout_has("k8s ***")
+        .never_shows("AKIAMOUNTED0001")
+        .never_shows("wJalrXUtnFEMI/K7MDENG/bPxRfiCY")
+        .never_shows("My Cnf Pass 42")
+        .never_shows("ghp_SingleValueToken123")
+        .never_shows("JsonKeyLine0001")
+        .never_shows("tok-through-data-link");
+}
+
+#[test]
+fn a_named_secrets_folder_that_is_missing_is_an_error() {
+    Task::new()
+        .spec("operator: bash\nbash_command: 'echo never-runs'\n")
+        .context(context())
+        .env("TASK_RUNNER_SECRETS_DIR", "/nonexistent/secrets-folder")
+        .run()
+        .exit(66)
+        .stderr_has("secrets folder (TASK_RUNNER_SECRETS_DIR) `/nonexistent/secrets-folder`")
+        .never_shows("never-runs");
+}
+
+/// `/run/secrets` is read when `TASK_RUNNER_SECRETS_DIR` is not set, in a
+/// real container as docker compose mounts secrets; `TASK_RUNNER_SECRETS_DIR=""`
+/// turns it off.
+#[test]
+fn run_secrets_is_the_default_folder_in_a_container() {
+    let secrets = tempfile::tempdir().unwrap();
+    std::fs::write(
+        secrets.path().join("AIRFLOW_CONN_WAREHOUSE"),
+        "postgres://etl:Run-Secrets-Pw-1@db:5432/dw\n",
+    )
+    .unwrap();
+    std::fs::write(
+        secrets.path().join("aws"),
+        "[default]\naws_secret_access_key = RunSecretsAwsKey0001\n",
+    )
+    .unwrap();
+    let mount = format!("{}:/run/secrets:ro", secrets.path().display());
+    let run = |spec: &str, extra: &[&str]| {
+        let spec_env = format!(
+            "TASK_RUNNER_SPEC={}",
+            task_runner::spec::source::encode(spec)
+        );
+        let mut args = vec!["run", "--rm", "-v", &mount, "-e", &spec_env];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&[
+            crate::docker::image(),
+            "run",
+            "--logical-date",
+            "2024-06-01",
+            "--xcom-path",
+            "/tmp/r.json",
+        ]);
+        let out = std::process::Command::new("docker")
+            .args(&args)
+            .output()
+            .expect("docker");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let both = "operator: bash\nbash_command: 'echo pw={{ conn.warehouse.password }}; cat /run/secrets/aws'\n";
+    let (code, stdout, stderr) = run(both, &[]);
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.contains("pw=***"), "{stdout}");
+    assert!(stdout.contains("aws_secret_access_key = ***"), "{stdout}");
+    for s in ["Run-Secrets-Pw-1", "RunSecretsAwsKey0001"] {
+        assert!(
+            !stdout.contains(s) && !stderr.contains(s),
+            "{s} shown:\n{stdout}\n{stderr}"
+        );
+    }
+    // Turned off: the file prints as it is, and the connection is not found.
+    let (code, stdout, stderr) = run(
+        "operator: bash\nbash_command: 'cat /run/secrets/aws'\n",
+        &["-e", "TASK_RUNNER_SECRETS_DIR="],
+    );
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("aws_secret_access_key = RunSecretsAwsKey0001"),
+        "{stdout}"
+    );
+    let (code, _, stderr) = run(both, &["-e", "TASK_RUNNER_SECRETS_DIR="]);
+    assert_eq!(code, Some(67), "{stderr}");
+    assert!(
+        stderr.contains("connection `warehouse` is not defined"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn escaped_folded_and_raw_uri_forms_of_secrets_never_show() {
     // A quote and a backslash: JSON logs and `render` escape them.
     Task::new()

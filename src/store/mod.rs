@@ -3,20 +3,22 @@
 //!
 //! Precedence, first found wins, mirroring Airflow's backend order (a custom
 //! secrets backend, then environment variables, then the metastore):
-//! 1. a file `AIRFLOW_CONN_<ID>` / `AIRFLOW_VAR_<KEY>` in `TASK_RUNNER_SECRETS_DIR`
-//!    (a mounted Kubernetes or Docker secret);
+//! 1. a file `AIRFLOW_CONN_<ID>` / `AIRFLOW_VAR_<KEY>` in the secrets folder
+//!    (`TASK_RUNNER_SECRETS_DIR`, else `/run/secrets`: a mounted Kubernetes or
+//!    Docker secret);
 //! 2. the env var `AIRFLOW_CONN_<ID>` / `AIRFLOW_VAR_<KEY>`;
 //! 3. the context payload's `connections` / `variables`.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use serde_json::{Map, Value};
 
 use crate::connection::{Connection, is_sensitive_key};
 use crate::environ::Environ;
 use crate::error::{Error, Result};
+
+mod mounted;
 
 pub const SECRETS_DIR_ENV: &str = "TASK_RUNNER_SECRETS_DIR";
 
@@ -27,6 +29,8 @@ pub struct Store {
     payload_connections: Map<String, Value>,
     payload_variables: Map<String, Value>,
     sensitive_names: Vec<String>,
+    /// What the secrets folder's other files hold.
+    mounted: Vec<mounted::Found>,
     /// The run is Airflow 3's (the payload's `airflow_version`).
     airflow3: bool,
 }
@@ -47,33 +51,62 @@ impl Store {
         env: &Environ,
         payload_connections: Map<String, Value>,
         payload_variables: Map<String, Value>,
-        mut sensitive_names: Vec<String>,
+        sensitive_names: Vec<String>,
     ) -> Result<Store> {
+        Ok(Store::from_env(env)?.with_payload(
+            payload_connections,
+            payload_variables,
+            sensitive_names,
+        ))
+    }
+
+    /// What the environment and the secrets folder hold (the folder is read
+    /// here, once per run), before the payload is known.
+    pub fn from_env(env: &Environ) -> Result<Store> {
         let mut named = BTreeMap::new();
         for (k, v) in env.iter() {
             if k.starts_with("AIRFLOW_CONN_") || k.starts_with("AIRFLOW_VAR_") {
                 named.insert(k.to_string(), v.to_string());
             }
         }
-        if let Some(dir) = env.get(SECRETS_DIR_ENV).filter(|d| !d.is_empty()) {
-            read_secrets_dir(Path::new(dir), &mut named)?;
+        let mut found = Vec::new();
+        if let Some((dir, named_dir)) = mounted::folder(env) {
+            let m = mounted::read(&dir, named_dir)?;
+            named.extend(m.named);
+            found = m.found;
         }
         // Airflow's `[core] sensitive_var_conn_names`, as its env override.
-        if let Some(extra) = env.get("AIRFLOW__CORE__SENSITIVE_VAR_CONN_NAMES") {
-            sensitive_names.extend(
+        let sensitive_names = env
+            .get("AIRFLOW__CORE__SENSITIVE_VAR_CONN_NAMES")
+            .map(|extra| {
                 extra
                     .split(',')
                     .map(|s| s.trim().to_lowercase())
-                    .filter(|s| !s.is_empty()),
-            );
-        }
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
         Ok(Store {
             named,
-            payload_connections,
-            payload_variables,
             sensitive_names,
-            airflow3: false,
+            mounted: found,
+            ..Store::default()
         })
+    }
+
+    /// The store with the payload's connections, variables and sensitive
+    /// names (the environment's and the folder's entries still win).
+    pub fn with_payload(
+        mut self,
+        payload_connections: Map<String, Value>,
+        payload_variables: Map<String, Value>,
+        mut sensitive_names: Vec<String>,
+    ) -> Store {
+        sensitive_names.append(&mut self.sensitive_names);
+        self.payload_connections = payload_connections;
+        self.payload_variables = payload_variables;
+        self.sensitive_names = sensitive_names;
+        self
     }
 
     /// Reads connections as Airflow 3 does (`true`) or Airflow 2 (the default).
@@ -172,6 +205,14 @@ impl Store {
                 out.push(v.as_str().map_or_else(|| v.to_string(), str::to_owned));
             }
         }
+        // Every other mounted secret file (an AWS credentials file, a token).
+        for found in &self.mounted {
+            out.extend(
+                found
+                    .secret(|key| is_sensitive_key(key, &self.sensitive_names))
+                    .map(str::to_owned),
+            );
+        }
         // A JSON variable (`{{ var.json.cfg.password }}`): as Airflow's
         // mask_secret, sensitive keys are found at any depth, and every string
         // under a sensitive variable name.
@@ -233,35 +274,6 @@ fn default_connection(conn_id: &str) -> Option<String> {
         }
         _ => None,
     }
-}
-
-fn read_secrets_dir(dir: &Path, named: &mut BTreeMap<String, String>) -> Result<()> {
-    let entries = std::fs::read_dir(dir).map_err(|source| Error::Read {
-        what: "secrets folder (TASK_RUNNER_SECRETS_DIR)",
-        path: dir.into(),
-        source,
-    })?;
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().to_string();
-        if !(name.starts_with("AIRFLOW_CONN_") || name.starts_with("AIRFLOW_VAR_")) {
-            continue;
-        }
-        let path = entry.path();
-        // Kubernetes mounts each key as a symlink into `..data/`; follow it.
-        if !path.is_file() {
-            continue;
-        }
-        let text = std::fs::read_to_string(&path).map_err(|source| Error::Read {
-            what: "secret file",
-            path: path.clone(),
-            source,
-        })?;
-        // `echo value > file` and `kubectl create secret --from-file` leave one newline.
-        let text = text.strip_suffix('\n').unwrap_or(&text);
-        let text = text.strip_suffix('\r').unwrap_or(text);
-        named.insert(name, text.to_string());
-    }
-    Ok(())
 }
 
 #[cfg(test)]
