@@ -155,6 +155,12 @@ impl Walk {
                 }
                 return Ok(Ok(()));
             }
+            // Public parts of the service-account folder Kubernetes mounts
+            // under /run/secrets (via /var/run): the pod's namespace would
+            // mask a common word in every line. Its `token` is masked.
+            if path.ends_with("kubernetes.io/serviceaccount/namespace") {
+                continue;
+            }
             self.files += 1;
             let airflow = depth == 0
                 && (name_text.starts_with("AIRFLOW_CONN_")
@@ -221,6 +227,10 @@ pub(crate) fn values(text: &str) -> Vec<Found> {
         return Vec::new();
     }
     let start = body.trim_start();
+    // A certificate (a CA bundle) is public; a private key beside it is not.
+    if start.starts_with("-----BEGIN CERTIFICATE-----") && !body.contains("PRIVATE KEY") {
+        return Vec::new();
+    }
     if (start.starts_with('{') || start.starts_with('['))
         && let Ok(doc) = serde_json::from_str::<serde_json::Value>(body)
     {
@@ -361,6 +371,11 @@ mod tests {
             "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADAN\nBgkqhkiG9w0B\n-----END PRIVATE KEY-----\n";
         assert_eq!(secrets(pem), [pem.trim()]);
         assert!(secrets("\n\n").is_empty());
+        let ca = "-----BEGIN CERTIFICATE-----\nMIIDBTCCAe2gAwIBAgIIZ\n-----END CERTIFICATE-----\n";
+        assert!(secrets(ca).is_empty());
+        let bundle =
+            format!("{ca}-----BEGIN PRIVATE KEY-----\nMIIEvQIBADAN\n-----END PRIVATE KEY-----\n");
+        assert_eq!(secrets(&bundle), [bundle.trim()]);
     }
 
     #[test]
@@ -424,6 +439,10 @@ mod tests {
         std::fs::create_dir(dir.path().join("nested")).unwrap();
         std::fs::write(dir.path().join("nested/api"), "api-key-nested").unwrap();
         std::os::unix::fs::symlink("missing", dir.path().join("dangling")).unwrap();
+        let sa = dir.path().join("kubernetes.io/serviceaccount");
+        std::fs::create_dir_all(&sa).unwrap();
+        std::fs::write(sa.join("namespace"), "data-team").unwrap();
+        std::fs::write(sa.join("token"), "eyJhbGciOiJSUzI1NiJ9.sa-token").unwrap();
         let m = read(dir.path(), true).unwrap();
         assert_eq!(
             m.named,
@@ -435,6 +454,7 @@ mod tests {
         assert_eq!(
             m.found,
             [
+                Found::Whole("eyJhbGciOiJSUzI1NiJ9.sa-token".into()),
                 Found::Whole("api-key-nested".into()),
                 Found::Whole("tok-from-k8s".into())
             ]
