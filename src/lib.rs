@@ -20,6 +20,7 @@ pub mod spec;
 pub mod store;
 pub mod template;
 
+mod dotenv;
 mod encode;
 mod input;
 mod mask;
