@@ -252,3 +252,24 @@ fn validate_checks_the_shape_and_render_shows_the_paths() {
         json!([{"path": a, "required": true}, {"path": "/etc/b.env", "required": false}])
     );
 }
+
+/// `task-runner schema` lists the key for the process operators only.
+#[test]
+fn the_schema_lists_env_file_for_bash_python_and_ruby() {
+    let out = Task::new().run_sub(Some("schema"));
+    out.exit(0);
+    let schema: serde_json::Value = serde_json::from_str(out.stdout.trim()).unwrap();
+    for (op, takes) in [
+        ("bash", true),
+        ("python", true),
+        ("ruby", true),
+        ("sql", false),
+    ] {
+        let keys = schema["operators"][op]["keys"].as_array().unwrap();
+        assert_eq!(keys.contains(&json!("env_file")), takes, "{op}: {keys:?}");
+        let fields = schema["operators"][op]["template_fields"]
+            .as_array()
+            .unwrap();
+        assert!(!fields.contains(&json!("env_file")), "{op}: not templated");
+    }
+}
