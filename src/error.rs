@@ -142,6 +142,17 @@ pub enum Error {
         source: Option<Cause>,
     },
 
+    /// An `env_file` is missing, unreadable, too large or malformed (at
+    /// `line`, 1-based).
+    #[error("the task cannot run: env_file `{}{}`: {message}", .path.display(), .line.map(|l| format!(":{l}")).unwrap_or_default())]
+    EnvFile {
+        path: PathBuf,
+        line: Option<usize>,
+        message: String,
+        #[source]
+        source: Option<std::io::Error>,
+    },
+
     /// A connection that parses but that the operator cannot use: an
     /// unsupported `conn_type`, a bad value in its extra.
     #[error("{message}")]
@@ -252,7 +263,7 @@ impl Error {
             Error::Context { .. } => exit_code::CONTEXT,
             Error::Template { .. } => exit_code::TEMPLATE,
             Error::UnknownConnection { .. } | Error::Connection { .. } => exit_code::CONNECTION,
-            Error::Config { .. } => exit_code::CONFIG,
+            Error::Config { .. } | Error::EnvFile { .. } => exit_code::CONFIG,
             Error::UnusableConnection { .. } => exit_code::CONNECTION,
             Error::TaskLoad { .. } => exit_code::TASK_LOAD,
             Error::Spawn { source, .. } => match source.kind() {
@@ -287,6 +298,7 @@ impl Error {
             Error::UnknownConnection { .. } => "unknown_connection",
             Error::Connection { .. } => "connection",
             Error::Config { .. } => "config",
+            Error::EnvFile { .. } => "env_file",
             Error::UnusableConnection { .. } => "connection",
             Error::TaskLoad { .. } => "task_load",
             Error::Spawn { .. } => "spawn",

@@ -20,6 +20,7 @@ pub mod spec;
 pub mod store;
 pub mod template;
 
+mod dotenv;
 mod encode;
 mod input;
 mod mask;
@@ -112,6 +113,8 @@ struct Loaded {
     spec: TaskSpec,
     context: Context,
     store: Arc<Store>,
+    /// The payload's `sensitive_names`, for the `env_file` values to mask.
+    sensitive_names: Vec<String>,
 }
 
 fn load(input: &InputArgs, env: &Environ, today: DateTime) -> Result<Loaded> {
@@ -128,6 +131,7 @@ fn load(input: &InputArgs, env: &Environ, today: DateTime) -> Result<Loaded> {
         }
         Err(e) => return Err(e),
     };
+    let sensitive_names = payload.sensitive_names.clone();
     if payload.logical_date.is_none()
         && payload.execution_date.is_none()
         && input.logical_date.is_none()
@@ -157,6 +161,7 @@ fn load(input: &InputArgs, env: &Environ, today: DateTime) -> Result<Loaded> {
         spec,
         context,
         store: Arc::new(store),
+        sensitive_names,
     })
 }
 
@@ -325,6 +330,19 @@ async fn run_task(
             xcom::check_writable(pickle)?;
         }
     }
+    // The `env_file`s are read before the task is announced: a missing or
+    // malformed one is a configuration error, and their secrets are masked
+    // before anything of the task is printed.
+    let from_files = match spec.operator.env_spec() {
+        Some(e) if !e.env_file.is_empty() => runner::env::read_files(&e.env_file, env)?,
+        _ => Default::default(),
+    };
+    mask::add_secrets(&runner::env::secrets(
+        &from_files,
+        &loaded.sensitive_names,
+        env,
+    ))
+    .map_err(|message| Error::Internal { message })?;
     if spec.grace_period >= std::time::Duration::from_secs(10) {
         tracing::warn!(
             "grace_period is {:?}: Docker kills the container 10 s after `docker stop` (Kubernetes after terminationGracePeriodSeconds), so the runner may not get to report",
@@ -347,12 +365,12 @@ async fn run_task(
         xcom::Durability::of_xcom(env),
     );
     let prepared = match &spec.operator {
-        Operator::Bash(task) => runner::bash::prepare(task, &loaded.context, env)?,
+        Operator::Bash(task) => runner::bash::prepare(task, &loaded.context, env, &from_files)?,
         Operator::Python(task) => {
-            runner::python::prepare(task, &loaded.context, env, spec.do_xcom_push)?
+            runner::python::prepare(task, &loaded.context, env, &from_files, spec.do_xcom_push)?
         }
         Operator::Ruby(task) => {
-            runner::ruby::prepare(task, &loaded.context, env, spec.do_xcom_push)?
+            runner::ruby::prepare(task, &loaded.context, env, &from_files, spec.do_xcom_push)?
         }
         Operator::Sql(task) => {
             // The SQL runner streams rows straight into the sink.

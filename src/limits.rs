@@ -49,6 +49,10 @@ fn too_long() -> String {
 /// its count is fixed, and its error names no key.)
 pub const MAX_DEPTH: usize = 256;
 
+/// The largest `env_file` the runner reads: 1 MiB, far past any real one
+/// (Linux caps the whole environment near 2 MiB through `ARG_MAX`).
+pub const MAX_ENV_FILE_BYTES: u64 = 1024 * 1024;
+
 /// The env var that sets the cap on a decoded payload, in bytes.
 pub const MAX_PAYLOAD_ENV: &str = "TASK_RUNNER_MAX_PAYLOAD_BYTES";
 /// The default cap on a decoded payload (spec or context): 64 MiB.

@@ -19,6 +19,8 @@ pub(crate) struct Masker {
     matcher: Option<AhoCorasick>,
     /// The longest pattern, in bytes.
     longest: usize,
+    /// The secrets it was built from, so that [`Masker::with`] can add more.
+    secrets: Vec<String>,
 }
 
 impl Masker {
@@ -29,9 +31,10 @@ impl Masker {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
+        let secrets: Vec<String> = secrets.into_iter().map(|s| s.as_ref().to_owned()).collect();
         let mut patterns: Vec<String> = Vec::new();
-        for secret in secrets {
-            let secret = secret.as_ref();
+        for secret in &secrets {
+            let secret = secret.as_str();
             let mut add = |s: &str| {
                 if s.chars().count() >= MIN_LENGTH
                     && s != "airflow"
@@ -60,7 +63,10 @@ impl Masker {
             }
         }
         if patterns.is_empty() {
-            return Ok(Masker::default());
+            return Ok(Masker {
+                secrets,
+                ..Masker::default()
+            });
         }
         let longest = patterns.iter().map(String::len).max().unwrap_or(0);
         // Longest first, so `p@ss word` wins over its prefix `p@ss`.
@@ -76,7 +82,18 @@ impl Masker {
         Ok(Masker {
             matcher: Some(matcher),
             longest,
+            secrets,
         })
+    }
+
+    /// This masker's secrets and `more`.
+    pub(crate) fn with<I, S>(&self, more: I) -> Result<Masker, String>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let more: Vec<String> = more.into_iter().map(|s| s.as_ref().to_owned()).collect();
+        Masker::new(self.secrets.iter().chain(&more))
     }
 
     /// The longest form of a secret, in bytes: a text cut into pieces keeps
@@ -162,6 +179,16 @@ pub(crate) fn install(masker: Masker) {
     *slot = Some(Arc::new(masker));
 }
 
+/// Adds `secrets` to the installed masker: every printer masks them too
+/// from now on. Err when the matcher cannot be built (the run must stop).
+pub(crate) fn add_secrets(secrets: &[String]) -> Result<(), String> {
+    if secrets.is_empty() {
+        return Ok(());
+    }
+    install(current().with(secrets)?);
+    Ok(())
+}
+
 /// The installed masker (an empty one before `install`, when no secret is
 /// known yet).
 pub(crate) fn current() -> Arc<Masker> {
@@ -222,6 +249,16 @@ mod tests {
         assert_eq!(m.safe_cut(text, 30), 22);
         assert_eq!(Masker::default().safe_cut(text, 8), 8);
         assert_eq!(m.longest(), 13);
+    }
+
+    #[test]
+    fn added_secrets_join_the_ones_it_had() {
+        let m = Masker::new(["first-secret"]).unwrap();
+        let m = m.with(["second-secret", "abc"]).unwrap();
+        assert_eq!(m.mask("first-secret second-secret abc"), "*** *** abc");
+        // JSON-escaped forms of the added ones too, as for the first.
+        let m = Masker::default().with(["quo\"ted-1"]).unwrap();
+        assert_eq!(m.mask(r#"{"v":"quo\"ted-1"}"#), r#"{"v":"***"}"#);
     }
 
     #[test]

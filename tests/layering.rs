@@ -15,6 +15,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("environ", &[]),
     ("pickle", &[]),
     ("cli", &[]),
+    ("dotenv", &[]),
     ("connection", &["py"]),
     ("error", &["connection"]),
     ("mask", &["py"]),
@@ -36,6 +37,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
         &[
             "connection",
             "context",
+            "dotenv",
             "environ",
             "error",
             "limits",

@@ -10,6 +10,8 @@ mod context;
 mod docker;
 /// Which files are fsynced: the XCom only when asked, `output_path` always.
 mod durability;
+/// `env_file`: compose `.env` files in the task's environment, masked.
+mod env_file;
 /// Every file under fixtures/ is read by a test (the README does not count).
 mod fixtures;
 /// Inputs the fuzz targets (fuzz/) found or were seeded with, through the

@@ -7,13 +7,19 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use crate::context::Context;
+use crate::dotenv::Vars;
 use crate::environ::Environ;
 use crate::error::{Error, Result};
 use crate::runner::{ProcessTask, ResultSource, env};
 use crate::spec::BashTask;
 use crate::supervise::Decoder;
 
-pub(crate) fn prepare(task: &BashTask, ctx: &Context, ours: &Environ) -> Result<ProcessTask> {
+pub(crate) fn prepare(
+    task: &BashTask,
+    ctx: &Context,
+    ours: &Environ,
+    from_files: &Vars,
+) -> Result<ProcessTask> {
     let command = task
         .bash_command
         .as_str()
@@ -70,6 +76,7 @@ pub(crate) fn prepare(task: &BashTask, ctx: &Context, ours: &Environ) -> Result<
         &mut cmd,
         task.env.env.as_ref(),
         task.env.append_env,
+        from_files,
         ctx,
         ours,
     )?;

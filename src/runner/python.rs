@@ -9,6 +9,7 @@ use std::process::Command;
 use serde_json::Value;
 
 use crate::context::Context;
+use crate::dotenv::Vars;
 use crate::environ::Environ;
 use crate::error::{Error, Result};
 use crate::runner::{ProcessTask, ResultSource, env, shim};
@@ -27,6 +28,7 @@ pub(crate) fn prepare(
     task: &PythonTask,
     ctx: &Context,
     ours: &Environ,
+    from_files: &Vars,
     do_xcom_push: bool,
 ) -> Result<ProcessTask> {
     let mut input = shim::common_input("python", ctx, do_xcom_push);
@@ -76,6 +78,7 @@ pub(crate) fn prepare(
         &mut cmd,
         task.env.env.as_ref(),
         task.env.append_env,
+        from_files,
         ctx,
         ours,
     )?;

@@ -8,6 +8,7 @@ use std::process::Command;
 use serde_json::Value;
 
 use crate::context::Context;
+use crate::dotenv::Vars;
 use crate::environ::Environ;
 use crate::error::{Error, Result};
 use crate::runner::{ProcessTask, ResultSource, env, shim};
@@ -21,6 +22,7 @@ pub(crate) fn prepare(
     task: &RubyTask,
     ctx: &Context,
     ours: &Environ,
+    from_files: &Vars,
     do_xcom_push: bool,
 ) -> Result<ProcessTask> {
     let script = task.ruby_script.as_str().ok_or_else(|| {
@@ -51,6 +53,7 @@ pub(crate) fn prepare(
         &mut cmd,
         task.env.env.as_ref(),
         task.env.append_env,
+        from_files,
         ctx,
         ours,
     )?;

@@ -166,6 +166,9 @@ pub enum Type {
     Parameters,
     /// An exit code from 0 to 255, a list of them, or null.
     ExitCodes,
+    /// `env_file`: a path, or a list of paths and `{path, required}`
+    /// mappings (docker compose's long form).
+    EnvFiles,
 }
 
 /// One key of the spec.
@@ -240,6 +243,7 @@ pub(crate) const KEYS: &[Key] = &[
     required("bash_command", BASH, TEMPLATE),
     key("env", Ops::PROCESS, Type::StrMap),
     key("append_env", Ops::PROCESS, Type::Bool),
+    key("env_file", Ops::PROCESS, Type::EnvFiles),
     key("cwd", BASH, Type::Str(Some("a folder path"))),
     key("skip_on_exit_code", Ops::PROCESS, Type::ExitCodes),
     key("output_encoding", BASH, STR),
@@ -322,6 +326,7 @@ impl Type {
             Type::StrMap => "a mapping of names to strings".into(),
             Type::Parameters => "a mapping (named) or a list (positional)".into(),
             Type::ExitCodes => "an exit code, a list of them, or null".into(),
+            Type::EnvFiles => ENV_FILES.into(),
         }
     }
 
@@ -355,6 +360,12 @@ impl Type {
             | (Type::List, Yaml::Seq(_))
             | (Type::Strings, Yaml::Str(_) | Yaml::Seq(_))
             | (Type::Parameters, Yaml::Map(_) | Yaml::Seq(_)) => {}
+            (Type::EnvFiles, Yaml::Str(path)) => env_file_path(name, path, value)?,
+            (Type::EnvFiles, Yaml::Seq(items)) => {
+                for (i, item) in items.iter().enumerate() {
+                    env_file_entry(&format!("{name}[{i}]"), item)?;
+                }
+            }
             (Type::Bytes, Yaml::Int(n)) if *n > 0 && u64::try_from(*n).is_ok() => {}
             (Type::Bytes, Yaml::Int(0)) => {
                 return Err(wrong(format!("`{name}` must be greater than 0")));
@@ -413,6 +424,87 @@ impl Type {
         }
         Ok(())
     }
+}
+
+const ENV_FILES: &str =
+    "a file path, or a list of file paths and `{path: ..., required: true|false}` mappings";
+
+/// An `env_file` path: a non-empty string.
+fn env_file_path(path: &str, text: &str, node: &Node) -> Result<(), Mistyped> {
+    if text.trim().is_empty() {
+        return Err(Mistyped {
+            path: path.to_string(),
+            pos: node.pos,
+            message: "`env_file` paths must not be empty".into(),
+        });
+    }
+    Ok(())
+}
+
+/// One item of an `env_file` list (its key path `env_file[i]`): a path, or
+/// `{path: STR, required: BOOL}` with `path` given.
+fn env_file_entry(at: &str, item: &Node) -> Result<(), Mistyped> {
+    let wrong = |path: String, pos: Pos, message: String| Mistyped { path, pos, message };
+    let entries = match &item.value {
+        Yaml::Str(text) => return env_file_path(at, text, item),
+        Yaml::Map(entries) => entries,
+        _ => {
+            return Err(wrong(
+                at.to_string(),
+                item.pos,
+                format!(
+                    "`env_file` entries must be a file path or a `{{path: ..., required: true|false}}` mapping, got {}",
+                    describe(item)
+                ),
+            ));
+        }
+    };
+    let mut has_path = false;
+    for (k, v) in entries {
+        let key = k.key_text().unwrap_or_default();
+        let here = format!("{at}.{key}");
+        match (key.as_str(), &v.value) {
+            ("path", Yaml::Str(text)) => {
+                env_file_path(&here, text, v)?;
+                has_path = true;
+            }
+            ("path", _) => {
+                return Err(wrong(
+                    here,
+                    v.pos,
+                    format!("`path` must be a string (a file path), got {}", describe(v)),
+                ));
+            }
+            ("required", Yaml::Bool(_)) => {}
+            ("required", _) => {
+                return Err(wrong(
+                    here,
+                    v.pos,
+                    format!(
+                        "`required` must be a boolean (true or false), got {}",
+                        describe(v)
+                    ),
+                ));
+            }
+            _ => {
+                return Err(wrong(
+                    here,
+                    k.pos,
+                    format!(
+                        "unknown key `{key}` in an `env_file` entry (its keys: path, required)"
+                    ),
+                ));
+            }
+        }
+    }
+    if !has_path {
+        return Err(wrong(
+            at.to_string(),
+            item.pos,
+            "an `env_file` entry needs a `path`".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// A value for a message: a short scalar quoted, anything else by its kind.

@@ -18,4 +18,4 @@ pub use python::PythonTask;
 pub use ruby::RubyTask;
 pub use source::Document;
 pub use sql::SqlTask;
-pub use validate::{EnvSpec, Operator, TaskSpec, parse};
+pub use validate::{EnvFile, EnvSpec, Operator, TaskSpec, parse};

@@ -50,12 +50,25 @@ pub enum Operator {
     Ruby(RubyTask),
 }
 
-/// A child process's environment, as BashOperator builds it.
+/// A child process's environment, as BashOperator builds it, and the
+/// `.env` files (docker compose's `env_file`) applied under `env`.
 #[derive(Debug, Clone)]
 pub struct EnvSpec {
     /// Templated map of strings; `None` inherits the runner's environment.
     pub env: Option<Value>,
     pub append_env: bool,
+    /// In the order given; not templated.
+    pub env_file: Vec<EnvFile>,
+}
+
+/// One `env_file` entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvFile {
+    /// Resolved against the spec's base folder: the `--config` file's folder,
+    /// else the working directory (a payload has no folder).
+    pub path: PathBuf,
+    /// A missing file is an error (compose's default), else skipped.
+    pub required: bool,
 }
 
 impl EnvSpec {
@@ -75,6 +88,7 @@ impl EnvSpec {
         EnvSpec {
             env,
             append_env: f.bool("append_env").unwrap_or(false),
+            env_file: env_files(f),
         }
     }
 
@@ -83,6 +97,39 @@ impl EnvSpec {
             m.insert("env".into(), e.clone());
         }
         m.insert("append_env".into(), self.append_env.into());
+        if !self.env_file.is_empty() {
+            let files: Vec<Value> = self
+                .env_file
+                .iter()
+                .map(|f| serde_json::json!({"path": f.path.display().to_string(), "required": f.required}))
+                .collect();
+            m.insert("env_file".into(), files.into());
+        }
+    }
+}
+
+/// `env_file` (already checked to be a path or a list of paths and
+/// `{path, required}` mappings), its paths resolved against the spec's base.
+fn env_files(f: &Fields) -> Vec<EnvFile> {
+    let base = &f.doc().base_dir;
+    let entry = |v: &Value| {
+        let (path, required) = match v {
+            Value::String(p) => (p.as_str(), true),
+            Value::Object(m) => (
+                m.get("path").and_then(Value::as_str)?,
+                m.get("required").and_then(Value::as_bool).unwrap_or(true),
+            ),
+            _ => return None,
+        };
+        Some(EnvFile {
+            path: base.join(path),
+            required,
+        })
+    };
+    match f.json("env_file") {
+        Some(Value::Array(items)) => items.iter().filter_map(entry).collect(),
+        Some(v) => entry(&v).into_iter().collect(),
+        None => vec![],
     }
 }
 
@@ -121,6 +168,16 @@ impl Operator {
 
     pub fn name(&self) -> &'static str {
         self.kind().name()
+    }
+
+    /// The child's environment settings, for the operators that run one.
+    pub fn env_spec(&self) -> Option<&EnvSpec> {
+        match self {
+            Operator::Bash(t) => Some(&t.env),
+            Operator::Python(t) => Some(&t.env),
+            Operator::Ruby(t) => Some(&t.env),
+            Operator::Sql(_) => None,
+        }
     }
 
     /// The Airflow operator class the task stands for (`{{ task.task_type }}`).
@@ -479,6 +536,71 @@ mod tests {
         assert_eq!(b.env.env, Some(serde_json::json!({"A": "16", "B": "true"})));
         assert!(b.skip_on_exit_code.is_empty());
         assert_eq!(spec.execution_timeout, None);
+    }
+
+    #[test]
+    fn env_file_paths_resolve_against_the_base_and_default_to_required() {
+        let spec = parse(&doc(
+            "operator: bash\nbash_command: x\nenv_file: [a.env, /abs/b.env, {path: c.env, required: false}, {path: d.env}]\n",
+        ))
+        .unwrap();
+        let files = &spec.operator.env_spec().unwrap().env_file;
+        let want = [
+            ("/specs/a.env", true),
+            ("/abs/b.env", true),
+            ("/specs/c.env", false),
+            ("/specs/d.env", true),
+        ];
+        assert_eq!(files.len(), want.len());
+        for (f, (path, required)) in files.iter().zip(want) {
+            assert_eq!((f.path.to_str().unwrap(), f.required), (path, required));
+        }
+        let spec = parse(&doc("operator: ruby\nruby_script: x\nenv_file: .env\n")).unwrap();
+        assert_eq!(
+            spec.operator.env_spec().unwrap().env_file[0].path,
+            PathBuf::from("/specs/.env")
+        );
+        let mut payload = doc("operator: python\npython_callable: m:f\nenv_file: .env\n");
+        payload.base_dir = PathBuf::from("/workdir");
+        payload.base = crate::spec::source::Base::WorkingDir;
+        let spec = parse(&payload).unwrap();
+        assert_eq!(
+            spec.operator.env_spec().unwrap().env_file[0].path,
+            PathBuf::from("/workdir/.env")
+        );
+    }
+
+    #[test]
+    fn mistyped_env_files_name_the_entry() {
+        let e = err("operator: bash\nbash_command: x\nenv_file: 5\n");
+        assert!(e.contains("line 3, key `env_file`): `env_file` must be a file path, or a list of file paths and `{path: ..., required: true|false}` mappings, got an integer `5`"), "{e}");
+        let e = err("operator: bash\nbash_command: x\nenv_file:\n  - a.env\n  - [b.env]\n");
+        assert!(e.contains("line 5, key `env_file[1]`): `env_file` entries must be a file path or a `{path: ..., required: true|false}` mapping, got a list"), "{e}");
+        let e =
+            err("operator: bash\nbash_command: x\nenv_file:\n  - {path: a.env, required: maybe}\n");
+        assert!(e.contains("key `env_file[0].required`): `required` must be a boolean (true or false), got a string `maybe`"), "{e}");
+        let e = err("operator: bash\nbash_command: x\nenv_file: [{required: false}]\n");
+        assert!(
+            e.contains("key `env_file[0]`): an `env_file` entry needs a `path`"),
+            "{e}"
+        );
+        let e = err("operator: bash\nbash_command: x\nenv_file: [{path: a, requird: false}]\n");
+        assert!(
+            e.contains("unknown key `requird` in an `env_file` entry (its keys: path, required)"),
+            "{e}"
+        );
+        let e = err("operator: bash\nbash_command: x\nenv_file: [{path: 3}]\n");
+        assert!(
+            e.contains("`path` must be a string (a file path), got an integer `3`"),
+            "{e}"
+        );
+        let e = err("operator: bash\nbash_command: x\nenv_file: ''\n");
+        assert!(e.contains("`env_file` paths must not be empty"), "{e}");
+        let e = err("operator: sql\nconn_id: c\nsql: x\nenv_file: a.env\n");
+        assert!(
+            e.contains("key `env_file` does not apply to operator `sql`"),
+            "{e}"
+        );
     }
 
     #[test]

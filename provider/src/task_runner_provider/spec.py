@@ -35,7 +35,7 @@ COMMON_KEYS = ("grace_period", "max_xcom_bytes")
 #: Keys the provider computes itself; a DAG author sets them the Airflow way.
 DERIVED_KEYS = ("do_xcom_push", "execution_timeout", "render_template_as_native_obj", "template_searchpath")
 
-_PROCESS_KEYS = ("env", "append_env", "skip_on_exit_code")
+_PROCESS_KEYS = ("env", "append_env", "env_file", "skip_on_exit_code")
 
 OPERATORS: dict[str, OperatorKind] = {
     kind.name: kind
@@ -199,6 +199,25 @@ def _is_env(v: Any) -> tuple[bool, str]:
     return ok, "a dict of strings to strings"
 
 
+def _is_env_file(v: Any) -> tuple[bool, str]:
+    def entry(e: Any) -> bool:
+        if isinstance(e, str):
+            return bool(e.strip())
+        return (
+            isinstance(e, dict)
+            and set(e) <= {"path", "required"}
+            and isinstance(e.get("path"), str)
+            and bool(e["path"].strip())
+            and isinstance(e.get("required", True), bool)
+        )
+
+    if isinstance(v, (list, tuple)):
+        ok = all(entry(e) for e in v)
+    else:
+        ok = v is None or (isinstance(v, str) and entry(v))
+    return ok, "a path, or a list of paths and {'path': ..., 'required': bool} dicts"
+
+
 def _is_codes(v: Any) -> tuple[bool, str]:
     def code(c: Any) -> bool:
         return isinstance(c, int) and not isinstance(c, bool) and 0 <= c <= 255
@@ -232,6 +251,7 @@ _TYPES = {
     "output_encoding": _is_str,
     "env": _is_env,
     "append_env": _is_bool,
+    "env_file": _is_env_file,
     "skip_on_exit_code": _is_codes,
     "conn_id": _is_str,
     "sql": _is_str_or_list,

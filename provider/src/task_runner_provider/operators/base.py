@@ -144,6 +144,7 @@ class TaskRunnerMixin:
         bash_command: Any = NOTSET,
         env: Any = NOTSET,
         append_env: Any = NOTSET,
+        env_file: Any = NOTSET,
         cwd: Any = NOTSET,
         skip_on_exit_code: Any = NOTSET,
         output_encoding: Any = NOTSET,
@@ -170,7 +171,7 @@ class TaskRunnerMixin:
             k: v
             for k, v in dict(
                 grace_period=grace_period, max_xcom_bytes=max_xcom_bytes, bash_command=bash_command,
-                env=env, append_env=append_env, cwd=cwd, skip_on_exit_code=skip_on_exit_code,
+                env=env, append_env=append_env, env_file=env_file, cwd=cwd, skip_on_exit_code=skip_on_exit_code,
                 output_encoding=output_encoding, conn_id=conn_id, sql=sql, parameters=parameters,
                 autocommit=autocommit, split_statements=split_statements, return_last=return_last,
                 output_path=output_path, python_callable=python_callable, python_source=python_source,
