@@ -113,8 +113,6 @@ struct Loaded {
     spec: TaskSpec,
     context: Context,
     store: Arc<Store>,
-    /// The payload's `sensitive_names`, for the `env_file` values to mask.
-    sensitive_names: Vec<String>,
 }
 
 fn load(input: &InputArgs, env: &Environ, today: DateTime) -> Result<Loaded> {
@@ -131,7 +129,6 @@ fn load(input: &InputArgs, env: &Environ, today: DateTime) -> Result<Loaded> {
         }
         Err(e) => return Err(e),
     };
-    let sensitive_names = payload.sensitive_names.clone();
     if payload.logical_date.is_none()
         && payload.execution_date.is_none()
         && input.logical_date.is_none()
@@ -161,7 +158,6 @@ fn load(input: &InputArgs, env: &Environ, today: DateTime) -> Result<Loaded> {
         spec,
         context,
         store: Arc::new(store),
-        sensitive_names,
     })
 }
 
@@ -337,11 +333,9 @@ async fn run_task(
         Some(e) if !e.env_file.is_empty() => runner::env::read_files(&e.env_file, env)?,
         _ => Default::default(),
     };
-    mask::add_secrets(&runner::env::secrets(
-        &from_files,
-        &loaded.sensitive_names,
-        env,
-    ))
+    mask::add_secrets(&runner::env::secrets(&from_files, |k| {
+        loaded.store.is_sensitive(k)
+    }))
     .map_err(|message| Error::Internal { message })?;
     if spec.grace_period >= std::time::Duration::from_secs(10) {
         tracing::warn!(

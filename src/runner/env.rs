@@ -9,7 +9,6 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::connection::is_sensitive_key;
 use crate::context::Context;
 use crate::dotenv::{self, Vars};
 use crate::environ::Environ;
@@ -73,17 +72,11 @@ pub(crate) fn read_files(files: &[EnvFile], ours: &Environ) -> Result<Vars> {
     Ok(vars)
 }
 
-/// The values of `vars` to mask: those whose name is sensitive by Airflow's
-/// rule (`password`, `secret`, `token`, ... in the name), with the payload's
-/// `sensitive_names` and `[core] sensitive_var_conn_names`, as for variables.
-pub(crate) fn secrets(vars: &Vars, payload_names: &[String], ours: &Environ) -> Vec<String> {
-    let mut names = payload_names.to_vec();
-    // The store reads the same setting for connections and variables.
-    if let Some(extra) = ours.get("AIRFLOW__CORE__SENSITIVE_VAR_CONN_NAMES") {
-        names.extend(extra.split(',').map(|s| s.trim().to_lowercase()));
-    }
+/// The values of `vars` to mask: those whose name is `sensitive` (Airflow's
+/// rule, with the configured names), as for variables.
+pub(crate) fn secrets(vars: &Vars, sensitive: impl Fn(&str) -> bool) -> Vec<String> {
     vars.iter()
-        .filter(|(k, _)| is_sensitive_key(k, &names))
+        .filter(|(k, _)| sensitive(k))
         .map(|(_, v)| v.to_string())
         .collect()
 }

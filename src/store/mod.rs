@@ -109,6 +109,12 @@ impl Store {
         self
     }
 
+    /// Whether a name is sensitive by Airflow's rule, with the configured
+    /// names (`[core] sensitive_var_conn_names`, the payload's).
+    pub fn is_sensitive(&self, name: &str) -> bool {
+        is_sensitive_key(name, &self.sensitive_names)
+    }
+
     /// Reads connections as Airflow 3 does (`true`) or Airflow 2 (the default).
     pub fn with_airflow3(mut self, airflow3: bool) -> Store {
         self.airflow3 = airflow3;
