@@ -4,6 +4,8 @@ mod harness;
 
 /// BashOperator semantics: env, cwd, output, XCom, exit codes, template files.
 mod bash;
+/// examples/compose run with docker-compose: PostgreSQL, non-root tasks, secrets.
+mod compose;
 /// Context payload, `AIRFLOW_CTX_*`, connections and variables in templates.
 mod context;
 /// The static binary as a container ENTRYPOINT under the real Docker engine.
