@@ -32,7 +32,8 @@ source "$REPO/scripts/lib/toolchains.sh"
 source "$REPO/scripts/lib/debian.sh"
 
 readonly APT_PACKAGES=(musl-tools ruby postgresql postgresql-client mariadb-server
-    mariadb-client util-linux bash procps debootstrap coreutils sqlite3 openssl strace)
+    mariadb-client util-linux bash procps debootstrap coreutils sqlite3 openssl strace
+    docker-compose)
 readonly DOCKER_IMAGE=task-runner-test-base:bookworm
 readonly TEST_ENV=$REPO/target/test-env.sh
 
