@@ -140,9 +140,7 @@ fn copy_tree(from: &Path, to: &Path, top: bool) {
     for entry in std::fs::read_dir(from).expect("examples/compose") {
         let entry = entry.expect("dir entry");
         let name = entry.file_name();
-        if matches!(name.to_str(), Some("task-runner" | "secrets" | "xcom"))
-            && from.ends_with("compose")
-        {
+        if top && matches!(name.to_str(), Some("task-runner" | "secrets" | "xcom")) {
             continue;
         }
         let target = to.join(&name);
