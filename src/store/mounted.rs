@@ -81,22 +81,35 @@ pub(crate) fn read(dir: &Path, named_dir: bool) -> Result<Mounted> {
         files: 0,
         warned_full: false,
     };
-    match walk.folder(dir, 0, &mut mounted) {
-        Err(source) if named_dir => Err(Error::Read {
-            what: "secrets folder (TASK_RUNNER_SECRETS_DIR)",
-            path: dir.into(),
-            source,
-        }),
+    let names = match listing(dir) {
+        Ok(names) => names,
+        Err(source) if named_dir => {
+            return Err(Error::Read {
+                what: "secrets folder (TASK_RUNNER_SECRETS_DIR)",
+                path: dir.into(),
+                source,
+            });
+        }
         Err(e) => {
             tracing::warn!(
                 "cannot read the secrets folder `{}` ({e}): its files are not masked; set `{DIR_ENV}=\"\"` to not read it",
                 dir.display()
             );
-            Ok(Mounted::default())
+            return Ok(mounted);
         }
-        Ok(Err(e)) => Err(e),
-        Ok(Ok(())) => Ok(mounted),
-    }
+    };
+    walk.folder(dir, names, 0, &mut mounted)?;
+    Ok(mounted)
+}
+
+/// The names in `dir`, sorted (the order files are read in).
+fn listing(dir: &Path) -> std::io::Result<Vec<std::ffi::OsString>> {
+    let mut names: Vec<_> = std::fs::read_dir(dir)?
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    names.sort();
+    Ok(names)
 }
 
 struct Walk {
@@ -105,19 +118,15 @@ struct Walk {
 }
 
 impl Walk {
-    /// The outer result is the folder's own listing; the inner one a file's.
+    /// Reads the files `names` of `dir` (and its subfolders).
     fn folder(
         &mut self,
         dir: &Path,
+        names: Vec<std::ffi::OsString>,
         depth: usize,
         out: &mut Mounted,
-    ) -> std::io::Result<Result<()>> {
-        let mut entries: Vec<_> = std::fs::read_dir(dir)?
-            .flatten()
-            .map(|e| e.file_name())
-            .collect();
-        entries.sort();
-        for name in entries {
+    ) -> Result<()> {
+        for name in names {
             let name_text = name.to_string_lossy();
             // Kubernetes' atomic-update layout: `..data` and `..2024_...` hold
             // the files the top-level symlinks point at; read each file once.
@@ -131,9 +140,8 @@ impl Walk {
             };
             if meta.is_dir() {
                 if depth + 1 < MAX_DEPTH {
-                    match self.folder(&path, depth + 1, out) {
-                        Ok(Err(e)) => return Ok(Err(e)),
-                        Ok(Ok(())) => {}
+                    match listing(&path) {
+                        Ok(names) => self.folder(&path, names, depth + 1, out)?,
                         Err(e) => tracing::warn!(
                             "cannot read the secrets folder `{}` ({e}): its files are not masked",
                             path.display()
@@ -153,7 +161,7 @@ impl Walk {
                         dir.display()
                     );
                 }
-                return Ok(Ok(()));
+                return Ok(());
             }
             // Public parts of the service-account folder Kubernetes mounts
             // under /run/secrets (via /var/run): the pod's namespace would
@@ -166,14 +174,12 @@ impl Walk {
                 && (name_text.starts_with("AIRFLOW_CONN_")
                     || name_text.starts_with("AIRFLOW_VAR_"));
             if airflow {
-                if let Err(e) = named_file(&path, meta.len(), &name_text, out) {
-                    return Ok(Err(e));
-                }
+                named_file(&path, meta.len(), &name_text, out)?;
             } else {
                 other_file(&path, meta.len(), out);
             }
         }
-        Ok(Ok(()))
+        Ok(())
     }
 }
 
