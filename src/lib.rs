@@ -320,12 +320,17 @@ async fn run_task(
         loaded
     };
     let spec = &loaded.spec;
-    if spec.do_xcom_push {
-        xcom::check_writable(&xcom_path)?;
+    // The XCom's room is taken now and its temp file kept for the result;
+    // the pickle's is only checked (it is written from the XCom at the end).
+    let reserved = if spec.do_xcom_push {
+        let reserved = xcom::check_writable(&xcom_path)?;
         if let Some(pickle) = pickle {
-            xcom::check_writable(pickle)?;
+            drop(xcom::check_writable(pickle)?);
         }
-    }
+        Some(reserved)
+    } else {
+        None
+    };
     // The `env_file`s are read before the task is announced: a missing or
     // malformed one is a configuration error, and their secrets are masked
     // before anything of the task is printed.
@@ -357,6 +362,7 @@ async fn run_task(
         spec.max_xcom_bytes,
         spec.do_xcom_push,
         xcom::Durability::of_xcom(env),
+        reserved,
     );
     let prepared = match &spec.operator {
         Operator::Bash(task) => runner::bash::prepare(task, &loaded.context, env, &from_files)?,
@@ -435,7 +441,10 @@ async fn run_process(
         ResultSource::Shim { dir } => Some(runner::shim::interpret(dir, end, xcom_cap)?),
         ResultSource::LastLine => None,
     };
-    drop((workdir, script));
+    drop(script);
+    if let Some(dir) = workdir {
+        runner::remove_workdir(dir);
+    }
     runner::end::interpret(
         describe,
         &program,

@@ -6,7 +6,7 @@
 //! XCom is read on the same machine moments later, so the rename's atomicity
 //! is all it needs; a SQL task's `output_path` is meant to outlive the pod.
 
-use std::io::{Read, Write};
+use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -210,7 +210,13 @@ pub(crate) struct Writer {
     max_bytes: Option<u64>,
     over: bool,
     durability: Durability,
+    /// Written into a reserved file, which is longer than the result until
+    /// [`Writer::finish`] cuts it to what was written.
+    reserved: bool,
 }
+
+/// The write buffer of a streamed result (SQL rows, a pickle).
+const STREAM_BUFFER: usize = 256 * 1024;
 
 impl Writer {
     /// Starts writing towards `path` (its folder is created, as `mkdir -p`);
@@ -220,30 +226,44 @@ impl Writer {
         max_bytes: Option<u64>,
         durability: Durability,
     ) -> Result<Writer> {
+        Writer::open(path, max_bytes, durability, None, STREAM_BUFFER)
+    }
+
+    /// As [`Writer::create`], into `reserved` when it was taken for `path`,
+    /// buffering `buffer` bytes (0 for a value written in one piece).
+    fn open(
+        path: &Path,
+        max_bytes: Option<u64>,
+        durability: Durability,
+        reserved: Option<Reserved>,
+        buffer: usize,
+    ) -> Result<Writer> {
         let fail = |source: std::io::Error| Error::XComWrite {
             path: path.to_path_buf(),
             source,
         };
-        let dir = ensure_dir(path).map_err(fail)?;
-        let name = path.file_name().map_or_else(
-            || "return.json".into(),
-            |n| n.to_string_lossy().into_owned(),
-        );
-        let tmp = tempfile::Builder::new()
-            .prefix(&temp_prefix(&name))
-            .suffix(".tmp")
-            .tempfile_in(&dir)
-            .map_err(fail)?;
-        let (file, temp) = tmp.into_parts();
+        let (dir, file, temp, reserved) = match reserved {
+            Some(mut r) if r.path == path => {
+                // The reservation may have been written to make room.
+                r.file.rewind().map_err(fail)?;
+                (r.dir, r.file, r.temp, true)
+            }
+            _ => {
+                let (dir, tmp) = temp_file(path).map_err(fail)?;
+                let (file, temp) = tmp.into_parts();
+                (dir, file, temp, false)
+            }
+        };
         Ok(Writer {
             path: path.to_path_buf(),
             dir,
-            file: Some(std::io::BufWriter::with_capacity(256 * 1024, file)),
+            file: Some(std::io::BufWriter::with_capacity(buffer, file)),
             temp: Some(temp),
             written: 0,
             max_bytes,
             over: false,
             durability,
+            reserved,
         })
     }
 
@@ -282,6 +302,9 @@ impl Writer {
             return Err(fail(std::io::Error::other("the writer was already closed")));
         };
         let file = file.into_inner().map_err(|e| fail(e.into_error()))?;
+        if self.reserved {
+            file.set_len(self.written).map_err(fail)?;
+        }
         {
             // Readable by the KPO sidecar and by other users of a mounted
             // volume, as `@task.kubernetes` leaves it (tempfile creates 0600).
@@ -395,21 +418,18 @@ pub(crate) const PROBE_BYTES: u64 = 64 * 1024;
 
 /// Checks, before the task runs, that the XCom can be written: a task whose
 /// result cannot be saved should fail before its side effects, not after.
-/// The probe is real room, not an empty file (which a full volume still
-/// takes): [`PROBE_BYTES`] reserved with `fallocate`, or written and fsynced
-/// where the filesystem cannot reserve; then it is removed.
-pub(crate) fn check_writable(path: &Path) -> Result<()> {
+/// The check is real room, not an empty file (which a full volume still
+/// takes): the temp file the result will be written to, created now with
+/// [`PROBE_BYTES`] reserved by `fallocate` (or written and fsynced where the
+/// filesystem cannot reserve). The result goes into that same file, so the
+/// check costs no file of its own; dropped unused, it is deleted.
+pub(crate) fn check_writable(path: &Path) -> Result<Reserved> {
     let fail = |source: std::io::Error| Error::XComWrite {
         path: path.to_path_buf(),
         source,
     };
-    let dir = ensure_dir(path).map_err(fail)?;
-    let probe = tempfile::Builder::new()
-        .prefix(".return.json.")
-        .suffix(".probe")
-        .tempfile_in(&dir)
-        .map_err(fail)?;
-    reserve(probe.as_file(), PROBE_BYTES).map_err(|e| {
+    let (dir, tmp) = temp_file(path).map_err(fail)?;
+    reserve(tmp.as_file(), PROBE_BYTES).map_err(|e| {
         fail(std::io::Error::new(
             e.kind(),
             format!(
@@ -417,7 +437,37 @@ pub(crate) fn check_writable(path: &Path) -> Result<()> {
             ),
         ))
     })?;
-    Ok(())
+    let (file, temp) = tmp.into_parts();
+    Ok(Reserved {
+        path: path.to_path_buf(),
+        dir,
+        file,
+        temp,
+    })
+}
+
+/// The temp file a result for `path` is written to, in `path`'s folder
+/// (created, as `mkdir -p`); a leftover one is removed by [`remove_stale`].
+fn temp_file(path: &Path) -> std::io::Result<(PathBuf, tempfile::NamedTempFile)> {
+    let dir = ensure_dir(path)?;
+    let name = path.file_name().map_or_else(
+        || "return.json".into(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let tmp = tempfile::Builder::new()
+        .prefix(&temp_prefix(&name))
+        .suffix(".tmp")
+        .tempfile_in(&dir)?;
+    Ok((dir, tmp))
+}
+
+/// Room for a result, taken before the task ran ([`check_writable`]).
+#[derive(Debug)]
+pub(crate) struct Reserved {
+    path: PathBuf,
+    dir: PathBuf,
+    file: std::fs::File,
+    temp: tempfile::TempPath,
 }
 
 /// Makes `len` bytes of `file` really allocated on disk.
@@ -435,14 +485,26 @@ fn reserve(file: &std::fs::File, len: u64) -> std::io::Result<()> {
 }
 
 /// Writes `bytes` to `path` atomically, creating the folder as
-/// `@task.kubernetes` does (`mkdir -p /airflow/xcom`).
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8], durability: Durability) -> Result<()> {
-    write_finished(path, bytes, durability)?.persist()
+/// `@task.kubernetes` does (`mkdir -p /airflow/xcom`); into `reserved` when
+/// there is one.
+pub(crate) fn write_atomic(
+    path: &Path,
+    bytes: &[u8],
+    durability: Durability,
+    reserved: Option<Reserved>,
+) -> Result<()> {
+    write_finished(path, bytes, durability, reserved)?.persist()
 }
 
 /// Writes `bytes` towards `path`, leaving only the rename.
-pub(crate) fn write_finished(path: &Path, bytes: &[u8], durability: Durability) -> Result<Written> {
-    let mut w = Writer::create(path, None, durability)?;
+pub(crate) fn write_finished(
+    path: &Path,
+    bytes: &[u8],
+    durability: Durability,
+    reserved: Option<Reserved>,
+) -> Result<Written> {
+    // Unbuffered: the value is written in one piece.
+    let mut w = Writer::open(path, None, durability, reserved, 0)?;
     w.write_all(bytes).map_err(|e| w.error(e))?;
     w.finish()
 }
@@ -457,16 +519,30 @@ pub(crate) struct Sink {
     max_bytes: u64,
     push: bool,
     durability: Durability,
+    /// The room [`check_writable`] took, used by the first write.
+    reserved: std::sync::Mutex<Option<Reserved>>,
 }
 
 impl Sink {
-    pub(crate) fn new(path: PathBuf, max_bytes: u64, push: bool, durability: Durability) -> Sink {
+    pub(crate) fn new(
+        path: PathBuf,
+        max_bytes: u64,
+        push: bool,
+        durability: Durability,
+        reserved: Option<Reserved>,
+    ) -> Sink {
         Sink {
             path,
             max_bytes,
             push,
             durability,
+            reserved: std::sync::Mutex::new(reserved),
         }
+    }
+
+    /// The reservation, for the one write that uses it.
+    fn reserved(&self) -> Option<Reserved> {
+        self.reserved.lock().ok().and_then(|mut r| r.take())
     }
 
     /// Whether a value is pushed at all (Airflow's `do_xcom_push`).
@@ -476,12 +552,23 @@ impl Sink {
 
     /// A streaming writer towards the XCom file, under the cap.
     pub(crate) fn writer(&self) -> Result<Writer> {
-        Writer::create(&self.path, Some(self.max_bytes), self.durability)
+        Writer::open(
+            &self.path,
+            Some(self.max_bytes),
+            self.durability,
+            self.reserved(),
+            STREAM_BUFFER,
+        )
     }
 
     /// `value` checked against the cap and written, waiting for its rename.
     pub(crate) fn finished(&self, value: &Value) -> Result<Written> {
-        write_finished(&self.path, &encode(value, self.max_bytes)?, self.durability)
+        write_finished(
+            &self.path,
+            &encode(value, self.max_bytes)?,
+            self.durability,
+            self.reserved(),
+        )
     }
 
     /// Pushes `value` (written atomically under the cap) and says where; a
@@ -504,7 +591,7 @@ impl Sink {
     }
 
     fn publish(&self, bytes: &[u8]) -> Result<PathBuf> {
-        write_atomic(&self.path, bytes, self.durability)?;
+        write_atomic(&self.path, bytes, self.durability, self.reserved())?;
         tracing::info!(path = %self.path.display(), bytes = bytes.len(), "wrote XCom");
         Ok(self.path.clone())
     }
@@ -542,7 +629,7 @@ mod tests {
     fn writes_atomically_and_creates_folder() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("xcom/return.json");
-        write_atomic(&path, b"[1,2]", Durability::Durable).unwrap();
+        write_atomic(&path, b"[1,2]", Durability::Durable, None).unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "[1,2]");
         let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("xcom"))
             .unwrap()

@@ -364,6 +364,48 @@ fn a_full_xcom_volume_fails_before_the_task_starts() {
     assert!(!out.stdout.contains("the task ran"), "{}", out.stdout);
 }
 
+/// The room checked before the task is the file the result is written to:
+/// while the task runs the XCom folder holds one reserved temp file of 64 KiB
+/// and nothing else; afterwards only `return.json`, cut to its content and
+/// readable (0644). A task that fails or pushes nothing leaves it empty.
+#[test]
+fn the_xcom_is_written_into_the_room_reserved_before_the_task() {
+    use std::os::unix::fs::PermissionsExt;
+    let t = Task::new().context(context());
+    let dir = t.xcom_path().parent().unwrap().to_path_buf();
+    let out = t
+        .spec(&format!(
+            "operator: bash\nbash_command: \"ls -A {0}; stat -c %s {0}/.return.json.*.tmp; echo done\"\n",
+            dir.display()
+        ))
+        .run();
+    out.exit(0).xcom(json!("done"));
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    let listed = lines.iter().filter(|l| l.starts_with(".return.json.")).count();
+    assert_eq!(listed, 1, "one reserved file while the task runs: {}", out.stdout);
+    assert!(lines.contains(&"65536"), "64 KiB reserved: {}", out.stdout);
+    let left: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left, ["return.json"], "only the result is left");
+    let meta = std::fs::metadata(dir.join("return.json")).unwrap();
+    assert_eq!(meta.len(), "\"done\"".len() as u64, "cut to the content");
+    assert_eq!(meta.permissions().mode() & 0o777, 0o644);
+
+    // A failed task leaves the folder as empty as one that pushes nothing.
+    for (spec, code) in [
+        ("operator: bash\nbash_command: \"echo x; exit 3\"\n", 3),
+        ("operator: bash\ndo_xcom_push: false\nbash_command: \"echo x\"\n", 0),
+    ] {
+        let t = Task::new().context(context());
+        let dir = t.xcom_path().parent().unwrap().to_path_buf();
+        t.spec(spec).run().exit(code).no_xcom();
+        let left = std::fs::read_dir(&dir).map_or(0, |d| d.count());
+        assert_eq!(left, 0, "nothing left by {spec}");
+    }
+}
+
 /// A command without template syntax skips the template engine, yet comes
 /// out as Jinja renders it: carriage returns become newlines, one trailing
 /// newline goes, the render budget still holds; a command with syntax

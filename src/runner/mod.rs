@@ -30,6 +30,17 @@ pub(crate) struct ProcessTask {
     pub script: Option<tempfile::TempPath>,
 }
 
+/// Deletes a task's temp folder: one `rmdir` when the task left it empty (a
+/// bash task's working folder usually is), the whole tree otherwise.
+pub(crate) fn remove_workdir(dir: TempDir) {
+    let path = dir.keep();
+    if std::fs::remove_dir(&path).is_err() {
+        // Best effort, as the folder's own drop: nothing of the task's
+        // result depends on it.
+        let _ = std::fs::remove_dir_all(&path);
+    }
+}
+
 /// Where the task's return value comes from.
 #[derive(Debug)]
 pub(crate) enum ResultSource {

@@ -4,21 +4,22 @@
 //! reaped, the main child's status never lost, and nothing the task started
 //! left running when the runner goes on (see [`leftovers`]).
 //!
-//! Topology (tini's, single process): the child is spawned with `std`, never
-//! with `tokio::process`, and one thread owns every `waitpid(-1)`. It reports
-//! the main child's status over a channel and reaps everything else, so no
-//! other wait can steal the status (the mono/go-reaper race). The thread starts
-//! only after `spawn` returns, because `std` reaps a child whose `exec` failed.
+//! Topology (tini's, single process): the child is started by [`spawn`],
+//! never with `tokio::process`, and while it runs every `waitpid(-1)` happens
+//! in the supervision loop, on SIGCHLD: it takes the main child's status and
+//! reaps everything else, so no other wait can steal the status (the
+//! mono/go-reaper race). Output is forwarded by a thread of its own, so a
+//! stdout that blocks never holds up a signal or the timeout.
 
-use std::os::unix::process::CommandExt;
-use std::process::{Command, Stdio};
+use std::os::fd::AsFd;
+use std::process::Command;
 use std::time::Duration;
 
 use nix::errno::Errno;
 use nix::sys::signal::{Signal, killpg};
-use nix::sys::wait::waitpid;
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
-use tokio::sync::oneshot;
+use tokio::signal::unix::{SignalKind, signal};
 use tokio::time::Instant;
 
 use crate::supervise::end::{ProcessEnd, signal_name};
@@ -26,6 +27,7 @@ use crate::supervise::interrupt::sleep_opt;
 use crate::supervise::leftovers;
 use crate::supervise::output::{Batch, Decoder, forward_lines_noting};
 use crate::supervise::signals::{Received, Signals};
+use crate::supervise::spawn;
 
 /// How to stop the task.
 #[derive(Debug, Clone, Copy)]
@@ -58,27 +60,18 @@ const DRAIN: Duration = Duration::from_secs(2);
 
 /// Spawns `cmd` and supervises it to the end.
 pub(crate) async fn supervise(
-    mut cmd: Command,
+    cmd: Command,
     policy: Policy,
     decoder: Decoder,
     signals: &mut Signals,
 ) -> std::io::Result<Supervised> {
     let (reader, writer) = std::io::pipe()?;
-    cmd.stdin(Stdio::null())
-        .stdout(writer.try_clone()?)
-        .stderr(writer)
-        .process_group(0);
-    // If the runner itself is SIGKILLed (outside a container, where no PID 1
-    // takes the task down with it), the task must not run on unsupervised.
-    // SAFETY: the closure runs in the forked child before exec and only makes
-    // an async-signal-safe `prctl` call; it touches no memory of the parent.
-    unsafe {
-        cmd.pre_exec(|| {
-            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from)
-        });
-    }
+    let null = std::fs::File::open("/dev/null")?;
+    // SIGCHLD is listened for before the child exists: its end cannot slip
+    // past (a signal stream records a signal that came before it is polled).
+    let mut children = signal(SignalKind::child())?;
     // The output thread starts first: it is scheduled while the child is
-    // forked and exec'd, not late after a short task already ended (the
+    // cloned and exec'd, not late after a short task already ended (the
     // end waits for it). If the spawn fails, the pipe closes and it ends.
     let (line_tx, line_rx) = std::sync::mpsc::channel();
     let seen = std::sync::Arc::new(std::sync::Mutex::new(None));
@@ -87,27 +80,36 @@ pub(crate) async fn supervise(
         .name("output".into())
         .spawn(move || {
             let batch = std::cell::RefCell::new(Batch::default());
+            let mut buf = Vec::new();
             let last = forward_lines_noting(
                 reader,
                 decoder,
+                &mut buf,
                 |line| batch.borrow_mut().line(line),
                 || batch.borrow_mut().flush(),
                 &noted,
             );
             let _ = line_tx.send(last);
+            // Done, but not ended: a thread that frees its buffers and its
+            // stack at the end unmaps memory while the main thread runs on,
+            // a TLB shootdown on every run (tens of microseconds on a VM).
+            // It keeps them and sleeps until the process exits, soon after.
+            loop {
+                std::thread::park();
+            }
         })?;
-    let child = cmd.spawn()?;
-    // The command holds our copies of the pipe's write end; drop them so EOF
-    // comes when the task's processes close theirs.
-    drop(cmd);
-    let pid = Pid::from_raw(i32::try_from(child.id()).unwrap_or(i32::MAX));
+    let pid = spawn::spawn(
+        &cmd,
+        spawn::Stdio {
+            stdin: null.as_fd(),
+            stdout: writer.as_fd(),
+            stderr: writer.as_fd(),
+        },
+    )?;
+    // Our copies of the pipe's write end go, so EOF comes when the task's
+    // processes close theirs.
+    drop((writer, null, cmd));
     tracing::debug!(pid = pid.as_raw(), "spawned task process");
-
-    let (status_tx, mut status_rx) = oneshot::channel();
-    let (reaped_all_tx, reaped_all_rx) = std::sync::mpsc::channel();
-    std::thread::Builder::new()
-        .name("reaper".into())
-        .spawn(move || reap(pid, status_tx, reaped_all_tx))?;
 
     let mut deadline = policy.timeout.map(|t| Instant::now() + t);
     let mut kill_at: Option<Instant> = None;
@@ -115,8 +117,10 @@ pub(crate) async fn supervise(
     let mut timed_out = false;
     let end = loop {
         tokio::select! {
-            status = &mut status_rx => {
-                break status.unwrap_or(ProcessEnd::Signaled(Signal::SIGKILL as i32));
+            _ = children.recv() => {
+                if let Some(end) = reap_ready(pid) {
+                    break end;
+                }
             }
             received = signals.recv() => match received {
                 Received::Forward(sig) => forward(pid, sig),
@@ -152,7 +156,7 @@ pub(crate) async fn supervise(
     // after the grace period; the runner goes on only once all are reaped.
     // The task has ended and the runtime has nothing else to run, so
     // blocking here holds nothing up.
-    leftovers::end_all(pid, policy.grace, &reaped_all_rx);
+    leftovers::end_all(pid, policy.grace);
     // Every writer the runner knows of is gone: the pipe closes now, unless
     // a process outside its tree holds it (no subreaper, a passed fd).
     let last_line = line_rx.recv_timeout(DRAIN).ok();
@@ -206,34 +210,28 @@ fn send(pid: Pid, sig: i32) {
     }
 }
 
-/// The reaper thread: every `waitpid(-1)` of the process happens here.
-/// Sends on `reaped_all` when no child is left.
-fn reap(
-    main: Pid,
-    status_tx: oneshot::Sender<ProcessEnd>,
-    reaped_all: std::sync::mpsc::Sender<()>,
-) {
-    let mut status_tx = Some(status_tx);
+/// Reaps every child that has ended (the task's orphans too, re-parented to
+/// the runner); returns the main process's end if it is among them. All of
+/// the runner's waits happen on this thread, after `spawn` returned, so no
+/// other wait can take the main child's status (the mono/go-reaper race).
+fn reap_ready(main: Pid) -> Option<ProcessEnd> {
+    let mut main_end = None;
     loop {
-        match waitpid(Pid::from_raw(-1), None) {
+        match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::StillAlive) => return main_end,
             Ok(status) => {
                 let Some(end) = ProcessEnd::from_wait(status) else {
                     continue;
                 };
                 if status.pid() == Some(main) {
-                    if let Some(tx) = status_tx.take() {
-                        let _ = tx.send(end);
-                    }
+                    main_end = Some(end);
                 } else {
                     tracing::debug!(pid = ?status.pid(), "reaped an orphaned process: {end:?}");
                 }
             }
             Err(Errno::EINTR) => {}
-            // No children left: the main one is reaped and no orphan remains.
-            Err(_) => {
-                let _ = reaped_all.send(());
-                return;
-            }
+            // No child left.
+            Err(_) => return main_end,
         }
     }
 }

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use nix::errno::Errno;
 use nix::sys::signal::{Signal, kill, killpg};
-use nix::sys::wait::{Id, WaitPidFlag, waitid};
+use nix::sys::wait::{Id, WaitPidFlag, waitid, waitpid};
 use nix::unistd::Pid;
 
 /// SIGKILL rounds before giving up on a descendant that keeps forking.
@@ -27,13 +27,19 @@ const KILL_ROUNDS: u32 = 50;
 const KILL_ROUND: Duration = Duration::from_millis(100);
 
 /// Ends the task's process group and every other descendant of the runner,
-/// SIGTERM first and SIGKILL after `grace`, and returns once the reaper
-/// thread has reaped them all (`reaped_all` receives when no child is left).
+/// SIGTERM first and SIGKILL after `grace`, and returns once all are reaped.
 /// Returns how many processes were still running when the main one ended.
-pub(crate) fn end_all(group: Pid, grace: Duration, reaped_all: &Receiver<()>) -> usize {
+pub(crate) fn end_all(group: Pid, grace: Duration) -> usize {
     if no_children() {
         return 0;
     }
+    let reaped_all = match start_reaper() {
+        Ok(rx) => rx,
+        Err(e) => {
+            tracing::warn!("cannot start a thread to reap what the task left running: {e}");
+            return 0;
+        }
+    };
     let _ = killpg(group, Signal::SIGTERM);
     let found = signal_descendants(Signal::SIGTERM);
     if found > 0 {
@@ -59,6 +65,27 @@ pub(crate) fn end_all(group: Pid, grace: Duration, reaped_all: &Receiver<()>) ->
         "processes the task left running are still there after {KILL_ROUNDS} rounds of SIGKILL; the runner exits without them"
     );
     found
+}
+
+/// A thread that reaps every child as it ends; the receiver gets one message
+/// when no child is left.
+fn start_reaper() -> std::io::Result<Receiver<()>> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("reaper".into())
+        .spawn(move || {
+            loop {
+                match waitpid(Pid::from_raw(-1), None) {
+                    Ok(status) => {
+                        tracing::debug!(pid = ?status.pid(), "reaped a leftover process: {status:?}");
+                    }
+                    Err(Errno::EINTR) => {}
+                    Err(_) => break,
+                }
+            }
+            let _ = tx.send(());
+        })?;
+    Ok(rx)
 }
 
 /// Whether the runner has no child at all, exited or not (peeks, never reaps).

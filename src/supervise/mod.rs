@@ -11,6 +11,7 @@ pub(crate) mod leftovers;
 pub(crate) mod output;
 pub(crate) mod pipe;
 pub(crate) mod signals;
+pub(crate) mod spawn;
 pub(crate) mod stdout;
 
 pub(crate) use child::{Outcome, Policy, supervise};

@@ -91,7 +91,8 @@ impl Decoder {
 /// [`forward_lines_noting`].
 #[cfg(test)]
 fn forward_lines(reader: impl Read, decoder: Decoder, print: impl FnMut(&str)) -> Option<LastLine> {
-    forward_lines_noting(reader, decoder, print, || {}, &std::sync::Mutex::new(None))
+    let mut buf = Vec::new();
+    forward_lines_noting(reader, decoder, &mut buf, print, || {}, &std::sync::Mutex::new(None))
 }
 
 /// [`forward_lines`], also keeping the last complete line in `seen` as it
@@ -103,11 +104,12 @@ fn forward_lines(reader: impl Read, decoder: Decoder, print: impl FnMut(&str)) -
 pub(crate) fn forward_lines_noting(
     reader: impl Read,
     decoder: Decoder,
+    buf: &mut Vec<u8>,
     print: impl FnMut(&str),
     flush: impl FnMut(),
     seen: &std::sync::Mutex<Option<LastLine>>,
 ) -> Option<LastLine> {
-    forward_lines_with(reader, decoder, &crate::mask::current(), print, flush, seen)
+    forward_lines_with(reader, decoder, &crate::mask::current(), buf, print, flush, seen)
 }
 
 /// How much one read asks for.
@@ -127,12 +129,18 @@ fn forward_lines_with(
     mut reader: impl Read,
     decoder: Decoder,
     masker: &crate::mask::Masker,
+    buf: &mut Vec<u8>,
     mut print: impl FnMut(&str),
     mut flush: impl FnMut(),
     seen: &std::sync::Mutex<Option<LastLine>>,
 ) -> Option<LastLine> {
     let limit = MAX_LINE + masker.longest();
-    let mut buf = vec![0u8; READ_BYTES];
+    // The caller's buffer (it decides when the memory goes). A fresh one is
+    // allocated zeroed, which the allocator gets untouched from the kernel:
+    // a short task's output faults in one page of it, not all sixteen.
+    if buf.len() < READ_BYTES {
+        *buf = vec![0u8; READ_BYTES];
+    }
     // Read but not yet printed: the start of an unfinished line.
     let (mut start, mut end) = (0, 0);
     let mut last: Option<LastLine> = None;
@@ -319,6 +327,7 @@ mod tests {
             &data[..],
             Decoder::Utf8,
             &masker,
+            &mut Vec::new(),
             |p| pieces.push(masker.mask(p).into_owned()),
             || {},
             &std::sync::Mutex::new(None),
