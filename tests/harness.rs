@@ -404,6 +404,16 @@ impl Outcome {
     }
 
     #[track_caller]
+    pub(crate) fn stdout_lacks(&self, text: &str) -> &Outcome {
+        assert!(
+            !self.stdout.contains(text),
+            "stdout has {text:?}\n--- stdout:\n{}",
+            self.stdout
+        );
+        self
+    }
+
+    #[track_caller]
     pub(crate) fn stderr_lacks(&self, text: &str) -> &Outcome {
         assert!(
             !self.stderr.contains(text),

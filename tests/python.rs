@@ -3,6 +3,7 @@
 //! the context by signature, XComs in and out, every failure's exit code and
 //! message, and the fitness tests as chained runs (fixtures/python/).
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use serde_json::{Value, json};
@@ -685,9 +686,11 @@ def fn(pw, uri):
 
 #[test]
 fn the_shim_folder_is_private_and_removed_after_the_run() {
-    let source = r#"import os, stat, sys
+    // The folder is the one input.json is in, on Python's command line.
+    let source = r#"import os, stat
 def fn():
-    folder = os.path.dirname(sys.argv[0])
+    args = open('/proc/self/cmdline').read().split('\0')
+    folder = os.path.dirname([a for a in args if a.endswith('/input.json')][0])
     return [folder, oct(stat.S_IMODE(os.stat(folder).st_mode)), sorted(os.listdir(folder))]
 "#;
     let out = Task::new()
@@ -697,7 +700,7 @@ def fn():
     out.exit(0);
     let got = xcom_of(&out);
     assert_eq!(got[1], "0o700");
-    assert_eq!(got[2], json!(["input.json", "shim"]));
+    assert_eq!(got[2], json!(["input.json", "python_shim.bytecode", "shim"]));
     let folder = got[0].as_str().unwrap();
     assert!(!Path::new(folder).exists(), "{folder} left behind");
 }
@@ -750,7 +753,7 @@ fn an_installed_shim_is_imported_with_its_bytecode() {
             .exit(0)
             .xcom(json!(["2024-06-01", true]));
     }
-    // Without the folder the embedded shim runs as a script, as before.
+    // Without the folder the embedded shim runs from the staged files.
     Task::new()
         .spec(&format!(
             "operator: python\npython: {}\npython_callable: fn\npython_source: |\n  def fn():\n      import sys\n      return any(k.startswith('task_runner_shim_') for k in sys.modules)\n",
@@ -761,6 +764,60 @@ fn an_installed_shim_is_imported_with_its_bytecode() {
         .run()
         .exit(0)
         .xcom(json!(false));
+}
+
+/// The embedded shim is loaded from the bytecode staged beside it (the code
+/// object for the interpreter's magic number), or, without that file (a
+/// Python the bytecode lacks, a stale one), compiled from the staged source:
+/// the same run either way, and a traceback shows the callable's frames only.
+#[test]
+fn the_embedded_shim_runs_from_its_bytecode_or_else_its_source() {
+    let body = "python_callable: fn\npython_source: |\n  def fn():\n      import sys\n      return sys.modules['task_runner_shim'].__file__\n";
+    let raising = "python_callable: fn\npython_source: |\n  def fn():\n      raise ValueError('boom')\n";
+    for python in pythons() {
+        Task::new()
+            .spec(&spec(&python, body))
+            .context(context())
+            .env("TASK_RUNNER_SHIM_DIR", "/nonexistent")
+            .run()
+            .exit(0)
+            .xcom(json!("/task-runner/python_shim.py"));
+        // An interpreter wrapper that deletes the bytecode before Python starts.
+        let t = Task::new();
+        let wrapper = t.dir().join("python-without-bytecode");
+        std::fs::write(
+            &wrapper,
+            format!(
+                "#!/bin/sh\nfor a; do case $a in */input.json) rm \"${{a%/input.json}}/python_shim.bytecode\" || exit 99;; esac; done\nexec {python} \"$@\"\n"
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let wrapper = wrapper.display().to_string();
+        let out = t
+            .spec(&spec(&wrapper, body))
+            .context(context())
+            .env("TASK_RUNNER_SHIM_DIR", "/nonexistent")
+            .run();
+        out.exit(0);
+        let file = xcom_of(&out);
+        assert!(
+            file.as_str().is_some_and(|f| f.ends_with("/shim") && f.starts_with('/')),
+            "{file}"
+        );
+        for python in [&python, &wrapper] {
+            let out = Task::new()
+                .spec(&spec(python, raising))
+                .context(context())
+                .env("TASK_RUNNER_SHIM_DIR", "/nonexistent")
+                .run();
+            out.exit(1)
+                .stdout_has("Traceback (most recent call last)")
+                .stdout_has("ValueError: boom")
+                .stdout_lacks("python_shim.py")
+                .stdout_lacks("/shim\"");
+        }
+    }
 }
 
 fn walk(dir: &Path) -> Vec<String> {

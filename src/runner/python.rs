@@ -19,6 +19,75 @@ use crate::supervise::Decoder;
 /// The shim, byte for byte; valid Python 2.7 and 3.6+.
 const SHIM: &str = include_str!("../../runners/python_shim.py");
 
+/// The shim compiled by CPython 2.7 and 3.6 on, one code object per bytecode
+/// magic number (scripts/shim-bytecode.sh makes it; its layout is in
+/// scripts/helpers/shim_bytecode.py). Staged beside the shim, it is what the
+/// embedded shim's launcher loads: compiling the shim is ~10 ms of every run,
+/// loading its code ~1 ms.
+const SHIM_BYTECODE: &[u8] = include_bytes!("../../runners/python_shim.bytecode");
+
+/// The file name the bytecode's code objects were compiled with, the
+/// `__file__` the launcher gives the shim's module.
+const BYTECODE_FILE: &str = "/task-runner/python_shim.py";
+
+/// FNV-1a, 64 bits: a stable content hash, no crate needed.
+const fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut h = 0xcbf2_9ce4_8422_2325_u64;
+    let mut i = 0;
+    while i < bytes.len() {
+        h = (h ^ bytes[i] as u64).wrapping_mul(0x0100_0000_01b3);
+        i += 1;
+    }
+    h
+}
+
+const SHIM_HASH: u64 = fnv1a(SHIM.as_bytes());
+
+/// The staged bytecode (the index line and the code objects) when it was
+/// compiled from this binary's shim; `None` for a stale one (a shim edited
+/// without `scripts/shim-bytecode.sh`), which the launcher then compiles.
+fn bytecode() -> Option<&'static [u8]> {
+    let nl = SHIM_BYTECODE.iter().position(|&b| b == b'\n')?;
+    let header = std::str::from_utf8(&SHIM_BYTECODE[..nl]).ok()?;
+    let hash = header.strip_prefix("task-runner python shim bytecode ")?;
+    (u64::from_str_radix(hash, 16).ok()? == SHIM_HASH).then(|| &SHIM_BYTECODE[nl + 1..])
+}
+
+/// Loads the embedded shim into a module of its own and runs it, as the
+/// installed one is run: its code object for this interpreter's bytecode
+/// magic number from `python_shim.bytecode`, else (a Python with no code
+/// object there, a stale or missing file) the staged source, compiled.
+/// Imports nothing that Python has not loaded already (`marshal` and 2.7's
+/// `imp` are built in). Valid Python 2.7 and 3.6+.
+const LAUNCHER: &str = r#"import sys, marshal
+def _code(d, file):
+    try:
+        k = sys.modules['_frozen_importlib_external'].MAGIC_NUMBER
+    except KeyError:
+        import imp
+        k = imp.get_magic()
+    k = ''.join(['%02x' % b for b in bytearray(k)]).encode('ascii')
+    try:
+        with open(d + '/python_shim.bytecode', 'rb') as f:
+            for e in f.readline().split():
+                n, o, l = e.split(b':')
+                if n == k:
+                    f.seek(f.tell() + int(o))
+                    return marshal.loads(f.read(int(l))), file
+    except (IOError, OSError, ValueError, EOFError, TypeError):
+        pass
+    p = d + '/shim'
+    with open(p, 'rb') as f:
+        return compile(f.read(), p, 'exec', 0, True), p
+c, p = _code({dir}, {file})
+m = type(sys)('task_runner_shim')
+m.__file__ = p
+sys.modules['task_runner_shim'] = m
+exec(c, m.__dict__)
+del _code, c, p
+sys.exit(m.main(sys.argv))
+"#;
+
 /// Set unless the task's environment already sets them (PROTOCOL §1, §4.3):
 /// unbuffered output reaches the log line by line on every version from 2.7
 /// on, and UTF-8 keeps non-ASCII prints from failing in a C locale (2.7, 3.6).
@@ -50,7 +119,11 @@ pub(crate) fn prepare(
     input.insert("python_path".into(), roots.into());
     // An installed shim is imported: the embedded one is not written out.
     let installed = installed_shim(ours);
-    let staged = shim::stage("python", installed.is_none().then_some(SHIM), &input)?;
+    let extra: &[(&str, &[u8])] = match (&installed, bytecode()) {
+        (None, Some(code)) => &[("python_shim.bytecode", code)],
+        _ => &[],
+    };
+    let staged = shim::stage("python", installed.is_none().then_some(SHIM), extra, &input)?;
 
     let mut cmd = Command::new(&task.python);
     match installed {
@@ -68,7 +141,15 @@ pub(crate) fn prepare(
                 .args([input, result, error]);
         }
         None => {
-            cmd.args(&staged.args);
+            let [_, input, result, error] = &staged.args;
+            let dir = staged.dir.path().display().to_string();
+            cmd.arg("-c")
+                .arg(
+                    LAUNCHER
+                        .replace("{dir}", &crate::py::text::repr(&dir))
+                        .replace("{file}", &crate::py::text::repr(BYTECODE_FILE)),
+                )
+                .args([input, result, error]);
         }
     }
     // No `current_dir`: the callable runs where the runner runs (the image's
@@ -107,11 +188,7 @@ pub(crate) const DEFAULT_SHIM_DIR: &str = "/usr/local/lib/task-runner";
 /// The shim's module name: versioned by content, so a binary never imports
 /// another version's shim.
 pub(crate) fn shim_module() -> String {
-    // FNV-1a: a stable content hash, no crate needed for 64 bits.
-    let hash = SHIM.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    });
-    format!("task_runner_shim_{:012x}", hash & 0xffff_ffff_ffff)
+    format!("task_runner_shim_{:012x}", SHIM_HASH & 0xffff_ffff_ffff)
 }
 
 /// The folder holding this binary's installed shim, if there is one.
@@ -181,4 +258,46 @@ fn python_path(entries: &[std::path::PathBuf], base: &str) -> Result<Vec<Value>>
             Ok(abs.display().to_string().into())
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The committed bytecode was compiled from the committed shim: after an
+    /// edit of runners/python_shim.py, run `bash scripts/shim-bytecode.sh`.
+    #[test]
+    fn the_bytecode_is_compiled_from_this_shim() {
+        let code = bytecode().expect(
+            "runners/python_shim.bytecode is older than runners/python_shim.py: run `bash scripts/shim-bytecode.sh`",
+        );
+        let index = std::str::from_utf8(&code[..code.iter().position(|&b| b == b'\n').unwrap()])
+            .unwrap();
+        let magics: Vec<&str> = index
+            .split(' ')
+            .map(|e| e.split(':').next().unwrap())
+            .collect();
+        // 2.7 and 3.11, the versions the tests run, are there at least.
+        for magic in ["03f30d0a", "a70d0d0a"] {
+            assert!(magics.contains(&magic), "{magic} missing from {index}");
+        }
+        let body = code.len() - index.len() - 1;
+        let end = index
+            .split(' ')
+            .map(|e| {
+                let f: Vec<usize> = e.split(':').skip(1).map(|n| n.parse().unwrap()).collect();
+                f[0] + f[1]
+            })
+            .max()
+            .unwrap();
+        assert_eq!(end, body, "the index covers the code objects exactly");
+    }
+
+    #[test]
+    fn the_module_name_is_the_content_hash() {
+        assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
+        assert!(shim_module().starts_with("task_runner_shim_"));
+        assert_eq!(shim_module().len(), "task_runner_shim_".len() + 12);
+    }
 }

@@ -42,7 +42,7 @@ pub(crate) fn prepare(
     );
     // Strings as they are, other values as their JSON text (PROTOCOL §2.3).
     input.insert("args".into(), Value::Array(args.clone()));
-    let staged = shim::stage("ruby", Some(SHIM), &input)?;
+    let staged = shim::stage("ruby", Some(SHIM), &[], &input)?;
 
     let mut cmd = Command::new(&task.ruby);
     cmd.args(&staged.args);

@@ -205,6 +205,7 @@ pub(crate) struct Staged {
 pub(crate) fn stage(
     kind: &str,
     shim_source: Option<&str>,
+    extra: &[(&str, &[u8])],
     input: &Map<String, Value>,
 ) -> Result<Staged> {
     let dir = tempfile::Builder::new()
@@ -239,6 +240,9 @@ pub(crate) fn stage(
     };
     if let Some(source) = shim_source {
         write(SHIM, source.as_bytes())?;
+    }
+    for (name, bytes) in extra {
+        write(name, bytes)?;
     }
     let text = serde_json::to_vec(input).map_err(|e| Error::Internal {
         message: format!("cannot encode the {kind} shim's input: {e}"),
@@ -419,7 +423,7 @@ mod tests {
     fn staged_folder_is_private_and_complete() {
         let mut input = Map::new();
         input.insert("kind".into(), "python".into());
-        let staged = stage("python", Some("print(1)\n"), &input).unwrap();
+        let staged = stage("python", Some("print(1)\n"), &[], &input).unwrap();
         let mode = std::fs::metadata(staged.dir.path())
             .unwrap()
             .permissions()

@@ -79,6 +79,10 @@ pub(crate) async fn supervise(
     std::thread::Builder::new()
         .name("output".into())
         .spawn(move || {
+            // memchr picks its SIMD code on first use, with CPUID, which a
+            // VM traps (0.1 ms here): done now, while the child is being
+            // exec'd, not when its first line arrives.
+            std::hint::black_box(memchr::memchr(b'\n', std::hint::black_box(&[0u8; 64])));
             let batch = std::cell::RefCell::new(Batch::default());
             let mut buf = Vec::new();
             let last = forward_lines_noting(
