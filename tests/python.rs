@@ -820,6 +820,35 @@ fn the_embedded_shim_runs_from_its_bytecode_or_else_its_source() {
     }
 }
 
+/// `python -c` puts the working folder first on `sys.path`; the launchers
+/// take it off, so a file there never shadows a module the callable imports
+/// (`json.py` in the image's WORKDIR), with the embedded and the installed
+/// shim alike, as when the shim ran as a script.
+#[test]
+fn the_working_folder_is_not_on_sys_path() {
+    let installed = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(crate::harness::BIN)
+        .args(["install-shims", "--dir"])
+        .arg(installed.path())
+        .args(["--python", &py3(), "--python", &py27()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let body = "python_callable: fn\npython_source: |\n  def fn():\n      import sys\n      try:\n          import tr_stray_module\n          found = True\n      except ImportError:\n          found = False\n      return [found, '' in sys.path]\n";
+    for python in pythons() {
+        for shim_dir in ["/nonexistent".to_string(), installed.path().display().to_string()] {
+            let t = Task::new();
+            std::fs::write(t.dir().join("tr_stray_module.py"), "X = 1\n").unwrap();
+            t.spec(&spec(&python, body))
+                .context(context())
+                .env("TASK_RUNNER_SHIM_DIR", &shim_dir)
+                .run()
+                .exit(0)
+                .xcom(json!([false, false]));
+        }
+    }
+}
+
 fn walk(dir: &Path) -> Vec<String> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(dir).unwrap().flatten() {

@@ -54,12 +54,17 @@ fn bytecode() -> Option<&'static [u8]> {
 }
 
 /// Loads the embedded shim into a module of its own and runs it, as the
-/// installed one is run: its code object for this interpreter's bytecode
+/// installed one is run. The working folder `-c` puts first on `sys.path`
+/// goes first (a script's folder would, and the shim removes that), so the
+/// callable imports as under ExternalPythonOperator, never a stray file of
+/// the working folder in place of a module. Then: its code object for this interpreter's bytecode
 /// magic number from `python_shim.bytecode`, else (a Python with no code
 /// object there, a stale or missing file) the staged source, compiled.
 /// Imports nothing that Python has not loaded already (`marshal` and 2.7's
 /// `imp` are built in). Valid Python 2.7 and 3.6+.
 const LAUNCHER: &str = r#"import sys, marshal
+if sys.path[:1] == ['']:
+    del sys.path[0]
 def _code(d, file):
     try:
         k = sys.modules['_frozen_importlib_external'].MAGIC_NUMBER
@@ -128,12 +133,13 @@ pub(crate) fn prepare(
     let mut cmd = Command::new(&task.python);
     match installed {
         // An installed shim is imported, so Python loads its bytecode instead
-        // of compiling 1,200 lines on every run (a script's never is cached).
+        // of compiling 1,200 lines on every run (a script's never is cached);
+        // the `''` that `-c` puts on `sys.path` goes, as in the launcher.
         Some(dir) => {
             let [_, input, result, error] = &staged.args;
             cmd.arg("-c")
                 .arg(format!(
-                    "import sys; sys.path.insert(0, {dir}); import {module} as m; del sys.path[0]; sys.exit(m.main(sys.argv))",
+                    "import sys\nif sys.path[:1] == ['']: del sys.path[0]\nsys.path.insert(0, {dir}); import {module} as m; del sys.path[0]; sys.exit(m.main(sys.argv))",
                     // A Python literal (Rust's `{:?}` escapes differently).
                     dir = crate::py::text::repr(&dir.display().to_string()),
                     module = shim_module()
