@@ -820,6 +820,66 @@ fn the_embedded_shim_runs_from_its_bytecode_or_else_its_source() {
     }
 }
 
+/// Every code object in runners/python_shim.bytecode is loaded and run by
+/// its own CPython: each pyenv Python beside the 2.7 the tests use (2.7 and
+/// 3.6 to 3.13 on this machine kind) runs a callable through the embedded
+/// shim from its bytecode. A magic number no interpreter here can check
+/// fails the test, as a missing dependency must.
+#[test]
+fn every_python_in_the_bytecode_runs_the_shim_from_it() {
+    let py27 = py27();
+    let versions = Path::new(&py27)
+        .ancestors()
+        .nth(3)
+        .filter(|v| v.ends_with("versions"))
+        .unwrap_or_else(|| panic!("TR_PYTHON27 ({py27}) is not under a pyenv versions/ folder"))
+        .to_path_buf();
+    let bundle = std::fs::read(crate::harness::repo().join("runners/python_shim.bytecode")).unwrap();
+    let index = String::from_utf8_lossy(bundle.split(|&b| b == b'\n').nth(1).unwrap()).into_owned();
+    let mut unchecked: Vec<String> = index
+        .split(' ')
+        .map(|e| e.split(':').next().unwrap().to_string())
+        .collect();
+    let body = "python_callable: fn\npython_source: |\n  def fn(ds, params):\n      import sys\n      return [list(sys.version_info[:2]), sys.modules['task_runner_shim'].__file__, ds, {'n': 1}]\n";
+    for entry in std::fs::read_dir(&versions).unwrap() {
+        let python = entry.unwrap().path().join("bin/python");
+        if !python.is_file() {
+            continue;
+        }
+        let python = python.display().to_string();
+        let magic = std::process::Command::new(&python)
+            .args(["-c", "import sys\ntry:\n    k = sys.modules['_frozen_importlib_external'].MAGIC_NUMBER\nexcept KeyError:\n    import imp; k = imp.get_magic()\nprint(''.join(['%02x' % b for b in bytearray(k)]))"])
+            .output()
+            .unwrap();
+        let magic = String::from_utf8_lossy(&magic.stdout).trim().to_string();
+        let expected_file = if index.contains(&format!("{magic}:")) {
+            "/task-runner/python_shim.py"
+        } else {
+            "compiled from the staged source"
+        };
+        let out = Task::new()
+            .spec(&spec(&python, body))
+            .context(context())
+            .env("TASK_RUNNER_SHIM_DIR", "/nonexistent")
+            .run();
+        out.exit(0);
+        let got = xcom_of(&out);
+        if expected_file.starts_with('/') {
+            assert_eq!(got[1], json!(expected_file), "{python}: {got}");
+            unchecked.retain(|m| *m != magic);
+        } else {
+            assert!(got[1].as_str().unwrap().ends_with("/shim"), "{python}: {got}");
+        }
+        assert_eq!(got[2], json!("2024-06-01"), "{python}");
+        assert_eq!(got[3], json!({"n": 1}), "{python}");
+    }
+    assert!(
+        unchecked.is_empty(),
+        "no Python under {} for the bytecode magic numbers {unchecked:?}: install them with pyenv, or remake runners/python_shim.bytecode without them (scripts/shim-bytecode.sh)",
+        versions.display()
+    );
+}
+
 /// `python -c` puts the working folder first on `sys.path`; the launchers
 /// take it off, so a file there never shadows a module the callable imports
 /// (`json.py` in the image's WORKDIR), with the embedded and the installed
