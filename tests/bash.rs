@@ -381,8 +381,15 @@ fn the_xcom_is_written_into_the_room_reserved_before_the_task() {
         .run();
     out.exit(0).xcom(json!("done"));
     let lines: Vec<&str> = out.stdout.lines().collect();
-    let listed = lines.iter().filter(|l| l.starts_with(".return.json.")).count();
-    assert_eq!(listed, 1, "one reserved file while the task runs: {}", out.stdout);
+    let listed = lines
+        .iter()
+        .filter(|l| l.starts_with(".return.json."))
+        .count();
+    assert_eq!(
+        listed, 1,
+        "one reserved file while the task runs: {}",
+        out.stdout
+    );
     assert!(lines.contains(&"65536"), "64 KiB reserved: {}", out.stdout);
     let left: Vec<String> = std::fs::read_dir(&dir)
         .unwrap()
@@ -396,7 +403,10 @@ fn the_xcom_is_written_into_the_room_reserved_before_the_task() {
     // A failed task leaves the folder as empty as one that pushes nothing.
     for (spec, code) in [
         ("operator: bash\nbash_command: \"echo x; exit 3\"\n", 3),
-        ("operator: bash\ndo_xcom_push: false\nbash_command: \"echo x\"\n", 0),
+        (
+            "operator: bash\ndo_xcom_push: false\nbash_command: \"echo x\"\n",
+            0,
+        ),
     ] {
         let t = Task::new().context(context());
         let dir = t.xcom_path().parent().unwrap().to_path_buf();

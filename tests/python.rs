@@ -700,7 +700,10 @@ def fn():
     out.exit(0);
     let got = xcom_of(&out);
     assert_eq!(got[1], "0o700");
-    assert_eq!(got[2], json!(["input.json", "python_shim.bytecode", "shim"]));
+    assert_eq!(
+        got[2],
+        json!(["input.json", "python_shim.bytecode", "shim"])
+    );
     let folder = got[0].as_str().unwrap();
     assert!(!Path::new(folder).exists(), "{folder} left behind");
 }
@@ -773,7 +776,8 @@ fn an_installed_shim_is_imported_with_its_bytecode() {
 #[test]
 fn the_embedded_shim_runs_from_its_bytecode_or_else_its_source() {
     let body = "python_callable: fn\npython_source: |\n  def fn():\n      import sys\n      return sys.modules['task_runner_shim'].__file__\n";
-    let raising = "python_callable: fn\npython_source: |\n  def fn():\n      raise ValueError('boom')\n";
+    let raising =
+        "python_callable: fn\npython_source: |\n  def fn():\n      raise ValueError('boom')\n";
     for python in pythons() {
         Task::new()
             .spec(&spec(&python, body))
@@ -802,7 +806,8 @@ fn the_embedded_shim_runs_from_its_bytecode_or_else_its_source() {
         out.exit(0);
         let file = xcom_of(&out);
         assert!(
-            file.as_str().is_some_and(|f| f.ends_with("/shim") && f.starts_with('/')),
+            file.as_str()
+                .is_some_and(|f| f.ends_with("/shim") && f.starts_with('/')),
             "{file}"
         );
         for python in [&python, &wrapper] {
@@ -834,7 +839,8 @@ fn every_python_in_the_bytecode_runs_the_shim_from_it() {
         .filter(|v| v.ends_with("versions"))
         .unwrap_or_else(|| panic!("TR_PYTHON27 ({py27}) is not under a pyenv versions/ folder"))
         .to_path_buf();
-    let bundle = std::fs::read(crate::harness::repo().join("runners/python_shim.bytecode")).unwrap();
+    let bundle =
+        std::fs::read(crate::harness::repo().join("runners/python_shim.bytecode")).unwrap();
     let index = String::from_utf8_lossy(bundle.split(|&b| b == b'\n').nth(1).unwrap()).into_owned();
     let mut unchecked: Vec<String> = index
         .split(' ')
@@ -868,7 +874,10 @@ fn every_python_in_the_bytecode_runs_the_shim_from_it() {
             assert_eq!(got[1], json!(expected_file), "{python}: {got}");
             unchecked.retain(|m| *m != magic);
         } else {
-            assert!(got[1].as_str().unwrap().ends_with("/shim"), "{python}: {got}");
+            assert!(
+                got[1].as_str().unwrap().ends_with("/shim"),
+                "{python}: {got}"
+            );
         }
         assert_eq!(got[2], json!("2024-06-01"), "{python}");
         assert_eq!(got[3], json!({"n": 1}), "{python}");
@@ -893,10 +902,17 @@ fn the_working_folder_is_not_on_sys_path() {
         .args(["--python", &py3(), "--python", &py27()])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let body = "python_callable: fn\npython_source: |\n  def fn():\n      import sys\n      try:\n          import tr_stray_module\n          found = True\n      except ImportError:\n          found = False\n      return [found, '' in sys.path]\n";
     for python in pythons() {
-        for shim_dir in ["/nonexistent".to_string(), installed.path().display().to_string()] {
+        for shim_dir in [
+            "/nonexistent".to_string(),
+            installed.path().display().to_string(),
+        ] {
             let t = Task::new();
             std::fs::write(t.dir().join("tr_stray_module.py"), "X = 1\n").unwrap();
             t.spec(&spec(&python, body))

@@ -277,8 +277,8 @@ mod tests {
         let code = bytecode().expect(
             "runners/python_shim.bytecode is older than runners/python_shim.py: run `bash scripts/shim-bytecode.sh`",
         );
-        let index = std::str::from_utf8(&code[..code.iter().position(|&b| b == b'\n').unwrap()])
-            .unwrap();
+        let index =
+            std::str::from_utf8(&code[..code.iter().position(|&b| b == b'\n').unwrap()]).unwrap();
         let magics: Vec<&str> = index
             .split(' ')
             .map(|e| e.split(':').next().unwrap())

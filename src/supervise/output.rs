@@ -92,7 +92,14 @@ impl Decoder {
 #[cfg(test)]
 fn forward_lines(reader: impl Read, decoder: Decoder, print: impl FnMut(&str)) -> Option<LastLine> {
     let mut buf = Vec::new();
-    forward_lines_noting(reader, decoder, &mut buf, print, || {}, &std::sync::Mutex::new(None))
+    forward_lines_noting(
+        reader,
+        decoder,
+        &mut buf,
+        print,
+        || {},
+        &std::sync::Mutex::new(None),
+    )
 }
 
 /// [`forward_lines`], also keeping the last complete line in `seen` as it
@@ -109,7 +116,15 @@ pub(crate) fn forward_lines_noting(
     flush: impl FnMut(),
     seen: &std::sync::Mutex<Option<LastLine>>,
 ) -> Option<LastLine> {
-    forward_lines_with(reader, decoder, &crate::mask::current(), buf, print, flush, seen)
+    forward_lines_with(
+        reader,
+        decoder,
+        &crate::mask::current(),
+        buf,
+        print,
+        flush,
+        seen,
+    )
 }
 
 /// How much one read asks for.

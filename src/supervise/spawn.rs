@@ -213,7 +213,11 @@ unsafe fn child(
         // parent's (no atexit handlers, no buffers flushed).
         unsafe { libc::_exit(127) }
     };
-    let errno = || std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EINVAL);
+    let errno = || {
+        std::io::Error::last_os_error()
+            .raw_os_error()
+            .unwrap_or(libc::EINVAL)
+    };
     // SAFETY: for the whole body, plain system call wrappers on valid,
     // NUL-terminated strings, valid fds and local, initialised structs.
     unsafe {
@@ -252,7 +256,14 @@ unsafe fn child(
         if libc::setpgid(0, 0) != 0 {
             return fail(errno());
         }
-        if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) != 0 {
+        if libc::prctl(
+            libc::PR_SET_PDEATHSIG,
+            libc::SIGKILL as libc::c_ulong,
+            0,
+            0,
+            0,
+        ) != 0
+        {
             return fail(errno());
         }
         if libc::getppid() != parent {
@@ -276,11 +287,13 @@ unsafe fn child(
                 _ => break,
             }
         }
-        fail(if denied && (last == libc::ENOENT || last == libc::ENOTDIR) {
-            libc::EACCES
-        } else {
-            last
-        })
+        fail(
+            if denied && (last == libc::ENOENT || last == libc::ENOTDIR) {
+                libc::EACCES
+            } else {
+                last
+            },
+        )
     }
 }
 
@@ -331,7 +344,10 @@ mod tests {
             .env("PATH", "/nonexistent:/usr/bin:/bin")
             .env("ONLY", "this")
             .current_dir(dir.path())
-            .args(["-c", "echo $ONLY; pwd; cut -d' ' -f5 /proc/$$/stat; env | wc -l; echo err >&2"]);
+            .args([
+                "-c",
+                "echo $ONLY; pwd; cut -d' ' -f5 /proc/$$/stat; env | wc -l; echo err >&2",
+            ]);
         let (pid, out) = run(&cmd).unwrap();
         let lines: Vec<&str> = out.lines().collect();
         assert_eq!(lines[0], "this");
