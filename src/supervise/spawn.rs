@@ -6,7 +6,7 @@
 //! `std::process::Command` forks when a `pre_exec` step is set: the fork copies
 //! the runner's page tables and every page either side writes afterwards, about
 //! a fifth of a millisecond for a short bash task. Here the child borrows the
-//! parent's memory and stack-allocated nothing: everything it needs (the paths
+//! parent's memory and allocates nothing: everything it needs (the paths
 //! to try, `argv`, `envp`, the folder) is built before the clone, and between
 //! the clone and the `exec` it makes only async-signal-safe system calls.
 //!
