@@ -889,6 +889,30 @@ fn every_python_in_the_bytecode_runs_the_shim_from_it() {
     );
 }
 
+/// The launcher names the staged folder as a Python literal, whatever the
+/// folder is called: a `TMPDIR` with quotes, braces and non-ASCII in its name.
+#[test]
+fn a_tmpdir_with_any_name_stages_and_runs_the_shim() {
+    for python in pythons() {
+        let t = Task::new();
+        let tmp = t.dir().join("tmp '{file}' \"{dir}\" é");
+        std::fs::create_dir(&tmp).unwrap();
+        let tmp = tmp.display().to_string();
+        t.spec(&source_spec(
+            &python,
+            "fn",
+            "def fn(ds):\n    return ds\n",
+            "",
+        ))
+        .context(context())
+        .env("TMPDIR", &tmp)
+        .env("TASK_RUNNER_SHIM_DIR", "/nonexistent")
+        .run()
+        .exit(0)
+        .xcom(json!("2024-06-01"));
+    }
+}
+
 /// `python -c` puts the working folder first on `sys.path`; the launchers
 /// take it off, so a file there never shadows a module the callable imports
 /// (`json.py` in the image's WORKDIR), with the embedded and the installed

@@ -150,11 +150,7 @@ pub(crate) fn prepare(
             let [_, input, result, error] = &staged.args;
             let dir = staged.dir.path().display().to_string();
             cmd.arg("-c")
-                .arg(
-                    LAUNCHER
-                        .replace("{dir}", &crate::py::text::repr(&dir))
-                        .replace("{file}", &crate::py::text::repr(BYTECODE_FILE)),
-                )
+                .arg(launcher(&dir))
                 .args([input, result, error]);
         }
     }
@@ -186,6 +182,14 @@ pub(crate) fn prepare(
         workdir: Some(staged.dir),
         script: None,
     })
+}
+
+/// The launcher for the shim staged in `dir`. The constant part is filled in
+/// first: a folder whose name holds `{file}` stays as it is.
+fn launcher(dir: &str) -> String {
+    LAUNCHER
+        .replace("{file}", &crate::py::text::repr(BYTECODE_FILE))
+        .replace("{dir}", &crate::py::text::repr(dir))
 }
 
 /// Where `task-runner install-shims` puts the shims (env `TASK_RUNNER_SHIM_DIR`).
@@ -297,6 +301,20 @@ mod tests {
             .max()
             .unwrap();
         assert_eq!(end, body, "the index covers the code objects exactly");
+    }
+
+    #[test]
+    fn the_launcher_keeps_any_folder_name_whole() {
+        for dir in [
+            "/tmp/task-runner-python-x",
+            "/tmp/{file}/it's",
+            "/tmp/{dir}",
+        ] {
+            let text = launcher(dir);
+            let repr = crate::py::text::repr(dir);
+            assert!(text.contains(&format!("c, p = _code({repr}, ")), "{text}");
+            assert!(!text.contains("{file}") || dir.contains("{file}"));
+        }
     }
 
     #[test]
