@@ -364,6 +364,26 @@ fn a_full_xcom_volume_fails_before_the_task_starts() {
     assert!(!out.stdout.contains("the task ran"), "{}", out.stdout);
 }
 
+/// A NUL byte cannot reach a process: a command or an `env` value holding one
+/// is refused before anything runs (exit 126), naming where it is.
+#[test]
+fn a_nul_byte_in_the_command_or_env_is_refused_naming_it() {
+    Task::new()
+        .context(context())
+        .spec("operator: bash\nbash_command: \"echo ran; echo a\\0b\"\n")
+        .run()
+        .exit(126)
+        .stderr_has("argument 2 of the command holds a NUL byte")
+        .no_xcom();
+    Task::new()
+        .context(context())
+        .spec("operator: bash\nbash_command: echo ran $A\nenv: {A: \"x\\0y\"}\nappend_env: true\n")
+        .run()
+        .exit(126)
+        .stderr_has("environment variable `A` holds a NUL byte")
+        .no_xcom();
+}
+
 /// The room checked before the task is the file the result is written to:
 /// while the task runs the XCom folder holds one reserved temp file of 64 KiB
 /// and nothing else; afterwards only `return.json`, cut to its content and

@@ -29,6 +29,10 @@ use nix::libc;
 use nix::sched::CloneFlags;
 use nix::unistd::Pid;
 
+/// What `std::process::Command` stores for a program or argument that holds
+/// a NUL byte (its `spawn` then fails; `get_args` returns this).
+const STD_NUL_PLACEHOLDER: &str = "<string-with-nul>";
+
 /// `execvp`'s search path when the child's environment has no `PATH` (musl's).
 const DEFAULT_PATH: &[u8] = b"/usr/local/bin:/bin:/usr/bin";
 
@@ -73,16 +77,27 @@ impl Exec {
             let mut entry = k.as_bytes().to_vec();
             entry.push(b'=');
             entry.extend_from_slice(v.as_bytes());
-            envp.push(c_string(&entry)?);
+            envp.push(c_string(&entry, || {
+                format!("environment variable `{}`", k.to_string_lossy())
+            })?);
         }
         let argv = std::iter::once(program)
             .chain(cmd.get_args())
-            .map(|a| c_string(a.as_bytes()))
+            .enumerate()
+            .map(|(i, a)| {
+                let what = || format!("argument {i} of the command");
+                // `Command` keeps an argument with a NUL byte as this
+                // placeholder, which its own spawn refuses: so does this one.
+                if a == STD_NUL_PLACEHOLDER {
+                    return c_string(b"\0", what);
+                }
+                c_string(a.as_bytes(), what)
+            })
             .collect::<std::io::Result<Vec<_>>>()?;
         let candidates = candidates(program, path.map(OsStr::as_bytes))?;
         let cwd = cmd
             .get_current_dir()
-            .map(|d| c_string(d.as_os_str().as_bytes()))
+            .map(|d| c_string(d.as_os_str().as_bytes(), || "the working folder".into()))
             .transpose()?;
         Ok(Exec {
             candidates,
@@ -93,11 +108,16 @@ impl Exec {
     }
 }
 
-fn c_string(bytes: &[u8]) -> std::io::Result<CString> {
+/// `bytes` as a C string; `what` names them in the error for a NUL byte,
+/// which no argument, variable or path handed to the kernel can hold.
+fn c_string(bytes: &[u8], what: impl FnOnce() -> String) -> std::io::Result<CString> {
     CString::new(bytes).map_err(|_| {
         std::io::Error::new(
             std::io::ErrorKind::InvalidInput,
-            "an argument or environment variable holds a NUL byte",
+            format!(
+                "{} holds a NUL byte, which a process cannot be given: remove it from the spec",
+                what()
+            ),
         )
     })
 }
@@ -110,7 +130,7 @@ fn candidates(program: &OsStr, path: Option<&[u8]>) -> std::io::Result<Vec<CStri
         return Err(std::io::Error::from_raw_os_error(libc::ENOENT));
     }
     if name.contains(&b'/') {
-        return Ok(vec![c_string(name)?]);
+        return Ok(vec![c_string(name, || "the program's name".into())?]);
     }
     path.unwrap_or(DEFAULT_PATH)
         .split(|&b| b == b':')
@@ -120,7 +140,7 @@ fn candidates(program: &OsStr, path: Option<&[u8]>) -> std::io::Result<Vec<CStri
                 full.push(b'/');
             }
             full.extend_from_slice(name);
-            c_string(&full)
+            c_string(&full, || "a `PATH` entry joined with the program".into())
         })
         .collect()
 }
@@ -378,6 +398,23 @@ mod tests {
         cmd.env_clear().current_dir("/no/such/folder");
         let e = run(&cmd).unwrap_err();
         assert_eq!(e.kind(), std::io::ErrorKind::NotFound);
+    }
+
+    #[test]
+    fn a_nul_byte_is_refused_naming_where_it_is() {
+        let mut cmd = Command::new("true");
+        cmd.env_clear().env("SALES_REGION", "eu\0west");
+        let e = run(&cmd).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
+        assert!(
+            e.to_string()
+                .contains("environment variable `SALES_REGION` holds a NUL byte"),
+            "{e}"
+        );
+        let mut cmd = Command::new("true");
+        cmd.env_clear().args(["ok", "b\0ad"]);
+        let e = run(&cmd).unwrap_err();
+        assert!(e.to_string().contains("argument 2 of the command"), "{e}");
     }
 
     #[test]
