@@ -36,8 +36,12 @@ pub(crate) fn end_all(group: Pid, grace: Duration) -> usize {
     let reaped_all = match start_reaper() {
         Ok(rx) => rx,
         Err(e) => {
-            tracing::warn!("cannot start a thread to reap what the task left running: {e}");
-            return 0;
+            // Nothing can wait for them: they are killed at once instead.
+            tracing::warn!(
+                "cannot start a thread to reap what the task left running ({e}): sending SIGKILL"
+            );
+            let _ = killpg(group, Signal::SIGKILL);
+            return signal_descendants(Signal::SIGKILL);
         }
     };
     let _ = killpg(group, Signal::SIGTERM);
