@@ -714,23 +714,7 @@ def fn():
 fn an_installed_shim_is_imported_with_its_bytecode() {
     let shims = tempfile::tempdir().unwrap();
     let dir = shims.path().display().to_string();
-    let out = std::process::Command::new(crate::harness::BIN)
-        .args([
-            "install-shims",
-            "--dir",
-            &dir,
-            "--python",
-            &py3(),
-            "--python",
-            &py27(),
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    install_shims(shims.path());
     let files: Vec<String> = walk(shims.path());
     assert!(files.iter().any(|f| f.ends_with(".py")), "{files:?}");
     assert!(
@@ -762,8 +746,7 @@ fn an_installed_shim_is_imported_with_its_bytecode() {
             "operator: python\npython: {}\npython_callable: fn\npython_source: |\n  def fn():\n      import sys\n      return any(k.startswith('task_runner_shim_') for k in sys.modules)\n",
             py3()
         ))
-        .context(context())
-        .env("TASK_RUNNER_SHIM_DIR", "/nonexistent")
+        .embedded()
         .run()
         .exit(0)
         .xcom(json!(false));
@@ -781,8 +764,7 @@ fn the_embedded_shim_runs_from_its_bytecode_or_else_its_source() {
     for python in pythons() {
         Task::new()
             .spec(&spec(&python, body))
-            .context(context())
-            .env("TASK_RUNNER_SHIM_DIR", "/nonexistent")
+            .embedded()
             .run()
             .exit(0)
             .xcom(json!("/task-runner/python_shim.py"));
@@ -798,11 +780,7 @@ fn the_embedded_shim_runs_from_its_bytecode_or_else_its_source() {
         .unwrap();
         std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
         let wrapper = wrapper.display().to_string();
-        let out = t
-            .spec(&spec(&wrapper, body))
-            .context(context())
-            .env("TASK_RUNNER_SHIM_DIR", "/nonexistent")
-            .run();
+        let out = t.spec(&spec(&wrapper, body)).embedded().run();
         out.exit(0);
         let file = xcom_of(&out);
         assert!(
@@ -811,11 +789,7 @@ fn the_embedded_shim_runs_from_its_bytecode_or_else_its_source() {
             "{file}"
         );
         for python in [&python, &wrapper] {
-            let out = Task::new()
-                .spec(&spec(python, raising))
-                .context(context())
-                .env("TASK_RUNNER_SHIM_DIR", "/nonexistent")
-                .run();
+            let out = Task::new().spec(&spec(python, raising)).embedded().run();
             out.exit(1)
                 .stdout_has("Traceback (most recent call last)")
                 .stdout_has("ValueError: boom")
@@ -863,11 +837,7 @@ fn every_python_in_the_bytecode_runs_the_shim_from_it() {
         } else {
             "compiled from the staged source"
         };
-        let out = Task::new()
-            .spec(&spec(&python, body))
-            .context(context())
-            .env("TASK_RUNNER_SHIM_DIR", "/nonexistent")
-            .run();
+        let out = Task::new().spec(&spec(&python, body)).embedded().run();
         out.exit(0);
         let got = xcom_of(&out);
         if expected_file.starts_with('/') {
@@ -920,17 +890,7 @@ fn a_tmpdir_with_any_name_stages_and_runs_the_shim() {
 #[test]
 fn the_working_folder_is_not_on_sys_path() {
     let installed = tempfile::tempdir().unwrap();
-    let out = std::process::Command::new(crate::harness::BIN)
-        .args(["install-shims", "--dir"])
-        .arg(installed.path())
-        .args(["--python", &py3(), "--python", &py27()])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    install_shims(installed.path());
     let body = "python_callable: fn\npython_source: |\n  def fn():\n      import sys\n      try:\n          import tr_stray_module\n          found = True\n      except ImportError:\n          found = False\n      return [found, '' in sys.path]\n";
     for python in pythons() {
         for shim_dir in [
@@ -946,6 +906,34 @@ fn the_working_folder_is_not_on_sys_path() {
                 .exit(0)
                 .xcom(json!([false, false]));
         }
+    }
+}
+
+/// `task-runner install-shims` into `dir`, for both Pythons.
+fn install_shims(dir: &Path) {
+    let out = std::process::Command::new(crate::harness::BIN)
+        .args(["install-shims", "--dir"])
+        .arg(dir)
+        .args(["--python", &py3(), "--python", &py27()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A task with the test context that finds no installed shim, so it runs the
+/// embedded one.
+trait Embedded {
+    fn embedded(self) -> Task;
+}
+
+impl Embedded for Task {
+    fn embedded(self) -> Task {
+        self.context(context())
+            .env("TASK_RUNNER_SHIM_DIR", "/nonexistent")
     }
 }
 
