@@ -31,7 +31,7 @@ pub(crate) fn write_bytes(bytes: &[u8]) {
 /// How long the last line waits for a reader to take what came before it.
 const DRAIN_LIMIT: Duration = Duration::from_secs(2);
 /// How long it then leaves the next hop to pass that on.
-const SETTLE: Duration = Duration::from_millis(20);
+const SETTLE: Duration = Duration::from_millis(100);
 
 /// Writes `line` and a newline as the last bytes this process puts on stdout:
 /// one `write(2)` of the whole buffer (looping only on a short write, which a
